@@ -1,0 +1,116 @@
+"""One error tree for every service, rendered by one handler as `{"error", "detail"}`.
+
+    FourfoldError (500, internal_error)
+    ├── BadRequest (400, bad_request)
+    ├── Unauthenticated (401, unauthenticated)
+    ├── Forbidden (403, forbidden)
+    ├── NotFound (404, not_found)
+    ├── PayloadTooLarge (413, payload_too_large)
+    ├── UnsupportedMediaType (415, unsupported_media_type)
+    ├── ValidationFailed (422, validation_failed)
+    └── Unavailable (503, unavailable; carries Retry-After)
+
+Services subclass these for their own cases. `detail` is machine-readable: a string, or a
+list of `{"loc": [...], "msg": ..., "type": ...}` items naming the offending field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class FourfoldError(Exception):
+    """Base of every error a Fourfold service raises on purpose."""
+
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, detail: Any = None, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail if detail is not None else self.code.replace("_", " ")
+        self.headers = headers or {}
+
+
+class BadRequest(FourfoldError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthenticated(FourfoldError):
+    status_code = 401
+    code = "unauthenticated"
+
+    def __init__(self, detail: Any = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(FourfoldError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(FourfoldError):
+    status_code = 404
+    code = "not_found"
+
+
+class PayloadTooLarge(FourfoldError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(FourfoldError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class ValidationFailed(FourfoldError):
+    status_code = 422
+    code = "validation_failed"
+
+
+class Unavailable(FourfoldError):
+    status_code = 503
+    code = "unavailable"
+
+    def __init__(self, detail: Any = None, *, retry_after_seconds: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
+
+
+def error_body(code: str, detail: Any) -> dict[str, Any]:
+    return {"error": code, "detail": detail}
+
+
+async def _render_fourfold_error(_: Request, exc: Exception) -> ORJSONResponse:
+    assert isinstance(exc, FourfoldError)
+    return ORJSONResponse(
+        error_body(exc.code, exc.detail), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _render_request_validation(_: Request, exc: Exception) -> ORJSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()
+    ]
+    return ORJSONResponse(error_body(ValidationFailed.code, detail), status_code=422)
+
+
+async def _render_http_exception(_: Request, exc: Exception) -> ORJSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return ORJSONResponse(
+        error_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error as `{"error", "detail"}` with its status code."""
+    app.add_exception_handler(FourfoldError, _render_fourfold_error)
+    app.add_exception_handler(RequestValidationError, _render_request_validation)
+    app.add_exception_handler(StarletteHTTPException, _render_http_exception)

@@ -1,0 +1,43 @@
+"""One settings object per process, read from the environment with the `FOURFOLD_` prefix.
+
+Every tunable lives here and is documented in docs/settings.md; nothing else in Fourfold
+reads `os.environ`. Services subclass `FourfoldSettings` to add their own fields.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class FourfoldSettings(BaseSettings):
+    """Settings shared by every Fourfold process."""
+
+    model_config = SettingsConfigDict(env_prefix="FOURFOLD_", env_file=None, extra="ignore")
+
+    service_name: str = Field(default="fourfold", description="Name used in logs and metrics.")
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers. Unset: the embedded Tansu broker is started.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL (postgresql+asyncpg://...). Unset: an embedded PostgreSQL is started."
+        ),
+    )
+    state_dir: Path = Field(
+        default=Path(".state"),
+        description="Folder for the embedded broker's and database's data and logs.",
+    )
+    topic_partitions: int = Field(default=6, ge=1, description="Partitions per created topic.")
+    topic_replication_factor: int = Field(default=1, ge=1)
+    auth_secret: SecretStr = Field(
+        default=SecretStr("dev-only-change-me-dev-only-change-me"),
+        description="HMAC secret signing bearer tokens (HS256). Set it in production.",
+    )
+    auth_issuer: str = Field(default="fourfold")
+    log_level: str = Field(default="INFO")
+    log_json: bool = Field(default=True, description="Structured JSON logs (false: plain text).")
