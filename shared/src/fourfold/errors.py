@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -86,25 +86,25 @@ def error_body(code: str, detail: Any) -> dict[str, Any]:
     return {"error": code, "detail": detail}
 
 
-async def _render_fourfold_error(_: Request, exc: Exception) -> ORJSONResponse:
+async def _render_fourfold_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FourfoldError)
-    return ORJSONResponse(
+    return JSONResponse(
         error_body(exc.code, exc.detail), status_code=exc.status_code, headers=exc.headers
     )
 
 
-async def _render_request_validation(_: Request, exc: Exception) -> ORJSONResponse:
+async def _render_request_validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     detail = [
         {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()
     ]
-    return ORJSONResponse(error_body(ValidationFailed.code, detail), status_code=422)
+    return JSONResponse(error_body(ValidationFailed.code, detail), status_code=422)
 
 
-async def _render_http_exception(_: Request, exc: Exception) -> ORJSONResponse:
+async def _render_http_exception(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return ORJSONResponse(
+    return JSONResponse(
         error_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers
     )
 

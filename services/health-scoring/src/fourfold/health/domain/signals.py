@@ -1,0 +1,250 @@
+"""What we know about one customer, and pure folds that merge one observation into it.
+
+Every fold is order-independent where the event stream can be out of order: gauges keep the
+newest observation by event time, daily series place a value at its own date, milestones keep
+their earliest date. So a late or replayed event lands where it belongs and a handler only
+loads, folds and saves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+
+USAGE_RETENTION_DAYS = 120
+"""Daily active-user points older than this (before the newest point) are dropped: the
+engagement windows need 60 days, the rest only bloats the stored snapshot."""
+
+
+class SubscriptionStatus(StrEnum):
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class Milestone(StrEnum):
+    KICKOFF = "kickoff"
+    CONFIGURED = "configured"
+    USERS_TRAINED = "users_trained"
+    FIRST_VALUE = "first_value"
+    QBR_HELD = "qbr_held"
+    SUCCESS_PLAN = "success_plan"
+
+
+class SentimentKind(StrEnum):
+    NPS = "nps"
+    CSAT = "csat"
+
+
+class ExpansionKind(StrEnum):
+    EXPANSION = "expansion"
+    ADDON = "addon"
+    RENEWAL = "renewal"
+
+
+class UsageMetric(StrEnum):
+    ACTIVE_USERS = "active_users"
+    SEATS_IN_USE = "seats_in_use"
+
+
+def require_aware(at: datetime, what: str = "time") -> datetime:
+    """Reject naive datetimes: comparing them with aware ones would crash later, far away."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got {at!r}")
+    return at
+
+
+def utc_day(at: datetime) -> date:
+    """The UTC calendar day of an instant: usage is bucketed per UTC day on every host."""
+    return require_aware(at).astimezone(UTC).date()
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            raise TypeError("Money.amount must be a Decimal, never a float")
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise ValueError(f"currency must be an ISO 4217 code like 'EUR', got {self.currency!r}")
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    kind: SentimentKind
+    value: int
+    at: datetime
+
+    def __post_init__(self) -> None:
+        low, high = (-100, 100) if self.kind is SentimentKind.NPS else (1, 5)
+        if not low <= self.value <= high:
+            raise ValueError(f"{self.kind} must be within {low}..{high}, got {self.value}")
+        require_aware(self.at, "sentiment time")
+
+    def normalised(self) -> Decimal:
+        """Map NPS -100..100 and CSAT 1..5 onto one 0..1 scale so either survey can feed it."""
+        if self.kind is SentimentKind.NPS:
+            return Decimal(self.value + 100) / Decimal(200)
+        return Decimal(self.value - 1) / Decimal(4)
+
+
+@dataclass(frozen=True)
+class PaymentState:
+    failed_invoices: int
+    past_due: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Expansion:
+    kind: ExpansionKind
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CustomerSignals:
+    """Everything health scoring knows about one customer; `None` means never observed."""
+
+    customer_id: str
+    partner_id: str
+    plan: str | None = None
+    status: SubscriptionStatus | None = None
+    seats_bought: int | None = None
+    mrr: Money | None = None
+    subscription_start: datetime | None = None
+    term_end: datetime | None = None
+    subscription_at: datetime | None = None
+    seats_in_use: int | None = None
+    seats_in_use_at: datetime | None = None
+    active_users: tuple[tuple[date, int], ...] = ()
+    features_used: frozenset[str] = frozenset()
+    features_available: int | None = None
+    milestones: Mapping[Milestone, datetime] = field(default_factory=dict)
+    payment: PaymentState | None = None
+    sentiment: Sentiment | None = None
+    expansions: tuple[Expansion, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "milestones", MappingProxyType(dict(self.milestones)))
+
+    @property
+    def arr(self) -> Money | None:
+        """Annual run rate, derived so MRR and ARR can never disagree."""
+        return None if self.mrr is None else Money(self.mrr.amount * 12, self.mrr.currency)
+
+
+def with_subscription(
+    signals: CustomerSignals,
+    *,
+    at: datetime,
+    status: SubscriptionStatus | None = None,
+    plan: str | None = None,
+    seats_bought: int | None = None,
+    mrr: Money | None = None,
+    start: datetime | None = None,
+    term_end: datetime | None = None,
+) -> CustomerSignals:
+    """Apply a subscription change unless a newer one already landed (arguments left None keep
+    their value), so an out-of-order `subscription.updated` cannot roll the state back."""
+    require_aware(at)
+    if signals.subscription_at is not None and at < signals.subscription_at:
+        return signals
+    if seats_bought is not None and seats_bought < 0:
+        raise ValueError("seats_bought must not be negative")
+    return dataclasses.replace(
+        signals,
+        subscription_at=at,
+        status=status if status is not None else signals.status,
+        plan=plan if plan is not None else signals.plan,
+        seats_bought=seats_bought if seats_bought is not None else signals.seats_bought,
+        mrr=mrr if mrr is not None else signals.mrr,
+        subscription_start=start if start is not None else signals.subscription_start,
+        term_end=term_end if term_end is not None else signals.term_end,
+    )
+
+
+def with_usage(
+    signals: CustomerSignals, metric: UsageMetric, value: int, at: datetime
+) -> CustomerSignals:
+    """Fold a usage observation: active users land on their UTC day (the highest count of a
+    day wins, so re-reports and replays commute), seats in use keep the newest reading."""
+    if value < 0:
+        raise ValueError(f"{metric} must not be negative, got {value}")
+    if metric is UsageMetric.SEATS_IN_USE:
+        require_aware(at)
+        if signals.seats_in_use_at is not None and at < signals.seats_in_use_at:
+            return signals
+        return dataclasses.replace(signals, seats_in_use=value, seats_in_use_at=at)
+    day = utc_day(at)
+    series = dict(signals.active_users)
+    series[day] = max(value, series.get(day, 0))
+    oldest_kept = max(series) - timedelta(days=USAGE_RETENTION_DAYS)
+    kept = tuple(sorted((d, v) for d, v in series.items() if d > oldest_kept))
+    return dataclasses.replace(signals, active_users=kept)
+
+
+def with_features(
+    signals: CustomerSignals,
+    *,
+    used: frozenset[str] = frozenset(),
+    available: int | None = None,
+) -> CustomerSignals:
+    """Add features seen in use (a set, so replays change nothing) and/or the plan's total."""
+    if available is not None and available < 0:
+        raise ValueError("features available must not be negative")
+    return dataclasses.replace(
+        signals,
+        features_used=signals.features_used | used,
+        features_available=available if available is not None else signals.features_available,
+    )
+
+
+def with_milestone(signals: CustomerSignals, milestone: Milestone, at: datetime) -> CustomerSignals:
+    """Record a milestone at its earliest reported date: reaching it again changes nothing."""
+    require_aware(at)
+    known = signals.milestones.get(milestone)
+    if known is not None and known <= at:
+        return signals
+    return dataclasses.replace(signals, milestones={**signals.milestones, milestone: at})
+
+
+def with_payment(
+    signals: CustomerSignals, *, failed_invoices: int, past_due: bool, at: datetime
+) -> CustomerSignals:
+    """Keep the newest payment state by event time, as the billing system reported it."""
+    require_aware(at)
+    if failed_invoices < 0:
+        raise ValueError("failed_invoices must not be negative")
+    if signals.payment is not None and at < signals.payment.at:
+        return signals
+    return dataclasses.replace(signals, payment=PaymentState(failed_invoices, past_due, at))
+
+
+def with_sentiment(
+    signals: CustomerSignals, kind: SentimentKind, value: int, at: datetime
+) -> CustomerSignals:
+    """Keep the newest survey answer by event time: an old NPS arriving late does not win."""
+    answer = Sentiment(kind, value, at)
+    if signals.sentiment is not None and at < signals.sentiment.at:
+        return signals
+    return dataclasses.replace(signals, sentiment=answer)
+
+
+def with_expansion(signals: CustomerSignals, kind: ExpansionKind, at: datetime) -> CustomerSignals:
+    """Add an expansion, add-on or renewal to the history (kept sorted, duplicates dropped)."""
+    require_aware(at)
+    history = set(signals.expansions) | {Expansion(kind, at)}
+    return dataclasses.replace(signals, expansions=tuple(sorted(history, key=_expansion_key)))
+
+
+def _expansion_key(expansion: Expansion) -> tuple[datetime, str]:
+    return expansion.at, expansion.kind.value

@@ -1,0 +1,121 @@
+"""Bearer tokens as HS256-signed JWTs, so every service verifies callers without a shared table.
+
+Claims: `iss`, `sub` (free-text principal name), `role`, `partner_id` (exactly when the
+role is `partner`), `jti`, `iat` and an optional `exp`. Time always comes from the caller's
+clock: PyJWT's own wall-clock checks are switched off and `exp` is checked against `now`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+import jwt
+
+from fourfold.auth.principal import ROLES, Principal, Role
+from fourfold.errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from jwt.types import Options
+
+ALGORITHM: Final = "HS256"
+MIN_SECRET_BYTES: Final = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash.
+
+_DECODE_OPTIONS: Final[Options] = {
+    "require": ["iss", "sub", "role", "jti", "iat"],
+    # PyJWT reads the wall clock for these; Fourfold checks time against the injected `now`.
+    "verify_exp": False,
+    "verify_iat": False,
+    "verify_nbf": False,
+}
+
+
+def issue_token(
+    *,
+    secret: str,
+    issuer: str,
+    role: Role,
+    subject: str,
+    partner_id: str | None = None,
+    ttl: timedelta | None = None,
+    now: datetime,
+) -> str:
+    """Sign a bearer token for one principal; `ttl=None` never expires (revoke by rotation)."""
+    _check_secret(secret)
+    _check_aware(now)
+    principal = Principal(subject=subject, role=role, partner_id=partner_id)
+    if ttl is not None and ttl <= timedelta(0):
+        raise ValueError("ttl must be positive")
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": principal.subject,
+        "role": principal.role,
+        "jti": uuid.uuid4().hex,
+        "iat": int(now.timestamp()),
+    }
+    if principal.partner_id is not None:
+        claims["partner_id"] = principal.partner_id
+    if ttl is not None:
+        claims["exp"] = int((now + ttl).timestamp())
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(token: str, *, secret: str, issuer: str, now: datetime) -> Principal:
+    """Turn a bearer token into a Principal, or raise Unauthenticated saying what is wrong."""
+    _check_secret(secret)
+    _check_aware(now)
+    if not token or not token.strip():
+        raise Unauthenticated("missing bearer token")
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], issuer=issuer, options=_DECODE_OPTIONS
+        )
+    except jwt.InvalidSignatureError:
+        raise Unauthenticated("bad token signature") from None
+    except jwt.InvalidAlgorithmError:
+        raise Unauthenticated(f"token must be signed with {ALGORITHM}") from None
+    except jwt.DecodeError:
+        raise Unauthenticated("malformed token") from None
+    except jwt.InvalidIssuerError:
+        raise Unauthenticated("wrong token issuer") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise Unauthenticated(f"bad token claims: missing {exc.claim!r}") from None
+    except jwt.InvalidTokenError as exc:
+        raise Unauthenticated(f"bad token claims: {exc}") from None
+    _check_expiry(claims, now)
+    return _principal_from(claims)
+
+
+def _check_expiry(claims: dict[str, Any], now: datetime) -> None:
+    exp = claims.get("exp")
+    if exp is None:
+        return
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise Unauthenticated("bad token claims: 'exp' must be a number")
+    if now.timestamp() >= exp:
+        raise Unauthenticated("token expired")
+
+
+def _principal_from(claims: dict[str, Any]) -> Principal:
+    subject, role, partner_id = claims["sub"], claims["role"], claims.get("partner_id")
+    if not isinstance(subject, str) or not subject:
+        raise Unauthenticated("bad token claims: 'sub' must be a non-empty string")
+    if role not in ROLES:
+        raise Unauthenticated(f"bad token claims: 'role' must be one of {', '.join(ROLES)}")
+    if partner_id is not None and (not isinstance(partner_id, str) or not partner_id):
+        raise Unauthenticated("bad token claims: 'partner_id' must be a non-empty string")
+    try:
+        return Principal(subject=subject, role=role, partner_id=partner_id)
+    except ValueError as exc:
+        raise Unauthenticated(f"bad token claims: {exc}") from None
+
+
+def _check_secret(secret: str) -> None:
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(f"the auth secret must be at least {MIN_SECRET_BYTES} bytes for HS256")
+
+
+def _check_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be an aware datetime (use the injected clock)")

@@ -1,0 +1,1 @@
+"""Database access: async engine and sessions, the inbox and outbox tables, migrations."""

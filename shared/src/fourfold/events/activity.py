@@ -1,0 +1,88 @@
+"""Partner activity (topic `partner.activity`): milestones, certifications, feedback, ownership."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from fourfold.events.envelope import Envelope, EventData, Identifier
+
+ACTIVITY_TOPIC = "partner.activity"
+
+
+class Milestone(StrEnum):
+    KICKOFF = "kickoff"
+    CONFIGURED = "configured"
+    USERS_TRAINED = "users_trained"
+    FIRST_VALUE = "first_value"
+    QBR_HELD = "qbr_held"
+    SUCCESS_PLAN = "success_plan"
+
+
+class MilestoneCompletedData(EventData):
+    customer_id: Identifier
+    partner_id: Identifier
+    milestone: Milestone
+    completed_at: AwareDatetime
+
+
+class PartnerCertifiedData(EventData):
+    partner_id: Identifier
+    certification: Identifier
+    level: str | None = Field(default=None, max_length=64)
+    certified_at: AwareDatetime
+
+    def partition_key(self) -> str:
+        """Partner-level event: keyed by partner, it has no customer."""
+        return self.partner_id
+
+
+class FeedbackSubmittedData(EventData):
+    """One NPS answer (0–10) or CSAT answer (1–5)."""
+
+    customer_id: Identifier
+    partner_id: Identifier | None = None
+    kind: Literal["nps", "csat"]
+    score: int
+    comment: str | None = Field(default=None, max_length=2000)
+    submitted_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _score_in_scale(self) -> FeedbackSubmittedData:
+        low, high = (0, 10) if self.kind == "nps" else (1, 5)
+        if not low <= self.score <= high:
+            raise ValueError(f"score for {self.kind} must be within {low}..{high}")
+        return self
+
+
+class CustomerPartnerChangedData(EventData):
+    customer_id: Identifier
+    previous_partner_id: Identifier | None = None
+    partner_id: Identifier
+    effective_at: AwareDatetime
+
+
+class _Activity(Envelope):
+    topic: ClassVar[str] = ACTIVITY_TOPIC
+
+
+class MilestoneCompleted(_Activity):
+    type: Literal["milestone.completed"]
+    data: MilestoneCompletedData
+
+
+class PartnerCertified(_Activity):
+    type: Literal["partner.certified"]
+    data: PartnerCertifiedData
+
+
+class FeedbackSubmitted(_Activity):
+    type: Literal["feedback.submitted"]
+    data: FeedbackSubmittedData
+
+
+class CustomerPartnerChanged(_Activity):
+    type: Literal["customer.partner_changed"]
+    data: CustomerPartnerChangedData

@@ -1,0 +1,1 @@
+"""Kafka runtime on aiokafka: topics, producer, batch consumer, outbox relay, dead letters."""

@@ -1,0 +1,258 @@
+"""The batch consumer every service runs: at-least-once in, exactly-once in effect.
+
+One poll → one database transaction holding the handler's state change, the inbox rows of
+the events it applied, and the events it emitted (outbox). The offsets are committed only
+after that transaction. A crash anywhere replays the poll; the inbox makes the replay a no-op.
+
+A record that does not parse goes to `<topic>.dlq` at once. When the handler fails, the
+batch is retried; if it keeps failing, the events are retried one by one so that the one
+poison event goes to the DLQ and the rest of the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fourfold.clock import Clock, SystemClock
+from fourfold.events.envelope import Envelope
+from fourfold.events.problems import field_problems, problems_summary
+from fourfold.events.registry import parse_event
+from fourfold.kafka.dead_letters import ConsumedRecord, DeadLetter
+from fourfold.kafka.outbox import stage
+from fourfold.kafka.producer import EventProducer
+from fourfold.logs import log_context
+from fourfold.metrics import (
+    BATCH_DURATION,
+    BATCH_SIZE,
+    CONSUMER_LAG,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_FAILED,
+)
+
+log = logging.getLogger(__name__)
+
+Record = ConsumedRecord
+
+
+@dataclass
+class Batch:
+    """What a handler gets: fresh events in partition order, the open session, an emitter."""
+
+    session: AsyncSession
+    events: Sequence[Envelope]
+    clock: Clock
+    emitted: list[Envelope] = field(default_factory=list)
+
+    def emit(self, event: Envelope) -> None:
+        """Publish `event` if, and only if, this batch commits."""
+        self.emitted.append(event)
+
+
+Handler = Callable[[Batch], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    record: Record
+    event: Envelope
+
+
+class BatchConsumer:
+    """Consumes `topics` as `group_id` and applies `handler` with the delivery rules."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        group_id: str,
+        topics: Sequence[str],
+        sessions: async_sessionmaker[AsyncSession],
+        inbox: Table,
+        outbox: Table,
+        producer: EventProducer,
+        handler: Handler,
+        service: str,
+        clock: Clock | None = None,
+        max_records: int = 500,
+        max_attempts: int = 3,
+        retry_backoff_s: float = 0.05,
+        poll_timeout_ms: int = 200,
+        session_timeout_ms: int = 10_000,
+        on_committed: Callable[[], None] | None = None,
+    ) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=max_records,
+            fetch_max_bytes=16 * 1024 * 1024,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=max(500, session_timeout_ms // 6),
+        )
+        self._group_id = group_id
+        self._sessions = sessions
+        self._inbox = inbox
+        self._outbox = outbox
+        self._producer = producer
+        self._handler = handler
+        self._service = service
+        self._clock = clock or SystemClock()
+        self._max_records = max_records
+        self._max_attempts = max_attempts
+        self._retry_backoff_s = retry_backoff_s
+        self._poll_timeout_ms = poll_timeout_ms
+        self._on_committed = on_committed
+        self._stopping = asyncio.Event()
+        self._insert_inbox = text(
+            f"INSERT INTO {inbox.name} (consumer, event_source, event_id) "
+            "SELECT :consumer, s, i FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[])) "
+            "AS t(s, i) ON CONFLICT DO NOTHING RETURNING event_source, event_id"
+        )
+
+    async def start(self) -> None:
+        await self._consumer.start()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, commit it, then leave the group (SIGTERM lands here)."""
+        self._stopping.set()
+
+    async def close(self) -> None:
+        await self._consumer.stop()
+
+    async def run(self) -> None:
+        """Poll and handle until `stop()`; then close the consumer cleanly."""
+        try:
+            while not self._stopping.is_set():
+                polled = await self._consumer.getmany(
+                    timeout_ms=self._poll_timeout_ms, max_records=self._max_records
+                )
+                if polled:
+                    await self.handle_poll(polled)
+        finally:
+            await self.close()
+
+    async def handle_poll(self, polled: dict[TopicPartition, list[Record]]) -> None:
+        """Apply one poll's records, dead-letter what must be, then commit the offsets."""
+        started = time.perf_counter()
+        records = [record for partition in polled.values() for record in partition]
+        parsed, dead = self._parse(records)
+        dead += await self._apply(parsed)
+        if dead:
+            await self._producer.send_all([d.to_outgoing(service=self._service) for d in dead])
+            for letter in dead:
+                EVENTS_DEAD_LETTERED.labels(self._service, letter.record.topic, letter.reason).inc()
+                log.warning(
+                    "dead-lettered record",
+                    extra={
+                        "topic": letter.record.topic,
+                        "partition": letter.record.partition,
+                        "offset": letter.record.offset,
+                        "reason": letter.reason,
+                        "detail": letter.detail,
+                    },
+                )
+        await self._commit(polled)
+        elapsed = time.perf_counter() - started
+        for tp, partition_records in polled.items():
+            EVENTS_CONSUMED.labels(self._service, tp.topic).inc(len(partition_records))
+            BATCH_SIZE.labels(self._service, tp.topic).observe(len(partition_records))
+            BATCH_DURATION.labels(self._service, tp.topic).observe(elapsed)
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                lag = max(0, highwater - (partition_records[-1].offset + 1))
+                CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(lag)
+
+    def _parse(self, records: list[Record]) -> tuple[list[_Parsed], list[DeadLetter]]:
+        parsed: list[_Parsed] = []
+        dead: list[DeadLetter] = []
+        for record in records:
+            try:
+                if record.value is None:
+                    raise ValueError("record has no value")
+                parsed.append(_Parsed(record, parse_event(record.value)))
+            except ValidationError as exc:
+                dead.append(
+                    DeadLetter(record, "unparseable", problems_summary(field_problems(exc)))
+                )
+            except ValueError as exc:
+                dead.append(DeadLetter(record, "unparseable", str(exc)))
+        return parsed, dead
+
+    async def _apply(self, parsed: list[_Parsed]) -> list[DeadLetter]:
+        """Apply all in one transaction; on repeated failure, one by one to find the poison."""
+        if not parsed:
+            return []
+        if await self._apply_with_retries(parsed) is None:
+            return []
+        dead: list[DeadLetter] = []
+        for item in parsed:
+            with log_context(event_id=item.event.id, event_type=item.event.type):
+                error = await self._apply_with_retries([item])
+            if error is not None:
+                dead.append(DeadLetter(item.record, "handler_failed", error))
+        return dead
+
+    async def _apply_with_retries(self, items: list[_Parsed]) -> str | None:
+        """Return None on success, or the last error's description after the last attempt."""
+        last_error = "unknown"
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                await self._apply_once(items)
+                return None
+            except Exception as exc:
+                last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                topic = items[0].record.topic
+                EVENTS_FAILED.labels(self._service, topic, type(exc).__name__).inc()
+                log.warning(
+                    "handler failed",
+                    extra={"attempt": attempt, "events": len(items), "error": last_error},
+                    exc_info=attempt == self._max_attempts,
+                )
+                await asyncio.sleep(self._retry_backoff_s * attempt)
+        return last_error
+
+    async def _apply_once(self, items: list[_Parsed]) -> None:
+        unique: dict[tuple[str, str], Envelope] = {}
+        for item in items:
+            unique.setdefault(item.event.dedupe_key(), item.event)
+        async with self._sessions() as session, session.begin():
+            fresh_keys = {
+                (row.event_source, row.event_id)
+                for row in await session.execute(
+                    self._insert_inbox,
+                    {
+                        "consumer": self._group_id,
+                        "sources": [key[0] for key in unique],
+                        "ids": [key[1] for key in unique],
+                    },
+                )
+            }
+            fresh = [event for key, event in unique.items() if key in fresh_keys]
+            if not fresh:
+                return
+            batch = Batch(session=session, events=fresh, clock=self._clock)
+            await self._handler(batch)
+            await stage(session, self._outbox, batch.emitted)
+        if batch.emitted and self._on_committed is not None:
+            self._on_committed()
+
+    async def _commit(self, polled: dict[TopicPartition, list[Record]]) -> None:
+        offsets = {tp: records[-1].offset + 1 for tp, records in polled.items() if records}
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # A rebalance took the partitions: the next owner replays, the inbox dedupes.
+            log.warning("offset commit failed; records will be replayed", extra={"error": str(exc)})

@@ -1,0 +1,135 @@
+"""Transactional outbox: events are rows written with the state change, published after commit.
+
+The relay takes the oldest rows with `FOR UPDATE SKIP LOCKED`, sends them with acks=all and
+deletes them in the same transaction. A crash between send and delete re-sends them; the
+consumers' inboxes make that harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fourfold.events.envelope import Envelope
+from fourfold.kafka.producer import EventProducer, OutgoingRecord
+from fourfold.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = ("content-type", b"application/cloudevents+json")
+
+
+def record_for(event: Envelope) -> OutgoingRecord:
+    """A structured-mode CloudEvent record on the event's own topic, keyed by its customer."""
+    return OutgoingRecord(
+        topic=event.topic,
+        key=event.key.encode(),
+        value=event.to_json_bytes(),
+        headers=[CONTENT_TYPE, ("ce_type", event.type.encode())],
+    )
+
+
+async def stage(session: AsyncSession, outbox: Table, events: Sequence[Envelope]) -> None:
+    """Write events into the outbox inside the caller's transaction."""
+    if not events:
+        return
+    await session.execute(
+        insert(outbox),
+        [
+            {
+                "topic": event.topic,
+                "key": event.key,
+                "payload": event.to_json_bytes(),
+                "headers": {"ce_type": event.type},
+            }
+            for event in events
+        ],
+    )
+
+
+class OutboxRelay:
+    """Publishes the outbox in id order; wake it with `notify()` after a commit."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Table,
+        producer: EventProducer,
+        service: str,
+        batch_size: int = 500,
+        idle_interval_s: float = 0.5,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox = outbox
+        self._producer = producer
+        self._service = service
+        self._batch_size = batch_size
+        self._idle_interval_s = idle_interval_s
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def publish_once(self) -> int:
+        """Publish up to one batch; return how many rows went out."""
+        table = self._outbox
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(table.c.id, table.c.topic, table.c.key, table.c.payload, table.c.headers)
+                    .order_by(table.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                OUTBOX_PENDING.labels(self._service).set(0)
+                return 0
+            await self._producer.send_all(
+                [
+                    OutgoingRecord(
+                        topic=row.topic,
+                        key=row.key.encode(),
+                        value=row.payload,
+                        headers=[CONTENT_TYPE]
+                        + [(name, str(value).encode()) for name, value in row.headers.items()],
+                    )
+                    for row in rows
+                ]
+            )
+            await session.execute(delete(table).where(table.c.id.in_([row.id for row in rows])))
+        OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
+        return len(rows)
+
+    async def pending(self) -> int:
+        async with self._sessions() as session:
+            count = await session.scalar(select(func.count()).select_from(self._outbox))
+        OUTBOX_PENDING.labels(self._service).set(count or 0)
+        return int(count or 0)
+
+    async def run(self) -> None:
+        """Loop until stopped: drain, then sleep until notified or the idle interval passes."""
+        while not self._stopping.is_set():
+            try:
+                published = await self.publish_once()
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                published = 0
+                await asyncio.sleep(1)
+            if published >= self._batch_size:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._idle_interval_s)
+            except TimeoutError:
+                await self.pending()

@@ -1,0 +1,89 @@
+"""The producer every service shares: acks=all, batching tuned, no idempotence needed.
+
+Duplicates after a retry are expected and harmless: every consumer dedupes by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from fourfold.errors import Unavailable
+
+
+class BrokerUnavailable(Unavailable):
+    """The broker did not acknowledge in time; nothing may be reported as accepted."""
+
+    code = "broker_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+class EventProducer:
+    """Sends records and returns only when the broker acknowledged every one of them."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str = "fourfold",
+        linger_ms: int = 2,
+        max_batch_size: int = 512 * 1024,
+        request_timeout_ms: int = 10_000,
+        send_timeout_s: float = 10.0,
+    ) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=False,
+            linger_ms=linger_ms,
+            max_batch_size=max_batch_size,
+            max_request_size=4 * 1024 * 1024,
+            request_timeout_ms=request_timeout_ms,
+            retry_backoff_ms=100,
+        )
+        self._send_timeout_s = send_timeout_s
+        self._started = False
+
+    async def start(self) -> None:
+        try:
+            await self._producer.start()
+        except KafkaError as exc:
+            await self._producer.stop()
+            raise BrokerUnavailable(f"broker unreachable: {exc}") from exc
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            await self._producer.stop()
+            self._started = False
+
+    async def send_all(self, records: Sequence[OutgoingRecord]) -> None:
+        """Send every record; raise BrokerUnavailable unless all were acknowledged."""
+        if not records:
+            return
+        try:
+            async with asyncio.timeout(self._send_timeout_s):
+                futures = [
+                    await self._producer.send(
+                        record.topic, record.value, key=record.key, headers=record.headers
+                    )
+                    for record in records
+                ]
+                await asyncio.gather(*futures)
+        except (KafkaError, TimeoutError) as exc:
+            raise BrokerUnavailable(f"broker did not acknowledge: {exc!r}") from exc
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(await self._producer.partitions_for(topic))

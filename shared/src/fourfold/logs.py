@@ -1,0 +1,57 @@
+"""Structured JSON logs with the event id (and other context) carried in a contextvar."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+_log_context: ContextVar[dict[str, Any] | None] = ContextVar("fourfold_log_context", default=None)
+
+
+@contextlib.contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Add fields (e.g. event_id, topic) to every log line written inside the block."""
+    current = _log_context.get() or {}
+    token = _log_context.set({**current, **fields})
+    try:
+        yield
+    finally:
+        _log_context.reset(token)
+
+
+class _ContextFilter(logging.Filter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self._service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self._service
+        for key, value in (_log_context.get() or {}).items():
+            setattr(record, key, value)
+        return True
+
+
+def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -> None:
+    """Route every logger to stderr, as JSON lines unless `json` is false."""
+    handler = logging.StreamHandler(sys.stderr)
+    if json:
+        handler.setFormatter(
+            JsonFormatter(
+                "{asctime}{levelname}{name}{message}",
+                style="{",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(_ContextFilter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,1 @@
+"""Test support: pytest fixtures that start the real broker and PostgreSQL once per session."""

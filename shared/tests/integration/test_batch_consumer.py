@@ -1,0 +1,318 @@
+"""The consumer runtime on the real broker and PostgreSQL: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fourfold.db.engine import create_engine, session_factory
+from fourfold.events import UsageReported, UsageReportedData, parse_event
+from fourfold.kafka.consumer import BatchConsumer
+from fourfold.kafka.outbox import OutboxRelay
+from fourfold.kafka.producer import EventProducer
+from fourfold.kafka.topics import ensure_topics, with_dead_letters
+from fourfold.testing import effects
+from fourfold.testing.kafka import committed_offsets, produce_raw, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def usage_event(event_id: str, customer: str) -> UsageReported:
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    return UsageReported(
+        id=event_id,
+        source="test/usage",
+        type="usage.reported",
+        time=at,
+        data=UsageReportedData(
+            customer_id=customer, metric="active_users", value=3, period_start=at, period_end=at
+        ),
+    )
+
+
+def as_record(event: UsageReported) -> tuple[bytes, bytes]:
+    return event.key.encode(), event.to_json_bytes()
+
+
+@pytest.fixture
+async def topic(kafka_bootstrap: str, unique: str) -> str:
+    name = f"test.effects.{unique}"
+    await ensure_topics(kafka_bootstrap, with_dead_letters([name]), partitions=3)
+    return name
+
+
+@pytest.fixture
+async def engine(database_url: str, fresh_schema: str) -> AsyncIterator[AsyncEngine]:
+    await effects.create_tables(database_url, fresh_schema)
+    engine = create_engine(database_url, schema=fresh_schema)
+    yield engine
+    await engine.dispose()
+
+
+async def effect_counts(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(select(effects.effects.c.event_id, effects.effects.c.count))
+        return {row.event_id: row.count for row in rows}
+
+
+@contextlib.asynccontextmanager
+async def running(consumer: BatchConsumer) -> AsyncIterator[None]:
+    """Run the consumer in the background for the block, then stop it as SIGTERM would."""
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 30)
+
+
+def in_process_consumer(
+    kafka_bootstrap: str, engine: AsyncEngine, topic: str, group: str, producer: EventProducer
+) -> BatchConsumer:
+    return BatchConsumer(
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group,
+        topics=[topic],
+        sessions=session_factory(engine),
+        inbox=effects.inbox,
+        outbox=effects.outbox,
+        producer=producer,
+        handler=effects.handle,
+        service="effects-test",
+        max_records=50,
+        session_timeout_ms=6000,
+    )
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
+    producer = EventProducer(kafka_bootstrap)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+async def wait_for_committed(bootstrap: str, group: str, topic: str, total: int) -> None:
+    deadline = asyncio.get_running_loop().time() + 30
+    while asyncio.get_running_loop().time() < deadline:
+        if sum((await committed_offsets(bootstrap, group, topic)).values()) >= total:
+            return
+        await asyncio.sleep(0.2)
+
+
+async def wait_for_effects(engine: AsyncEngine, count: int, timeout_s: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        if len(await effect_counts(engine)) >= count:
+            return
+        await asyncio.sleep(0.1)
+
+
+async def test_duplicate_event_ids_have_one_effect(
+    kafka_bootstrap: str, engine: AsyncEngine, topic: str, unique: str, producer: EventProducer
+) -> None:
+    events = [usage_event(f"e{i}", f"c{i % 4}") for i in range(20)]
+    # Every event twice, and the first five a third time in a later poll.
+    await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events + events])
+    consumer = in_process_consumer(kafka_bootstrap, engine, topic, f"g-{unique}", producer)
+    async with running(consumer):
+        await wait_for_effects(engine, len(events))
+        await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events[:5]])
+        await wait_for_committed(kafka_bootstrap, f"g-{unique}", topic, 45)
+
+    assert await effect_counts(engine) == {e.id: 1 for e in events}
+    async with engine.connect() as connection:
+        staged = await connection.scalar(text("SELECT count(*) FROM outbox"))
+    assert staged == len(events), "one derived event per distinct input, duplicates emit nothing"
+
+
+async def test_poison_and_unparseable_records_go_to_dlq_and_partition_moves_on(
+    kafka_bootstrap: str, engine: AsyncEngine, topic: str, unique: str, producer: EventProducer
+) -> None:
+    good = [usage_event(f"g{i}", "same-customer") for i in range(10)]
+    poison = usage_event("bad-1", effects.POISON_CUSTOMER)
+    poison_record = (b"same-customer", poison.to_json_bytes())  # same partition as the good ones
+    records = [as_record(e) for e in good[:5]]
+    records += [(b"same-customer", b"{not json"), poison_record]
+    records += [as_record(e) for e in good[5:]]
+    await produce_raw(kafka_bootstrap, topic, records)
+
+    group = f"g-{unique}"
+    consumer = in_process_consumer(kafka_bootstrap, engine, topic, group, producer)
+    async with running(consumer):
+        await wait_for_committed(kafka_bootstrap, group, topic, len(records))
+
+    assert await effect_counts(engine) == {e.id: 1 for e in good}
+    dead = await read_topic(kafka_bootstrap, f"{topic}.dlq", expect=2)
+    reasons = sorted(
+        (dict(r.headers)["dlq.reason"].decode(), r.value) for r in dead if r.value is not None
+    )
+    assert reasons == [("handler_failed", poison.to_json_bytes()), ("unparseable", b"{not json")]
+    assert all(dict(r.headers)["dlq.topic"].decode() == topic for r in dead)
+    committed = await committed_offsets(kafka_bootstrap, group, topic)
+    assert sum(committed.values()) == len(records), "offsets moved past the dead letters"
+
+
+async def test_handler_crash_mid_batch_rolls_back_and_replays_once(
+    kafka_bootstrap: str,
+    engine: AsyncEngine,
+    topic: str,
+    unique: str,
+    producer: EventProducer,
+) -> None:
+    events = [usage_event(f"e{i}", f"c{i % 3}") for i in range(30)]
+    await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events])
+    calls = 0
+
+    async def crash_on_first_call(batch: effects.Batch) -> None:
+        nonlocal calls
+        calls += 1
+        await effects.handle(batch)  # writes effects for the whole batch...
+        if calls == 1:
+            raise ConnectionError("simulated crash after half the work")  # ...then dies
+
+    consumer = BatchConsumer(
+        bootstrap_servers=kafka_bootstrap,
+        group_id=f"g-{unique}",
+        topics=[topic],
+        sessions=session_factory(engine),
+        inbox=effects.inbox,
+        outbox=effects.outbox,
+        producer=producer,
+        handler=crash_on_first_call,
+        service="effects-test",
+        session_timeout_ms=6000,
+    )
+    async with running(consumer):
+        await wait_for_committed(kafka_bootstrap, f"g-{unique}", topic, len(events))
+    assert calls >= 2
+    assert await effect_counts(engine) == {e.id: 1 for e in events}
+
+
+def spawn_consumer(
+    kafka_bootstrap: str, database_url: str, schema: str, topic: str, group: str, *extra: str
+) -> subprocess.Popen[bytes]:
+    log = Path(tempfile.gettempdir()) / f"effects-consumer-{schema}-{os.urandom(4).hex()}.log"
+    with log.open("wb") as output:
+        return _spawn(output, kafka_bootstrap, database_url, schema, topic, group, *extra)
+
+
+def _spawn(output: BinaryIO, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fourfold.testing.effects",
+            *args,
+        ],
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "EFFECTS_SLOW_S": "0.05"},
+    )
+
+
+async def test_process_killed_after_db_commit_before_offset_commit_replays_once(
+    kafka_bootstrap: str,
+    database_url: str,
+    fresh_schema: str,
+    engine: AsyncEngine,
+    topic: str,
+    unique: str,
+) -> None:
+    events = [usage_event(f"k{i}", f"c{i % 5}") for i in range(200)]
+    await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events])
+    group = f"g-{unique}"
+
+    crashing = spawn_consumer(
+        kafka_bootstrap, database_url, fresh_schema, topic, group, "--crash-after-first-commit"
+    )
+    assert await asyncio.to_thread(crashing.wait, 60) == 17
+    applied_before_restart = await effect_counts(engine)
+    assert 0 < len(applied_before_restart) < len(events), "died mid-stream with work committed"
+    assert await committed_offsets(kafka_bootstrap, group, topic) == {}, "offsets not committed"
+
+    survivor = spawn_consumer(kafka_bootstrap, database_url, fresh_schema, topic, group)
+    try:
+        await wait_for_effects(engine, len(events))
+    finally:
+        survivor.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(survivor.wait, 30)
+    assert await effect_counts(engine) == {e.id: 1 for e in events}
+
+
+async def test_sigterm_drains_cleanly_and_restart_loses_nothing(
+    kafka_bootstrap: str,
+    database_url: str,
+    fresh_schema: str,
+    engine: AsyncEngine,
+    topic: str,
+    unique: str,
+) -> None:
+    events = [usage_event(f"s{i}", f"c{i % 7}") for i in range(400)]
+    await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events])
+    group = f"g-{unique}"
+
+    first = spawn_consumer(kafka_bootstrap, database_url, fresh_schema, topic, group)
+    await wait_for_effects(engine, 60)
+    first.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(first.wait, 30) == 0
+    assert isinstance(first.args, list)
+    applied = await effect_counts(engine)
+    committed = await committed_offsets(kafka_bootstrap, group, topic)
+    assert sum(committed.values()) == len(applied), "every committed offset is applied and v.v."
+    assert len(applied) < len(events), "stopped mid-stream"
+
+    second = spawn_consumer(kafka_bootstrap, database_url, fresh_schema, topic, group)
+    try:
+        await wait_for_effects(engine, len(events))
+    finally:
+        second.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(second.wait, 30)
+    assert await effect_counts(engine) == {e.id: 1 for e in events}
+
+
+async def test_outbox_relay_publishes_what_the_handler_emitted(
+    kafka_bootstrap: str,
+    engine: AsyncEngine,
+    topic: str,
+    unique: str,
+    producer: EventProducer,
+) -> None:
+    customers = [f"relay-{unique}-{i}" for i in range(5)]
+    events = [usage_event(f"r{i}", customers[i % 5]) for i in range(25)]
+    await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events])
+    await ensure_topics(kafka_bootstrap, ["partner.nudges"], partitions=3)
+    consumer = in_process_consumer(kafka_bootstrap, engine, topic, f"g-{unique}", producer)
+    async with running(consumer):
+        await wait_for_effects(engine, len(events))
+
+    relay = OutboxRelay(
+        sessions=session_factory(engine),
+        outbox=effects.outbox,
+        producer=producer,
+        service="effects-test",
+        batch_size=10,
+    )
+    while await relay.publish_once():
+        pass
+    assert await relay.pending() == 0
+    published = await read_topic(
+        kafka_bootstrap, "partner.nudges", expect=25, keys={c.encode() for c in customers}
+    )
+    published_ids = {parse_event(r.value).id for r in published if r.value}
+    assert published_ids == {f"nudge-{e.id}" for e in events}
+    assert len(published) == len(events)

@@ -1,0 +1,189 @@
+"""deploy/k8s: every manifest valid for a fixed Kubernetes version, and consistent with compose."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+K8S_VERSION = "1.33.0"
+NAMESPACE = "fourfold"
+
+
+def validate(doc: dict[str, Any]) -> None:
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def container(deployment: dict[str, Any]) -> dict[str, Any]:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+def test_every_manifest_is_valid(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
+    errors = []
+    for path, doc in k8s_docs:
+        try:
+            validate(doc)
+        except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as e:
+            errors.append(f"{path.name} {doc.get('kind')}/{doc['metadata']['name']}: {e}")
+    assert errors == []
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        pytest.param(lambda d: d["spec"].update(replicas="two"), id="replicas-not-int"),
+        pytest.param(lambda d: d["spec"]["template"]["spec"].update(contaners=[]), id="typo"),
+        pytest.param(
+            lambda d: d["spec"]["template"]["spec"]["containers"][0]["readinessProbe"].update(
+                httpGet={"path": "/readyz"}
+            ),
+            id="probe-without-port",
+        ),
+        pytest.param(lambda d: d.update(apiVersion="extensions/v1beta1"), id="removed-api"),
+    ],
+)
+def test_validation_catches_mistakes(k8s_objects: dict[tuple[str, str], Any], mutate: Any) -> None:
+    broken = copy.deepcopy(k8s_objects[("Deployment", "ingest")])
+    mutate(broken)
+    with pytest.raises(
+        (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError)
+    ):
+        validate(broken)
+
+
+def test_kustomization_lists_every_manifest(facts: ModuleType) -> None:
+    kustomization = facts.load_yaml(facts.K8S_DIR / "kustomization.yaml")
+    files = {p.name for p in facts.K8S_DIR.glob("*.y*ml")} - {"kustomization.yaml"}
+    assert set(kustomization["resources"]) == files
+    assert kustomization["namespace"] == NAMESPACE
+    assert [i["name"] for i in kustomization["images"]] == ["fourfold"]
+
+
+def test_everything_in_the_namespace(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
+    kinds = [d["kind"] for _, d in k8s_docs]
+    assert kinds.count("Namespace") == 1
+    for _, doc in k8s_docs:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"].get("namespace") == NAMESPACE, doc["metadata"]["name"]
+
+
+def test_one_deployment_per_compose_service(
+    k8s_objects: dict[tuple[str, str], Any], facts: ModuleType
+) -> None:
+    deployments = {name for kind, name in k8s_objects if kind == "Deployment"}
+    assert deployments == set(facts.SERVICES)
+
+
+def test_deployment_probes_and_resources(
+    k8s_objects: dict[tuple[str, str], Any], facts: ModuleType, service_name: str
+) -> None:
+    dep = k8s_objects[("Deployment", service_name)]
+    c = container(dep)
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert ports == {"http": facts.SERVICE_PORT}
+    probes = {
+        "livenessProbe": "/healthz",
+        "readinessProbe": "/readyz",
+        "startupProbe": "/healthz",
+    }
+    for probe, path in probes.items():
+        get = c[probe]["httpGet"]
+        assert get["path"] == path, probe
+        assert get["port"] in (ports.keys() | set(ports.values())), probe
+    for part in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(c["resources"][part]), part
+    annotations = dep["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(facts.SERVICE_PORT)
+    assert annotations["prometheus.io/path"] == "/metrics"
+    assert c["image"] == "fourfold"
+    assert c["command"] == facts.SERVICES[service_name]
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    selector = dep["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= pod_labels.items()
+    assert dep["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+
+
+def test_env_names_match_compose(
+    k8s_objects: dict[tuple[str, str], Any],
+    compose: dict[str, Any],
+    facts: ModuleType,
+    service_name: str,
+) -> None:
+    env = container(k8s_objects[("Deployment", service_name)])["env"]
+    names = [e["name"] for e in env]
+    assert len(names) == len(set(names)), "duplicate env names"
+    compose_env = facts.as_env(compose["services"][service_name]["environment"])
+    assert set(names) == set(compose_env)
+    assert set(names) >= facts.REQUIRED_ENV
+    by_name = {e["name"]: e for e in env}
+    assert by_name["FOURFOLD_SERVICE_NAME"]["value"] == service_name
+
+
+def test_env_references_resolve(
+    k8s_objects: dict[tuple[str, str], Any], facts: ModuleType, service_name: str
+) -> None:
+    config = k8s_objects[("ConfigMap", "fourfold-config")]["data"]
+    secret = k8s_objects[("Secret", "fourfold-secrets")]["stringData"]
+    for e in container(k8s_objects[("Deployment", service_name)])["env"]:
+        source = e.get("valueFrom", {})
+        if e["name"] in facts.SECRET_ENV:
+            ref = source.get("secretKeyRef")
+            assert ref, f"{e['name']} must come from the Secret"
+            assert ref["name"] == "fourfold-secrets"
+            assert ref["key"] in secret
+        elif "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            assert ref["name"] == "fourfold-config"
+            assert ref["key"] in config
+        else:
+            assert "secretKeyRef" not in source
+            assert e["name"] == "FOURFOLD_SERVICE_NAME", f"{e['name']}: put it in the ConfigMap"
+
+
+def test_secret_holds_only_placeholders(k8s_objects: dict[tuple[str, str], Any]) -> None:
+    secret = k8s_objects[("Secret", "fourfold-secrets")]
+    assert "data" not in secret, "use stringData placeholders, never encoded real values"
+    for key, value in secret["stringData"].items():
+        assert "REPLACE_ME" in value, key
+
+
+def test_service_and_pdb_select_the_pods(
+    k8s_objects: dict[tuple[str, str], Any], facts: ModuleType, service_name: str
+) -> None:
+    dep = k8s_objects[("Deployment", service_name)]
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    svc = k8s_objects[("Service", service_name)]
+    assert svc["spec"]["selector"].items() <= pod_labels.items()
+    port_names = {p["name"] for p in container(dep)["ports"]}
+    for port in svc["spec"]["ports"]:
+        assert port["targetPort"] in port_names
+        assert port["port"] == facts.SERVICE_PORT
+    pdb = k8s_objects[("PodDisruptionBudget", service_name)]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert 1 <= pdb["spec"]["minAvailable"] < dep["spec"]["replicas"]
+
+
+def test_topics_job_matches_compose(
+    k8s_objects: dict[tuple[str, str], Any], compose: dict[str, Any], facts: ModuleType
+) -> None:
+    job = k8s_objects[("Job", "fourfold-kafka-topics")]
+    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert set(env["TOPICS"]["value"].split()) == facts.TOPICS
+    init = facts.as_env(compose["services"]["kafka-init"]["environment"])
+    assert set(init["TOPICS"].split()) == facts.TOPICS
+
+
+def test_manifests_parse_without_yaml_tricks(facts: ModuleType) -> None:
+    # kubectl and kustomize differ on anchors and merge keys; keep the manifests plain.
+    for path in facts.K8S_DIR.glob("*.yaml"):
+        for event in yaml.parse(path.read_text(encoding="utf-8")):
+            assert not isinstance(event, yaml.AliasEvent), f"{path.name}: YAML alias"
+            assert getattr(event, "anchor", None) is None, f"{path.name}: YAML anchor"
