@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -39,10 +40,10 @@ class EventProducer:
         client_id: str = "fourfold",
         linger_ms: int = 2,
         max_batch_size: int = 512 * 1024,
-        request_timeout_ms: int = 10_000,
+        request_timeout_ms: int = 8_000,
         send_timeout_s: float = 10.0,
     ) -> None:
-        self._producer = AIOKafkaProducer(
+        self._config: dict[str, Any] = dict(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
             acks="all",
@@ -53,6 +54,7 @@ class EventProducer:
             request_timeout_ms=request_timeout_ms,
             retry_backoff_ms=100,
         )
+        self._producer = AIOKafkaProducer(**self._config)
         self._send_timeout_s = send_timeout_s
         self._started = False
 
@@ -63,6 +65,17 @@ class EventProducer:
             await self._producer.stop()
             raise BrokerUnavailable(f"broker unreachable: {exc}") from exc
         self._started = True
+
+    async def ensure_started(self) -> None:
+        """Start now if the broker was unreachable when the process came up."""
+        if not self._started:
+            self._producer = AIOKafkaProducer(**self._config)
+            await self.start()
+
+    async def restart(self) -> None:
+        """Drop the client and its stale metadata after an outage, then connect afresh."""
+        await self.stop()
+        await self.ensure_started()
 
     async def stop(self) -> None:
         if self._started:

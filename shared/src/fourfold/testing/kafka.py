@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 
@@ -31,19 +30,19 @@ async def read_topic(
     timeout_s: float = 20.0,
     keys: set[bytes] | None = None,
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """Read from the beginning with a throwaway group until `expect` matching records came.
+    """Read every partition from the beginning until `expect` matching records came.
 
-    Returns early with fewer records if the timeout passes, so the caller's assertion fails
-    with what was actually there.
+    No consumer group (a group join costs seconds on the embedded broker): the partitions
+    are assigned by hand. Returns early with fewer records if the timeout passes, so the
+    caller's assertion fails with what was actually there.
     """
     consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"reader-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
     )
     await consumer.start()
+    partitions = await _partitions(consumer, topic)
+    consumer.assign([TopicPartition(topic, p) for p in partitions])
+    await consumer.seek_to_beginning()
     found: list[ConsumerRecord[bytes, bytes]] = []
     try:
         deadline = asyncio.get_running_loop().time() + timeout_s
@@ -75,3 +74,13 @@ async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int,
         return result
     finally:
         await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    for _ in range(50):
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return set(partitions)
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - no public call for it
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"topic {topic} has no partitions")

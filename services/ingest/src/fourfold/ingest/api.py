@@ -1,0 +1,160 @@
+"""The ingest routes: POST /v1/events and GET /v1/events/{source}/{id}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from fourfold.auth import Principal, require_roles
+from fourfold.errors import NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from fourfold.ingest import intake, repository
+from fourfold.ingest.errors import EventsRejected, MalformedJson
+from fourfold.ingest.runtime import IngestRuntime
+from fourfold.ingest.schemas import AcceptedEvent, IngestResponse
+from fourfold.kafka.producer import BrokerUnavailable
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+SINGLE_TYPES = {"application/cloudevents+json", "application/json"}
+BATCH_TYPE = "application/cloudevents-batch+json"
+
+EVENTS_DESCRIPTION = """
+Takes one CloudEvent (`application/cloudevents+json` or `application/json`) or a batch
+(`application/cloudevents-batch+json`: a JSON array; `application/json` with an array is
+read as a batch too). Limits: `FOURFOLD_MAX_BATCH_EVENTS` events (default 1,000) and
+`FOURFOLD_MAX_BODY_BYTES` (default 1 MiB).
+
+**202** only after the broker acknowledged (acks=all) every accepted event. The body gives
+each event's outcome, in request order:
+
+- `accepted`: published now to its topic, keyed by customer id;
+- `duplicate`: the same `source` + `id` was accepted before (or earlier in this batch); it
+  is reported, not published again, and is not an error;
+- `rejected`: invalid; `errors` names each field path and the reason. A batch with some
+  bad events accepts the good ones.
+
+An event is remembered as accepted only after the broker's ack, so retrying an event whose
+request failed always goes through; a copy that reaches the broker twice is harmless
+because every consumer dedupes by `source` + `id`.
+
+Errors: **400** malformed JSON, **401/403** without the ingest credential, **413** body or
+batch too large, **415** another content type, **422** when every event is invalid (the
+detail lists them), **503** with `Retry-After` when the broker did not acknowledge — then
+nothing of the request is reported or remembered as accepted.
+"""
+
+Ingestor = Annotated[Principal, Depends(require_roles("ingest"))]
+StatusReader = Annotated[Principal, Depends(require_roles("ingest", "admin"))]
+
+
+def runtime(request: Request) -> IngestRuntime:
+    state_runtime: IngestRuntime = request.app.state.runtime
+    return state_runtime
+
+
+Runtime = Annotated[IngestRuntime, Depends(runtime)]
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body exceeds {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"request body exceeds {limit} bytes")
+    return bytes(body)
+
+
+def _events_from(content_type: str, body: bytes, max_events: int) -> tuple[list[Any], bool]:
+    """Decode the body into a list of raw events; say whether it was a single event."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type not in SINGLE_TYPES and media_type != BATCH_TYPE:
+        raise UnsupportedMediaType(
+            f"content type must be one of {sorted([*SINGLE_TYPES, BATCH_TYPE])}, "
+            f"not {media_type or 'missing'!r}"
+        )
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedJson(f"body is not valid JSON: {exc}") from exc
+    if media_type == BATCH_TYPE and not isinstance(document, list):
+        raise MalformedJson("a batch must be a JSON array of events")
+    if media_type == "application/cloudevents+json" and not isinstance(document, dict):
+        raise MalformedJson("application/cloudevents+json takes one event object")
+    if isinstance(document, list):
+        if len(document) > max_events:
+            raise PayloadTooLarge(f"a batch holds at most {max_events} events")
+        if not document:
+            raise MalformedJson("a batch must hold at least one event")
+        return document, False
+    return [document], True
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=IngestResponse,
+    summary="Publish one event or a batch",
+    description=EVENTS_DESCRIPTION,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/cloudevents+json": {"schema": {"type": "object"}},
+                "application/cloudevents-batch+json": {
+                    "schema": {"type": "array", "items": {"type": "object"}}
+                },
+                "application/json": {"schema": {}},
+            },
+        }
+    },
+    responses={
+        400: {"description": "Malformed JSON"},
+        413: {"description": "Body or batch too large"},
+        415: {"description": "Unsupported content type"},
+        422: {"description": "Every event was invalid"},
+        503: {"description": "Broker did not acknowledge; retry after Retry-After"},
+    },
+)
+async def post_events(request: Request, _: Ingestor, rt: Runtime) -> JSONResponse:
+    settings = rt.settings
+    body = await _read_body(request, settings.max_body_bytes)
+    items, _single = _events_from(
+        request.headers.get("content-type", ""), body, settings.max_batch_events
+    )
+    producer = await rt.ready_producer()
+    try:
+        response = await intake.accept(
+            items, sessions=rt.sessions, producer=producer, clock=rt.clock
+        )
+    except BrokerUnavailable as exc:
+        rt.broker_failed()
+        raise BrokerUnavailable(exc.detail, retry_after_seconds=settings.retry_after_s) from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise Unavailable(
+            f"database unavailable: {type(exc).__name__}",
+            retry_after_seconds=settings.retry_after_s,
+        ) from exc
+    if response.rejected == len(items):
+        raise EventsRejected([r.model_dump() for r in response.results])
+    return JSONResponse(response.model_dump(mode="json"), status_code=202)
+
+
+@router.get(
+    "/{source:path}/{event_id}",
+    response_model=AcceptedEvent,
+    summary="Was this event accepted, and when",
+)
+async def get_event(source: str, event_id: str, _: StatusReader, rt: Runtime) -> AcceptedEvent:
+    """Tell whether ingest accepted the event with this `source` (URL-encoded) and `id`."""
+    async with rt.sessions() as session:
+        found = await repository.find_accepted(session, source=source, id=event_id)
+    if found is None:
+        raise NotFound(f"no accepted event with source {source!r} and id {event_id!r}")
+    return found

@@ -1,0 +1,86 @@
+"""The ingest service: FastAPI app factory and lifespan (the composition root)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from fourfold.clock import Clock, SystemClock
+from fourfold.db.engine import create_engine, session_factory
+from fourfold.db.migrations import upgrade
+from fourfold.ingest.api import router
+from fourfold.ingest.runtime import IngestRuntime
+from fourfold.ingest.settings import IngestSettings
+from fourfold.kafka.producer import BrokerUnavailable, EventProducer
+from fourfold.logs import configure_logging
+from fourfold.service.app_shell import ReadinessCheck, install_shell
+from fourfold.service.checks import broker_problem, database_problem
+from fourfold.service.infrastructure import infrastructure
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: IngestSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the ingest app; settings come from the environment unless handed in (tests)."""
+    settings = settings or IngestSettings()
+    configure_logging(
+        service=settings.service_name, level=settings.log_level, json=settings.log_json
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with infrastructure(settings) as infra:
+            await upgrade(
+                url=infra.database_url, schema=settings.database_schema, migrations_dir=MIGRATIONS
+            )
+            engine = create_engine(infra.database_url, schema=settings.database_schema)
+            producer = EventProducer(
+                infra.kafka_bootstrap_servers,
+                client_id=settings.service_name,
+                send_timeout_s=settings.publish_timeout_s,
+                # aiokafka gives up on a batch before we answer 503, so no copy of a
+                # request we refused is delivered later by a retry in the background.
+                request_timeout_ms=int(settings.publish_timeout_s * 800),
+            )
+            try:
+                await producer.start()
+            except BrokerUnavailable:
+                log.warning("broker unreachable at start; requests answer 503 until it is back")
+            app.state.runtime = IngestRuntime(
+                settings=settings,
+                clock=app.state.clock,
+                bootstrap_servers=infra.kafka_bootstrap_servers,
+                engine=engine,
+                sessions=session_factory(engine),
+                producer=producer,
+            )
+            try:
+                yield
+            finally:
+                await producer.stop()
+                await engine.dispose()
+
+    app = FastAPI(
+        title="Fourfold ingest",
+        version="1.0.0",
+        summary="Validates vendor events (CloudEvents 1.0) and publishes them to the input topics.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+
+    def readiness(app: FastAPI) -> list[ReadinessCheck]:
+        rt: IngestRuntime = app.state.runtime
+        return [
+            lambda: database_problem(rt.engine),
+            lambda: broker_problem(rt.bootstrap_servers),
+        ]
+
+    install_shell(app, service=settings.service_name, readiness=readiness)
+    app.include_router(router)
+    return app

@@ -1,0 +1,108 @@
+"""The accept use case: validate, drop duplicates, publish with acks=all, then remember.
+
+Order matters: an event is recorded as accepted only after the broker acknowledged it, so
+a client's retry of an event we could not publish goes through. A crash between the ack
+and the record re-publishes on retry; consumers dedupe by (source, id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import Counter
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fourfold.clock import Clock
+from fourfold.events.envelope import Envelope
+from fourfold.events.problems import field_problems
+from fourfold.events.registry import parse_input_event
+from fourfold.ingest import repository
+from fourfold.ingest.schemas import EventResult, EventStatus, IngestResponse
+from fourfold.kafka.outbox import record_for
+from fourfold.kafka.producer import EventProducer
+
+INGESTED = Counter("fourfold_ingest_events_total", "Events by outcome.", ["result"])
+
+
+@dataclass(frozen=True, slots=True)
+class _Valid:
+    index: int
+    event: Envelope
+
+
+def validate(items: Sequence[Any]) -> tuple[list[_Valid], list[EventResult]]:
+    """Split raw JSON items into valid events and rejections naming the field."""
+    valid: list[_Valid] = []
+    rejected: list[EventResult] = []
+    for index, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):
+                raise TypeError("each event must be a JSON object")
+            valid.append(_Valid(index, parse_input_event(item)))
+        except ValidationError as exc:
+            rejected.append(_rejection(index, item, field_problems(exc)))
+        except TypeError as exc:
+            problem = {"loc": [], "msg": str(exc), "type": "object_type"}
+            rejected.append(_rejection(index, item, [problem]))
+    return valid, rejected
+
+
+def _rejection(index: int, item: Any, errors: Any) -> EventResult:
+    ident = item.get("id") if isinstance(item, dict) else None
+    source = item.get("source") if isinstance(item, dict) else None
+    return EventResult(
+        index=index,
+        id=ident if isinstance(ident, str) else None,
+        source=source if isinstance(source, str) else None,
+        status=EventStatus.REJECTED,
+        errors=errors,
+    )
+
+
+async def accept(
+    items: Sequence[Any],
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    producer: EventProducer,
+    clock: Clock,
+) -> IngestResponse:
+    """Publish the valid, unseen events; report every event's outcome in request order."""
+    valid, results = validate(items)
+    fresh: list[_Valid] = []
+    duplicates: list[_Valid] = []
+    async with sessions() as session:
+        seen = await repository.already_accepted(session, [v.event.dedupe_key() for v in valid])
+    for item in valid:
+        key = item.event.dedupe_key()
+        if key in seen:
+            duplicates.append(item)
+        else:
+            seen.add(key)
+            fresh.append(item)
+
+    await producer.send_all([record_for(item.event) for item in fresh])
+    async with sessions() as session, session.begin():
+        await repository.record_accepted(
+            session, [item.event for item in fresh], accepted_at=clock.now()
+        )
+
+    results += [_outcome(item, EventStatus.ACCEPTED) for item in fresh]
+    results += [_outcome(item, EventStatus.DUPLICATE) for item in duplicates]
+    results.sort(key=lambda result: result.index)
+    response = IngestResponse(
+        accepted=len(fresh),
+        duplicates=len(duplicates),
+        rejected=len(items) - len(valid),
+        results=results,
+    )
+    INGESTED.labels("accepted").inc(response.accepted)
+    INGESTED.labels("duplicate").inc(response.duplicates)
+    INGESTED.labels("rejected").inc(response.rejected)
+    return response
+
+
+def _outcome(item: _Valid, status: EventStatus) -> EventResult:
+    return EventResult(index=item.index, id=item.event.id, source=item.event.source, status=status)

@@ -1,0 +1,1 @@
+"""What every Fourfold service process shares: infrastructure resolution and the app shell."""
