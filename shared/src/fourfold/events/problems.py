@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing_extensions import TypedDict
-
 from pydantic import ValidationError
+from typing_extensions import TypedDict
 
 from fourfold.events.registry import ALL_EVENT_TYPES
 

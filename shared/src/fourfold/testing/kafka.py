@@ -81,6 +81,6 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
         partitions = consumer.partitions_for_topic(topic)
         if partitions:
             return set(partitions)
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - no public call for it
+        await consumer._client.force_metadata_update()
         await asyncio.sleep(0.1)
     raise AssertionError(f"topic {topic} has no partitions")

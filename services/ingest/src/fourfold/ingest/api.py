@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from fourfold.auth import Principal, require_roles
@@ -122,7 +122,7 @@ def _events_from(content_type: str, body: bytes, max_events: int) -> tuple[list[
         503: {"description": "Broker did not acknowledge; retry after Retry-After"},
     },
 )
-async def post_events(request: Request, _: Ingestor, rt: Runtime) -> JSONResponse:
+async def post_events(request: Request, _: Ingestor, rt: Runtime) -> Response:
     settings = rt.settings
     body = await _read_body(request, settings.max_body_bytes)
     items, _single = _events_from(
@@ -143,7 +143,7 @@ async def post_events(request: Request, _: Ingestor, rt: Runtime) -> JSONRespons
         ) from exc
     if response.rejected == len(items):
         raise EventsRejected([r.model_dump() for r in response.results])
-    return JSONResponse(response.model_dump(mode="json"), status_code=202)
+    return Response(response.model_dump_json(), status_code=202, media_type="application/json")
 
 
 @router.get(

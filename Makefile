@@ -1,0 +1,56 @@
+# Fourfold: every target installs what it needs (uv, then the locked workspace).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+
+.PHONY: help install dev test test-unit test-integration lint fmt bench schemas clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(TOOLS)/bin/uv:
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+install: $(VENV)/.synced ## Install the locked workspace into .venv
+
+dev: install ## Run everything on embedded broker + PostgreSQL with a demo feed (Ctrl-C stops)
+	$(PY) -m fourfold.cli dev
+
+test: install ## Run every test (unit, integration on the real broker and PostgreSQL, deploy checks)
+	$(PYTEST)
+
+test-unit: install ## Only the fast tests without I/O
+	$(PYTEST) -m "not integration"
+
+test-integration: install ## Only the tests on the real broker and PostgreSQL
+	$(PYTEST) -m integration
+
+lint: install ## ruff check, ruff format --check, mypy strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared/src services/ingest/src services/health-scoring/src
+
+fmt: install ## Format and autofix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install ## Benchmarks; figures go to docs/benchmarks.md
+	$(PY) bench/ingest_bench.py
+
+schemas: install ## Regenerate docs/events/ from the event models
+	$(PY) -m fourfold.events.schemas docs/events
+
+clean: ## Remove the venv, tools, caches and embedded state
+	rm -rf $(VENV) $(TOOLS) .state .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,277 @@
+"""`make bench`: ingest throughput and latency, each against a baseline from the same run.
+
+(a) raw aiokafka producer, same pre-serialised events (the ceiling for b)
+(b) ingest over HTTP, batches of 500 events
+(c) ingest over HTTP, single-event POSTs
+(d) a bare FastAPI route answering 202 without work (the ceiling for c)
+
+Everything runs on this machine on the embedded broker and PostgreSQL; the figures are
+written to docs/benchmarks.md as ratios, because absolute numbers on a shared, noisy
+two-core machine mean little.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from fourfold.auth import issue_token
+from fourfold.events import USAGE_TOPIC
+from fourfold.infra.broker import EmbeddedBroker
+from fourfold.infra.postgres import EmbeddedPostgres
+from fourfold.infra.process import free_port
+from fourfold.kafka.topics import ensure_topics, with_dead_letters
+from fourfold.events.registry import INPUT_TOPICS
+from fourfold.testing.samples import usage_reported
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret-bench-secret-bench-secret-00"
+RAW_EVENTS = 50_000
+BATCH_SIZE = 500
+BATCH_REQUESTS = 100
+BATCH_CONCURRENCY = 4
+SINGLE_REQUESTS = 3_000
+SINGLE_CONCURRENCY = 32
+
+
+@dataclass
+class Result:
+    name: str
+    events: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+    def pct(self, q: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def events(prefix: str, n: int) -> list[dict[str, object]]:
+    return [usage_reported(f"{prefix}-{i}", f"cust-{i % 1000}", value=i % 50) for i in range(n)]
+
+
+async def raw_producer(bootstrap: str) -> Result:
+    payloads = [
+        (e["data"]["customer_id"].encode(), orjson.dumps(e)) for e in events("raw", RAW_EVENTS)
+    ]  # type: ignore[index]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=2, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    started = time.perf_counter()
+    futures = [await producer.send(USAGE_TOPIC, value, key=key) for key, value in payloads]
+    await asyncio.gather(*futures)
+    elapsed = time.perf_counter() - started
+    await producer.stop()
+    return Result("(a) raw aiokafka producer", RAW_EVENTS, elapsed, [])
+
+
+async def http_load(
+    name: str,
+    url: str,
+    bodies: list[bytes],
+    *,
+    headers: dict[str, str],
+    concurrency: int,
+    events_per_request: int,
+) -> Result:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    failures = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as http:
+
+        async def worker() -> None:
+            nonlocal failures
+            while not queue.empty():
+                body = queue.get_nowait()
+                t0 = time.perf_counter()
+                response = await http.post(url, content=body)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                if response.status_code != 202:
+                    failures += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{name}: {failures} requests failed")
+    return Result(name, len(bodies) * events_per_request, elapsed, latencies)
+
+
+def serve(module: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                module,
+                "--factory" if module.endswith("create_app") else "--no-access-log",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT / "bench",
+        )
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+async def main() -> None:
+    state = Path(tempfile.mkdtemp(prefix="fourfold-bench-"))
+    broker = EmbeddedBroker(state).start()
+    postgres = EmbeddedPostgres(state).start()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        await ensure_topics(broker.bootstrap_servers, with_dead_letters(INPUT_TOPICS), partitions=6)
+        ingest_port, bare_port = free_port(), free_port()
+        env = {
+            "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "FOURFOLD_DATABASE_URL": postgres.url(),
+            "FOURFOLD_AUTH_SECRET": SECRET,
+            "FOURFOLD_LOG_LEVEL": "WARNING",
+        }
+        processes.append(
+            serve("fourfold.ingest.app:create_app", ingest_port, env, state / "ingest.log")
+        )
+        processes.append(serve("bare_app:app", bare_port, env, state / "bare.log"))
+        wait_http(f"http://127.0.0.1:{ingest_port}/readyz")
+        wait_http(f"http://127.0.0.1:{bare_port}/docs")
+        token = issue_token(
+            secret=SECRET,
+            issuer="fourfold",
+            role="ingest",
+            subject="bench",
+            ttl=timedelta(hours=1),
+            now=datetime.now(UTC),
+        )
+        auth = {"Authorization": f"Bearer {token}"}
+        batch_headers = {**auth, "Content-Type": "application/cloudevents-batch+json"}
+        single_headers = {**auth, "Content-Type": "application/cloudevents+json"}
+        run = uuid.uuid4().hex[:6]
+        ingest_url = f"http://127.0.0.1:{ingest_port}/v1/events"
+        bare_url = f"http://127.0.0.1:{bare_port}/v1/events"
+
+        # Warm up both servers and the broker connections.
+        await http_load(
+            "warm",
+            ingest_url,
+            [orjson.dumps(events(f"w{run}", 50))] * 4,
+            headers=batch_headers,
+            concurrency=2,
+            events_per_request=50,
+        )
+        await http_load(
+            "warm",
+            bare_url,
+            [b"{}"] * 200,
+            headers=single_headers,
+            concurrency=8,
+            events_per_request=1,
+        )
+
+        raw = await raw_producer(broker.bootstrap_servers)
+        all_batch = events(f"b{run}", BATCH_SIZE * BATCH_REQUESTS)
+        batches = [
+            orjson.dumps(all_batch[i : i + BATCH_SIZE])
+            for i in range(0, len(all_batch), BATCH_SIZE)
+        ]
+        batch = await http_load(
+            "(b) ingest, batches of 500",
+            ingest_url,
+            batches,
+            headers=batch_headers,
+            concurrency=BATCH_CONCURRENCY,
+            events_per_request=BATCH_SIZE,
+        )
+        singles = [orjson.dumps(e) for e in events(f"s{run}", SINGLE_REQUESTS)]
+        single = await http_load(
+            "(c) ingest, single-event POSTs",
+            ingest_url,
+            singles,
+            headers=single_headers,
+            concurrency=SINGLE_CONCURRENCY,
+            events_per_request=1,
+        )
+        bare = await http_load(
+            "(d) bare FastAPI 202",
+            bare_url,
+            singles,
+            headers=single_headers,
+            concurrency=SINGLE_CONCURRENCY,
+            events_per_request=1,
+        )
+        write_report([raw, batch, single, bare], batch.rate / raw.rate, single.rate / bare.rate)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(15)
+        postgres.stop()
+        broker.stop()
+
+
+def write_report(results: list[Result], batch_ratio: float, single_ratio: float) -> None:
+    lines = [
+        "| measurement | events/s | p50 ms | p99 ms |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        p50 = "" if not r.latencies_ms else f"{r.pct(0.5):.1f}"
+        p99 = "" if not r.latencies_ms else f"{r.pct(0.99):.1f}"
+        lines.append(f"| {r.name} | {r.rate:,.0f} | {p50} | {p99} |")
+    lines += [
+        "",
+        f"- (b)/(a) batch ingest vs raw producer: **{batch_ratio:.0%}** (target ≥ 50%)",
+        f"- (c)/(d) single-event ingest vs bare route: **{single_ratio:.0%}** (target ≥ 50%)",
+    ]
+    table = "\n".join(lines)
+    print(table)
+    out = ROOT / "docs" / "benchmarks-ingest-latest.md"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    out.write_text(f"# Latest `make bench` (ingest), {stamp}\n\n{table}\n")
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+    _ = statistics
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,37 @@
+"""The `fourfold` command: `fourfold dev`, `fourfold token issue ...`, `fourfold schemas DIR`."""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """usage: fourfold COMMAND
+
+commands:
+  dev                 run the whole system on embedded parts with a demo feed
+  token issue ...     issue a bearer token (fourfold token issue --help)
+  schemas [DIR]       write the event JSON Schemas (default docs/events)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    match args:
+        case ["dev", *_]:
+            from fourfold.dev.stack import main as dev
+
+            return dev()
+        case ["token", "issue", *rest]:
+            from fourfold.auth.cli import main_issue_token
+
+            return main_issue_token(rest)
+        case ["schemas", *rest]:
+            from fourfold.events.schemas import main as schemas
+
+            return schemas(rest)
+        case _:
+            print(USAGE, file=sys.stderr)
+            return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

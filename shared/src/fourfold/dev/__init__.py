@@ -1,0 +1,1 @@
+"""`make dev`: the whole system on embedded parts, with a demo feed."""
