@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,11 +29,11 @@ from aiokafka import AIOKafkaProducer
 
 from fourfold.auth import issue_token
 from fourfold.events import USAGE_TOPIC
+from fourfold.events.registry import INPUT_TOPICS
 from fourfold.infra.broker import EmbeddedBroker
 from fourfold.infra.postgres import EmbeddedPostgres
 from fourfold.infra.process import free_port
 from fourfold.kafka.topics import ensure_topics, with_dead_letters
-from fourfold.events.registry import INPUT_TOPICS
 from fourfold.testing.samples import usage_reported
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,7 +268,6 @@ def write_report(results: list[Result], batch_ratio: float, single_ratio: float)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out.write_text(f"# Latest `make bench` (ingest), {stamp}\n\n{table}\n")
     print(f"\nwritten to {out.relative_to(ROOT)}")
-    _ = statistics
 
 
 if __name__ == "__main__":
