@@ -36,4 +36,6 @@ class ManualClock:
         return self._now
 
     def set(self, when: datetime) -> None:
+        if when.tzinfo is None:
+            raise ValueError("ManualClock needs an aware datetime")
         self._now = when

@@ -1,7 +1,7 @@
 """Alembic, driven from code: each service owns one schema and its own migrations folder.
 
 A service's `migrations/env.py` is three lines: it calls `run_env()`. Migrations run at
-service start and with `fourfold migrate <service>`.
+service start, under an advisory lock so replicas starting together take turns.
 """
 
 from __future__ import annotations
