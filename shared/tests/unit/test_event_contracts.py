@@ -380,3 +380,28 @@ def test_partner_certified_is_keyed_by_partner() -> None:
 def test_every_event_type_has_a_known_topic(event_type: str) -> None:
     model: type[Envelope] = ALL_EVENT_TYPES[event_type]
     assert model.topic in ALL_TOPICS
+
+
+@pytest.mark.parametrize("amount", [12.5, 0.1, 1e3])
+def test_money_refuses_a_json_number_because_it_may_have_lost_digits(amount: float) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Money.model_validate({"amount": amount, "currency": "EUR"})
+    [problem] = field_problems(caught.value)
+    assert problem["loc"] == ["amount"]
+    assert "decimal string" in problem["msg"]
+
+
+def test_money_schema_says_amount_is_a_decimal_string() -> None:
+    schema = Money.model_json_schema()
+    assert schema["properties"]["amount"]["type"] == "string"
+
+
+def test_unknown_input_type_lists_only_the_types_ingest_accepts() -> None:
+    raw = usage_reported("e1", "c1")
+    raw["type"] = "health.changed.typo"
+    with pytest.raises(ValidationError) as caught:
+        parse_input_event(raw)
+    [problem] = field_problems(caught.value)
+    assert problem["loc"] == ["type"]
+    assert "usage.reported" in problem["msg"]
+    assert "health.changed" not in problem["msg"], "derived types are not accepted as input"

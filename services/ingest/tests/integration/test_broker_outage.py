@@ -50,6 +50,12 @@ async def test_outage_answers_503_and_the_retry_after_recovery_goes_through(
         assert status.status_code == 404
         not_ready = await client.get("/readyz")
         assert not_ready.status_code == 503
+        all_invalid = await client.post(
+            "/v1/events",
+            content=b'{"type": "usage.reported"}',
+            headers={"Content-Type": "application/cloudevents+json", **auth_header()},
+        )
+        assert all_invalid.status_code == 422, "invalid input is the client's, not an outage"
 
         restarted = EmbeddedBroker(tmp_path / "again", port=private_broker.port).start()
         try:

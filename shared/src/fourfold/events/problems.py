@@ -23,8 +23,9 @@ def field_problems(exc: ValidationError) -> list[FieldProblem]:
             loc = loc[1:]
         if error["type"] in {"union_tag_invalid", "union_tag_not_found"}:
             loc = ["type"]
-            msg = "unknown or missing event type; expected one of: " + ", ".join(
-                sorted(ALL_EVENT_TYPES)
+            expected = (error.get("ctx") or {}).get("expected_tags")
+            msg = "unknown or missing event type; expected one of: " + (
+                str(expected) if expected else ", ".join(sorted(ALL_EVENT_TYPES))
             )
         else:
             msg = error["msg"]

@@ -128,10 +128,13 @@ async def post_events(request: Request, _: Ingestor, rt: Runtime) -> Response:
     items, _single = _events_from(
         request.headers.get("content-type", ""), body, settings.max_batch_events
     )
+    valid, rejected = intake.validate(items)
+    if not valid:  # nothing to publish: the answer does not depend on the broker
+        raise EventsRejected([r.model_dump(mode="json") for r in rejected])
     producer = await rt.ready_producer()
     try:
         response = await intake.accept(
-            items, sessions=rt.sessions, producer=producer, clock=rt.clock
+            valid, rejected, sessions=rt.sessions, producer=producer, clock=rt.clock
         )
     except BrokerUnavailable as exc:
         rt.broker_failed()
@@ -141,8 +144,6 @@ async def post_events(request: Request, _: Ingestor, rt: Runtime) -> Response:
             f"database unavailable: {type(exc).__name__}",
             retry_after_seconds=settings.retry_after_s,
         ) from exc
-    if response.rejected == len(items):
-        raise EventsRejected([r.model_dump() for r in response.results])
     return Response(response.model_dump_json(), status_code=202, media_type="application/json")
 
 

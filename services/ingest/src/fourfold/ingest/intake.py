@@ -32,13 +32,13 @@ _batch_adapter: TypeAdapter[list[InputEvent]] = TypeAdapter(list[InputEvent])
 
 
 @dataclass(frozen=True, slots=True)
-class _Valid:
+class Valid:
     index: int
     event: Envelope
     raw: Any  # the event as the client sent it: published as is, byte-for-byte in fields
 
 
-def validate(items: Sequence[Any]) -> tuple[list[_Valid], list[EventResult]]:
+def validate(items: Sequence[Any]) -> tuple[list[Valid], list[EventResult]]:
     """Split raw JSON items into valid events and rejections naming the field.
 
     The whole batch is validated in one call first (the common, all-valid case); only a
@@ -49,18 +49,18 @@ def validate(items: Sequence[Any]) -> tuple[list[_Valid], list[EventResult]]:
     except ValidationError:
         return _validate_each(items)
     return [
-        _Valid(i, event, item) for i, (event, item) in enumerate(zip(events, items, strict=True))
+        Valid(i, event, item) for i, (event, item) in enumerate(zip(events, items, strict=True))
     ], []
 
 
-def _validate_each(items: Sequence[Any]) -> tuple[list[_Valid], list[EventResult]]:
-    valid: list[_Valid] = []
+def _validate_each(items: Sequence[Any]) -> tuple[list[Valid], list[EventResult]]:
+    valid: list[Valid] = []
     rejected: list[EventResult] = []
     for index, item in enumerate(items):
         try:
             if not isinstance(item, dict):
                 raise TypeError("each event must be a JSON object")
-            valid.append(_Valid(index, parse_input_event(item), item))
+            valid.append(Valid(index, parse_input_event(item), item))
         except ValidationError as exc:
             rejected.append(_rejection(index, item, field_problems(exc)))
         except TypeError as exc:
@@ -82,16 +82,20 @@ def _rejection(index: int, item: Any, errors: Any) -> EventResult:
 
 
 async def accept(
-    items: Sequence[Any],
+    valid: list[Valid],
+    results: list[EventResult],
     *,
     sessions: async_sessionmaker[AsyncSession],
     producer: EventProducer,
     clock: Clock,
 ) -> IngestResponse:
-    """Publish the valid, unseen events; report every event's outcome in request order."""
-    valid, results = validate(items)
-    fresh: list[_Valid] = []
-    duplicates: list[_Valid] = []
+    """Publish the valid, unseen events; report every event's outcome in request order.
+
+    `valid` and `results` (the rejections) come from `validate`.
+    """
+    rejected = len(results)
+    fresh: list[Valid] = []
+    duplicates: list[Valid] = []
     async with sessions() as session:
         seen = await repository.already_accepted(session, [v.event.dedupe_key() for v in valid])
     for item in valid:
@@ -114,7 +118,7 @@ async def accept(
     response = IngestResponse(
         accepted=len(fresh),
         duplicates=len(duplicates),
-        rejected=len(items) - len(valid),
+        rejected=rejected,
         results=results,
     )
     INGESTED.labels("accepted").inc(response.accepted)
@@ -123,7 +127,7 @@ async def accept(
     return response
 
 
-def _record(item: _Valid) -> OutgoingRecord:
+def _record(item: Valid) -> OutgoingRecord:
     """The event's record with the client's own JSON as value (validated, not re-encoded)."""
     event = item.event
     return OutgoingRecord(
@@ -134,7 +138,7 @@ def _record(item: _Valid) -> OutgoingRecord:
     )
 
 
-def _outcome(item: _Valid, status: EventStatus) -> EventResult:
+def _outcome(item: Valid, status: EventStatus) -> EventResult:
     # Built from already-validated data: skip re-validation on the hot path.
     return EventResult.model_construct(
         index=item.index, id=item.event.id, source=item.event.source, status=status, errors=[]
