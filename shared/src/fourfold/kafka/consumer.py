@@ -12,6 +12,7 @@ poison event goes to the DLQ and the rest of the partition moves on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,6 +31,7 @@ from fourfold.events.registry import parse_event
 from fourfold.kafka.dead_letters import ConsumedRecord, DeadLetter
 from fourfold.kafka.outbox import stage
 from fourfold.kafka.producer import EventProducer
+from fourfold.kafka.transient import InfrastructureUnavailable, is_transient
 from fourfold.logs import log_context
 from fourfold.metrics import (
     BATCH_DURATION,
@@ -89,6 +91,7 @@ class BatchConsumer:
         retry_backoff_s: float = 0.05,
         poll_timeout_ms: int = 200,
         session_timeout_ms: int = 10_000,
+        max_pause_s: float = 5.0,
         on_committed: Callable[[], None] | None = None,
     ) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -113,6 +116,7 @@ class BatchConsumer:
         self._max_records = max_records
         self._max_attempts = max_attempts
         self._retry_backoff_s = retry_backoff_s
+        self._max_pause_s = max_pause_s
         self._poll_timeout_ms = poll_timeout_ms
         self._on_committed = on_committed
         self._stopping = asyncio.Event()
@@ -133,16 +137,39 @@ class BatchConsumer:
         await self._consumer.stop()
 
     async def run(self) -> None:
-        """Poll and handle until `stop()`; then close the consumer cleanly."""
+        """Poll and handle until `stop()`; then close the consumer cleanly.
+
+        When the database or the broker is away, the poll is not committed: the consumer
+        seeks back to its first record and tries again after a growing pause.
+        """
+        pause = self._retry_backoff_s
         try:
             while not self._stopping.is_set():
                 polled = await self._consumer.getmany(
                     timeout_ms=self._poll_timeout_ms, max_records=self._max_records
                 )
-                if polled:
+                if not polled:
+                    continue
+                try:
                     await self.handle_poll(polled)
+                    pause = self._retry_backoff_s
+                except InfrastructureUnavailable as exc:
+                    self._rewind(polled)
+                    pause = min(self._max_pause_s, max(pause * 2, 0.1))
+                    log.warning(
+                        "dependency unavailable; poll will be retried",
+                        extra={"error": str(exc.__cause__ or exc), "pause_s": pause},
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), pause)
         finally:
             await self.close()
+
+    def _rewind(self, polled: dict[TopicPartition, list[Record]]) -> None:
+        """Seek each partition back to the first record of the poll (nothing was committed)."""
+        for tp, records in polled.items():
+            if records and tp in self._consumer.assignment():
+                self._consumer.seek(tp, records[0].offset)
 
     async def handle_poll(self, polled: dict[TopicPartition, list[Record]]) -> None:
         """Apply one poll's records, dead-letter what must be, then commit the offsets."""
@@ -151,7 +178,11 @@ class BatchConsumer:
         parsed, dead = self._parse(records)
         dead += await self._apply(parsed)
         if dead:
-            await self._producer.send_all([d.to_outgoing(service=self._service) for d in dead])
+            try:
+                await self._producer.send_all([d.to_outgoing(service=self._service) for d in dead])
+            except Exception as exc:
+                # Applied events are in the inbox already: the replay skips them.
+                raise InfrastructureUnavailable("dead letters not acknowledged") from exc
             for letter in dead:
                 EVENTS_DEAD_LETTERED.labels(self._service, letter.record.topic, letter.reason).inc()
                 log.warning(
@@ -206,7 +237,10 @@ class BatchConsumer:
         return dead
 
     async def _apply_with_retries(self, items: list[_Parsed]) -> str | None:
-        """Return None on success, or the last error's description after the last attempt."""
+        """Return None on success, or the last error's description after the last attempt.
+
+        Raises InfrastructureUnavailable when the failure is the database's, not the event's.
+        """
         last_error = "unknown"
         for attempt in range(1, self._max_attempts + 1):
             try:
@@ -216,6 +250,8 @@ class BatchConsumer:
                 last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 topic = items[0].record.topic
                 EVENTS_FAILED.labels(self._service, topic, type(exc).__name__).inc()
+                if is_transient(exc) and attempt == self._max_attempts:
+                    raise InfrastructureUnavailable(last_error) from exc
                 log.warning(
                     "handler failed",
                     extra={"attempt": attempt, "events": len(items), "error": last_error},
