@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -205,3 +206,18 @@ async def test_ops_routes(client: httpx.AsyncClient, auth_header: Any, unique: s
     metrics = (await client.get("/metrics")).text
     assert 'fourfold_ingest_events_total{result="accepted"}' in metrics
     assert 'route="/v1/events"' in metrics
+
+
+async def test_concurrent_requests_with_the_same_event_accept_it_once(
+    client: httpx.AsyncClient, auth_header: Any, kafka_bootstrap: str, unique: str
+) -> None:
+    event = usage_reported(f"{unique}-race", f"{unique}-race-c")
+    responses = await asyncio.gather(
+        *(post(client, auth_header(), event, **SINGLE) for _ in range(8))
+    )
+    statuses = sorted(r.json()["results"][0]["status"] for r in responses)
+    assert statuses == ["accepted"] + ["duplicate"] * 7
+    records = await read_topic(
+        kafka_bootstrap, USAGE_TOPIC, expect=2, keys={f"{unique}-race-c".encode()}, timeout_s=3
+    )
+    assert len(records) == 1

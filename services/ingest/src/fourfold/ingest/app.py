@@ -20,6 +20,7 @@ from fourfold.logs import configure_logging
 from fourfold.service.app_shell import ReadinessCheck, install_shell
 from fourfold.service.checks import broker_problem, database_problem
 from fourfold.service.infrastructure import infrastructure
+from fourfold.service.tuning import tune_gc
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
                 sessions=session_factory(engine),
                 producer=producer,
             )
+            tune_gc()
             try:
                 yield
             finally:

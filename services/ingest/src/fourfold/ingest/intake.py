@@ -1,8 +1,9 @@
-"""The accept use case: validate, drop duplicates, publish with acks=all, then remember.
+"""The accept use case: validate, claim unseen ids, publish with acks=all, then commit.
 
-Order matters: an event is recorded as accepted only after the broker acknowledged it, so
-a client's retry of an event we could not publish goes through. A crash between the ack
-and the record re-publishes on retry; consumers dedupe by (source, id).
+Order matters: the claim of an event's (source, id) commits only after the broker
+acknowledged it, so a client's retry of an event we could not publish goes through. A
+crash between the ack and the commit re-publishes on retry; consumers dedupe by
+(source, id).
 """
 
 from __future__ import annotations
@@ -94,23 +95,19 @@ async def accept(
     `valid` and `results` (the rejections) come from `validate`.
     """
     rejected = len(results)
-    fresh: list[Valid] = []
+    unique: dict[tuple[str, str], Valid] = {}
     duplicates: list[Valid] = []
-    async with sessions() as session:
-        seen = await repository.already_accepted(session, [v.event.dedupe_key() for v in valid])
-    for item in valid:
-        key = item.event.dedupe_key()
-        if key in seen:
+    for item in valid:  # a repeat within the request is a duplicate of its first copy
+        if unique.setdefault(item.event.dedupe_key(), item) is not item:
             duplicates.append(item)
-        else:
-            seen.add(key)
-            fresh.append(item)
-
-    await producer.send_all([_record(item) for item in fresh])
     async with sessions() as session, session.begin():
-        await repository.record_accepted(
-            session, [item.event for item in fresh], accepted_at=clock.now()
+        claimed = await repository.claim(
+            session, [item.event for item in unique.values()], accepted_at=clock.now()
         )
+        fresh = [item for key, item in unique.items() if key in claimed]
+        duplicates += [item for key, item in unique.items() if key not in claimed]
+        # Raises BrokerUnavailable unless every record is acknowledged: then we roll back.
+        await producer.send_all([_record(item) for item in fresh])
 
     results += [_outcome(item, EventStatus.ACCEPTED) for item in fresh]
     results += [_outcome(item, EventStatus.DUPLICATE) for item in duplicates]

@@ -1,4 +1,4 @@
-"""SQL for the accepted-events ledger: one statement per batch, whatever its size."""
+"""SQL for the accepted-events ledger: one statement per request, whatever its size."""
 
 from __future__ import annotations
 
@@ -12,39 +12,27 @@ from fourfold.events.envelope import Envelope
 from fourfold.ingest.models import accepted_events
 from fourfold.ingest.schemas import AcceptedEvent
 
-_SEEN = text(
-    "SELECT a.source, a.id FROM accepted_events a "
-    "JOIN unnest(CAST(:sources AS text[]), CAST(:ids AS text[])) AS k(source, id) "
-    "ON a.source = k.source AND a.id = k.id"
-)
-_RECORD = text(
+_CLAIM = text(
     "INSERT INTO accepted_events (source, id, type, topic, partition_key, accepted_at) "
     "SELECT s, i, t, tp, k, :at FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[]), "
     "CAST(:types AS text[]), CAST(:topics AS text[]), CAST(:keys AS text[])) AS x(s, i, t, tp, k) "
-    "ON CONFLICT DO NOTHING"
+    "ON CONFLICT DO NOTHING RETURNING source, id"
 )
 
 
-async def already_accepted(
-    session: AsyncSession, keys: Sequence[tuple[str, str]]
+async def claim(
+    session: AsyncSession, events: Sequence[Envelope], *, accepted_at: datetime
 ) -> set[tuple[str, str]]:
-    """Which (source, id) pairs were accepted before."""
-    if not keys:
+    """Insert events not seen before and return their (source, id): the ones to publish.
+
+    Call it inside the transaction that commits only after the broker's ack: until then
+    the rows are invisible to others, a concurrent request with the same id waits on the
+    row lock, and a rollback (broker down) leaves no trace, so a retry goes through.
+    """
+    if not events:
         return set()
     rows = await session.execute(
-        _SEEN, {"sources": [k[0] for k in keys], "ids": [k[1] for k in keys]}
-    )
-    return {(row.source, row.id) for row in rows}
-
-
-async def record_accepted(
-    session: AsyncSession, events: Sequence[Envelope], *, accepted_at: datetime
-) -> None:
-    """Remember events the broker acknowledged, so a later copy is reported as duplicate."""
-    if not events:
-        return
-    await session.execute(
-        _RECORD,
+        _CLAIM,
         {
             "sources": [e.source for e in events],
             "ids": [e.id for e in events],
@@ -54,6 +42,7 @@ async def record_accepted(
             "at": accepted_at,
         },
     )
+    return {(row.source, row.id) for row in rows}
 
 
 async def find_accepted(session: AsyncSession, *, source: str, id: str) -> AcceptedEvent | None:
