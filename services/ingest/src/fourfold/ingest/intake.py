@@ -101,11 +101,11 @@ async def accept(
         if unique.setdefault(item.event.dedupe_key(), item) is not item:
             duplicates.append(item)
     async with sessions() as session, session.begin():
-        claimed = await repository.claim(
+        seen_before = await repository.claim(
             session, [item.event for item in unique.values()], accepted_at=clock.now()
         )
-        fresh = [item for key, item in unique.items() if key in claimed]
-        duplicates += [item for key, item in unique.items() if key not in claimed]
+        fresh = [item for key, item in unique.items() if key not in seen_before]
+        duplicates += [item for key, item in unique.items() if key in seen_before]
         # Raises BrokerUnavailable unless every record is acknowledged: then we roll back.
         await producer.send_all([_record(item) for item in fresh])
 

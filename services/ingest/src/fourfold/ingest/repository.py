@@ -12,18 +12,24 @@ from fourfold.events.envelope import Envelope
 from fourfold.ingest.models import accepted_events
 from fourfold.ingest.schemas import AcceptedEvent
 
+# Returns only the rows that were NOT inserted (seen before): usually none, so the answer
+# stays small however large the batch.
 _CLAIM = text(
-    "INSERT INTO accepted_events (source, id, type, topic, partition_key, accepted_at) "
-    "SELECT s, i, t, tp, k, :at FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[]), "
-    "CAST(:types AS text[]), CAST(:topics AS text[]), CAST(:keys AS text[])) AS x(s, i, t, tp, k) "
-    "ON CONFLICT DO NOTHING RETURNING source, id"
+    "WITH batch AS (SELECT * FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[]), "
+    "CAST(:types AS text[]), CAST(:topics AS text[]), CAST(:keys AS text[])) "
+    "AS x(s, i, t, tp, k)), "
+    "inserted AS (INSERT INTO accepted_events (source, id, type, topic, partition_key, "
+    "accepted_at) SELECT s, i, t, tp, k, :at FROM batch ON CONFLICT DO NOTHING "
+    "RETURNING source, id) "
+    "SELECT b.s AS source, b.i AS id FROM batch b WHERE NOT EXISTS "
+    "(SELECT 1 FROM inserted n WHERE n.source = b.s AND n.id = b.i)"
 )
 
 
 async def claim(
     session: AsyncSession, events: Sequence[Envelope], *, accepted_at: datetime
 ) -> set[tuple[str, str]]:
-    """Insert events not seen before and return their (source, id): the ones to publish.
+    """Insert the events not seen before; return the (source, id) of those seen before.
 
     Call it inside the transaction that commits only after the broker's ack: until then
     the rows are invisible to others, a concurrent request with the same id waits on the
