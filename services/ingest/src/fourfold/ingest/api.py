@@ -144,7 +144,7 @@ async def post_events(request: Request, _: Ingestor, rt: Runtime) -> Response:
             f"database unavailable: {type(exc).__name__}",
             retry_after_seconds=settings.retry_after_s,
         ) from exc
-    return Response(response.model_dump_json(), status_code=202, media_type="application/json")
+    return Response(orjson.dumps(response), status_code=202, media_type="application/json")
 
 
 @router.get(
