@@ -405,3 +405,31 @@ def test_unknown_input_type_lists_only_the_types_ingest_accepts() -> None:
     assert problem["loc"] == ["type"]
     assert "usage.reported" in problem["msg"]
     assert "health.changed" not in problem["msg"], "derived types are not accepted as input"
+
+
+def test_a_derived_event_with_required_nulls_survives_the_wire() -> None:
+    from datetime import UTC, datetime
+
+    from fourfold.events import HealthChanged, HealthChangedData, HealthSignalsSnapshot
+
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    first = HealthChanged(
+        id="h-1",
+        source="fourfold/health-scoring",
+        type="health.changed",
+        time=at,
+        data=HealthChangedData(
+            customer_id="c1",
+            partner_id=None,
+            score=None,
+            previous_score=None,
+            band="unknown",
+            previous_band=None,
+            step="involve",
+            previous_step=None,
+            scorecard_version="v1",
+            scored_at=at,
+            signals=HealthSignalsSnapshot(),
+        ),
+    )
+    assert parse_event(first.to_json_bytes()) == first

@@ -50,8 +50,12 @@ class Envelope(BaseModel):
         return self.time
 
     def to_json_bytes(self) -> bytes:
-        """Serialise for the broker (structured-mode CloudEvent)."""
-        return self.model_dump_json(exclude_none=True).encode()
+        """Serialise for the broker (structured-mode CloudEvent).
+
+        Nulls are kept: some fields are required yet nullable (a first health.changed has
+        no previous score), and a reader must get back exactly what was validated.
+        """
+        return self.model_dump_json().encode()
 
     def dedupe_key(self) -> tuple[str, str]:
         """CloudEvents identity: `source` + `id` are unique per distinct event."""

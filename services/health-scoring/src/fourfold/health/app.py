@@ -1,0 +1,161 @@
+"""The health-scoring process: the FastAPI app and, in its lifespan, everything it runs.
+
+Composition root: settings → logging → scorecard; at start the infrastructure is resolved
+(embedded broker and PostgreSQL when none is named), migrations run, topics are ensured, then
+the outbox relay, the batch consumer and the recompute scheduler run as tasks until shutdown,
+which stops them in order (consumer and scheduler first, so their last commits still publish).
+
+    uvicorn fourfold.health.app:create_app --factory
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fourfold.clock import Clock, SystemClock
+from fourfold.db.engine import create_engine, session_factory
+from fourfold.db.migrations import upgrade
+from fourfold.events import HEALTH_TOPIC
+from fourfold.health.api import router
+from fourfold.health.consumer import INPUT_TOPICS, build_handler
+from fourfold.health.domain.scorecard import Scorecard, default_scorecard, load_scorecard
+from fourfold.health.models import inbox, outbox
+from fourfold.health.scheduler import Recomputer
+from fourfold.health.settings import HealthSettings
+from fourfold.kafka.consumer import BatchConsumer
+from fourfold.kafka.outbox import OutboxRelay
+from fourfold.kafka.producer import EventProducer
+from fourfold.kafka.topics import ensure_topics, with_dead_letters
+from fourfold.logs import configure_logging
+from fourfold.service.app_shell import ReadinessCheck, install_shell
+from fourfold.service.checks import broker_problem, database_problem
+from fourfold.service.infrastructure import infrastructure
+from fourfold.service.tuning import tune_gc
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def consumed_topics(settings: HealthSettings) -> list[str]:
+    """The input topics, with the configured prefix."""
+    return [settings.health_topic_prefix + topic for topic in INPUT_TOPICS]
+
+
+def scorecard_for(settings: HealthSettings) -> Scorecard:
+    """The configured scorecard file, or the documented default; a bad file fails the start."""
+    path = settings.health_scorecard_path
+    return load_scorecard(path) if path is not None else default_scorecard()
+
+
+def create_app(settings: HealthSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the app; tests pass their own settings and a ManualClock."""
+    settings = settings or HealthSettings()
+    configure_logging(
+        service=settings.service_name, level=settings.log_level, json=settings.log_json
+    )
+    app = FastAPI(
+        title="Fourfold health-scoring",
+        description="Customer health, lifecycle step and a partner's book of business.",
+        version="1",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.scorecard = scorecard_for(settings)
+    install_shell(app, service=settings.service_name, readiness=_readiness)
+    app.include_router(router)
+    return app
+
+
+async def _starting() -> str | None:
+    return "starting: broker and database not resolved yet"
+
+
+def _readiness(app: FastAPI) -> list[ReadinessCheck]:
+    state = app.state
+    if getattr(state, "engine", None) is None:
+        return [_starting]
+    return [
+        lambda: database_problem(state.engine),
+        lambda: broker_problem(state.bootstrap_servers),
+    ]
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: HealthSettings = app.state.settings
+    async with infrastructure(settings) as infra:
+        schema = settings.database_schema
+        await upgrade(url=infra.database_url, schema=schema, migrations_dir=MIGRATIONS_DIR)
+        await ensure_topics(
+            infra.kafka_bootstrap_servers,
+            with_dead_letters([*consumed_topics(settings), HEALTH_TOPIC]),
+            partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
+        )
+        engine = create_engine(infra.database_url, schema=schema)
+        producer = EventProducer(infra.kafka_bootstrap_servers, client_id=settings.service_name)
+        await producer.start()
+        try:
+            async with _running(app, settings, engine, producer, infra.kafka_bootstrap_servers):
+                yield
+        finally:
+            await producer.stop()
+            await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    app: FastAPI,
+    settings: HealthSettings,
+    engine: AsyncEngine,
+    producer: EventProducer,
+    bootstrap: str,
+) -> AsyncIterator[None]:
+    """Run relay, consumer and scheduler for the block; stop writers first, then the relay."""
+    sessions = session_factory(engine)
+    service, clock, scorecard = settings.service_name, app.state.clock, app.state.scorecard
+    relay = OutboxRelay(sessions=sessions, outbox=outbox, producer=producer, service=service)
+    consumer = BatchConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=settings.health_consumer_group,
+        topics=consumed_topics(settings),
+        sessions=sessions,
+        inbox=inbox,
+        outbox=outbox,
+        producer=producer,
+        handler=build_handler(scorecard),
+        service=service,
+        clock=clock,
+        max_records=settings.health_consumer_max_records,
+        session_timeout_ms=settings.health_consumer_session_timeout_ms,
+        on_committed=relay.notify,
+    )
+    recomputer = Recomputer(
+        sessions=sessions,
+        outbox=outbox,
+        scorecard=scorecard,
+        clock=clock,
+        interval_s=settings.health_recompute_interval_s,
+        batch_size=settings.health_recompute_batch_size,
+        on_committed=relay.notify,
+    )
+    app.state.engine, app.state.bootstrap_servers = engine, bootstrap
+    app.state.sessions, app.state.outbox, app.state.relay = sessions, outbox, relay
+    app.state.consumer, app.state.recomputer = consumer, recomputer
+    await consumer.start()
+    tasks = [asyncio.create_task(t) for t in (consumer.run(), recomputer.run(), relay.run())]
+    tune_gc()
+    try:
+        yield
+    finally:
+        consumer.stop()
+        recomputer.stop()
+        await asyncio.gather(tasks[0], tasks[1], return_exceptions=True)
+        relay.stop()
+        await asyncio.gather(tasks[2], return_exceptions=True)

@@ -1,0 +1,35 @@
+"""Errors of the health-scoring service, on the shared tree (`fourfold.errors`).
+
+    FourfoldError
+    ├── BadRequest ──────── InvalidCursor (400, invalid_cursor)
+    ├── NotFound ────────── CustomerNotFound (404, not_found)
+    └── ValidationFailed ── InvalidField (422, validation_failed)
+
+Both field errors carry the shared detail shape: `[{"loc", "msg", "type"}]` naming the field.
+"""
+
+from __future__ import annotations
+
+from fourfold.errors import BadRequest, NotFound, ValidationFailed
+
+CUSTOMER_NOT_FOUND = "customer not found"
+"""The one detail for a missing and for another partner's customer, so neither leaks."""
+
+
+class CustomerNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(CUSTOMER_NOT_FOUND)
+
+
+class InvalidCursor(BadRequest):
+    code = "invalid_cursor"
+
+    def __init__(self, msg: str) -> None:
+        super().__init__([{"loc": ["query", "cursor"], "msg": msg, "type": "value_error"}])
+
+
+class InvalidField(ValidationFailed):
+    """A value that passed its type but not a rule that spans the request (e.g. from ≤ to)."""
+
+    def __init__(self, where: str, field: str, msg: str) -> None:
+        super().__init__([{"loc": [where, field], "msg": msg, "type": "value_error"}])

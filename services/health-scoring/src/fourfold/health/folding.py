@@ -1,0 +1,187 @@
+"""Event contracts → the domain's folds: one input event merged into a customer's state.
+
+Pure (no I/O), so it is unit-tested event by event. Every fold is placed by event time, not
+arrival: subscription facts and gauges keep the newest by event time, usage lands on its own
+period, milestones keep their earliest date; the inbox guarantees each event folds once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time
+
+from fourfold.events import (
+    CustomerPartnerChanged,
+    Envelope,
+    FeedbackSubmitted,
+    InvoicePaid,
+    InvoicePaymentFailed,
+    MilestoneCompleted,
+    SubscriptionAddonAdded,
+    SubscriptionCancelled,
+    SubscriptionContracted,
+    SubscriptionCreated,
+    SubscriptionExpanded,
+    SubscriptionRenewed,
+    UsageReported,
+)
+from fourfold.events import Money as EventMoney
+from fourfold.health.domain.signals import (
+    CustomerSignals,
+    ExpansionKind,
+    Milestone,
+    Money,
+    SentimentKind,
+    SubscriptionStatus,
+    UsageMetric,
+    with_expansion,
+    with_features,
+    with_milestone,
+    with_payment,
+    with_sentiment,
+    with_subscription,
+    with_usage,
+)
+from fourfold.health.state import CustomerState
+
+FEATURE_PREFIX = "feature:"
+
+
+def customer_of(event: Envelope) -> str | None:
+    """The customer an event is about; None for partner-level events (certifications)."""
+    customer_id = getattr(event.data, "customer_id", None)
+    return None if customer_id is None else str(customer_id)
+
+
+def midnight(day: date) -> datetime:
+    """A billing date as the UTC instant it begins."""
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def money(value: EventMoney) -> Money:
+    return Money(value.amount, value.currency)
+
+
+def nps_to_domain(answer: int) -> int:
+    """One NPS answer 0..10 onto the domain's -100..100 scale, linearly (5 → 0, 10 → 100):
+    a single respondent's answer keeps its nuance instead of collapsing to ±100/0."""
+    return answer * 20 - 100
+
+
+def nps_from_domain(value: int) -> int:
+    """The 0..10 answer back from the domain's scale."""
+    return (value + 100) // 20
+
+
+def with_partner(state: CustomerState, partner_id: str, at: datetime) -> CustomerState:
+    """The partner of record by event time: a late, older assignment does not win."""
+    if state.partner_at is not None and at < state.partner_at:
+        return state
+    signals = dataclasses.replace(state.signals, partner_id=partner_id)
+    return dataclasses.replace(state, signals=signals, partner_at=at)
+
+
+def with_invoice(
+    state: CustomerState, invoice_id: str, *, failed: bool, at: datetime
+) -> CustomerState:
+    """Track unpaid failed invoices; the payment state counts them, past due while any."""
+    unpaid = (
+        state.failed_invoices | {invoice_id} if failed else state.failed_invoices - {invoice_id}
+    )
+    current = state.signals.payment
+    # The invoice set is the truth, so the derived state always applies (never "older").
+    stamp = at if current is None else max(at, current.at)
+    signals = with_payment(
+        state.signals, failed_invoices=len(unpaid), past_due=bool(unpaid), at=stamp
+    )
+    return dataclasses.replace(state, signals=signals, failed_invoices=unpaid)
+
+
+def fold_event(state: CustomerState, event: Envelope) -> CustomerState:
+    """Merge one input event into a customer's state (unknown types leave it unchanged)."""
+    at, s = event.time, state.signals
+    match event:
+        case SubscriptionCreated(data=d):
+            state = with_partner(state, d.partner_id, at)
+            s = with_subscription(
+                state.signals,
+                at=at,
+                status=SubscriptionStatus.ACTIVE,
+                plan=d.plan,
+                seats_bought=d.seats,
+                mrr=money(d.mrr),
+                start=midnight(d.start_date),
+                term_end=midnight(d.term_end),
+            )
+            s = with_features(s, available=d.features_available)
+        case SubscriptionRenewed(data=d):
+            state = with_partner(state, d.partner_id, at)
+            s = with_subscription(
+                state.signals,
+                at=at,
+                status=SubscriptionStatus.ACTIVE,
+                plan=d.plan,
+                seats_bought=d.seats,
+                mrr=money(d.mrr),
+                term_end=midnight(d.term_end),
+            )
+            s = with_expansion(s, ExpansionKind.RENEWAL, at)
+        case SubscriptionExpanded(data=d):
+            state = with_partner(state, d.partner_id, at)
+            s = with_subscription(
+                state.signals, at=at, plan=d.plan, seats_bought=d.seats, mrr=money(d.mrr)
+            )
+            s = with_expansion(s, ExpansionKind.EXPANSION, at)
+        case SubscriptionAddonAdded(data=d):
+            state = with_partner(state, d.partner_id, at)
+            s = with_subscription(state.signals, at=at, mrr=money(d.mrr))
+            s = with_expansion(s, ExpansionKind.ADDON, at)
+        case SubscriptionContracted(data=d):
+            state = with_partner(state, d.partner_id, at)
+            s = with_subscription(
+                state.signals, at=at, plan=d.plan, seats_bought=d.seats, mrr=money(d.mrr)
+            )
+        case SubscriptionCancelled(data=d):
+            state = with_partner(state, d.partner_id, at)
+            s = with_subscription(state.signals, at=at, status=SubscriptionStatus.CANCELLED)
+        case InvoicePaymentFailed(data=d):
+            return with_invoice(state, d.invoice_id, failed=True, at=at)
+        case InvoicePaid(data=d):
+            return with_invoice(state, d.invoice_id, failed=False, at=d.paid_at)
+        case UsageReported(data=d):
+            s = _fold_usage(s, d.metric, d.value, d.period_start, d.period_end)
+        case MilestoneCompleted(data=d):
+            state = with_partner(state, d.partner_id, at)
+            s = with_milestone(state.signals, Milestone(d.milestone.value), d.completed_at)
+        case FeedbackSubmitted(data=d):
+            kind = SentimentKind(d.kind)
+            value = nps_to_domain(d.score) if kind is SentimentKind.NPS else d.score
+            s = with_sentiment(s, kind, value, d.submitted_at)
+        case CustomerPartnerChanged(data=d):
+            return with_partner(state, d.partner_id, d.effective_at)
+        case _:
+            return state
+    return dataclasses.replace(state, signals=s)
+
+
+def _fold_usage(
+    s: CustomerSignals, metric: str, value: float, start: datetime, end: datetime
+) -> CustomerSignals:
+    """Active users land on the day their period starts; seats in use are a reading taken at
+    the period's end; a feature used at all in the period counts as used."""
+    count = round(value)
+    if metric == "active_users":
+        return with_usage(s, UsageMetric.ACTIVE_USERS, count, start)
+    if metric == "seats_used":
+        return with_usage(s, UsageMetric.SEATS_IN_USE, count, end)
+    if metric.startswith(FEATURE_PREFIX) and value > 0:
+        return with_features(s, used=frozenset({metric.removeprefix(FEATURE_PREFIX)}))
+    return s
+
+
+def fold_events(state: CustomerState, events: Iterable[Envelope]) -> CustomerState:
+    """Fold a customer's events in event-time order (ties keep arrival order)."""
+    for event in sorted(events, key=lambda e: e.time):
+        state = fold_event(state, event)
+    return state

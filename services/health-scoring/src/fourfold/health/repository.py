@@ -1,0 +1,143 @@
+"""SQL of the health-scoring schema. Each function is one statement, so a batch costs a
+constant number of round trips whatever its size. Nothing here commits: the caller's
+transaction (consumer batch, scheduler run, route) does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fourfold.health.domain.override import ManualOverride
+from fourfold.health.domain.scorecard import Band
+from fourfold.health.evaluation import Previous
+from fourfold.health.models import customers, overrides, score_history
+from fourfold.health.state import CustomerState, state_from_json
+
+Stored = tuple[CustomerState, Previous]
+
+_STORED_COLUMNS = (
+    customers.c.customer_id,
+    customers.c.signals,
+    customers.c.score,
+    customers.c.computed_score,
+    customers.c.band,
+    customers.c.step,
+    customers.c.history_at,
+    customers.c.version,
+)
+
+
+def _stored(row: Any) -> Stored:
+    previous = Previous(
+        score=row.score,
+        computed_score=row.computed_score,
+        band=row.band,
+        step=row.step,
+        history_at=row.history_at,
+        version=row.version,
+    )
+    return state_from_json(row.signals), previous
+
+
+async def lock_customers(session: AsyncSession, ids: Iterable[str]) -> dict[str, Stored]:
+    """Load and lock the known customers among `ids` (in id order, so lockers never deadlock)."""
+    query = (
+        select(*_STORED_COLUMNS)
+        .where(customers.c.customer_id.in_(sorted(set(ids))))
+        .order_by(customers.c.customer_id)
+        .with_for_update()
+    )
+    return {row.customer_id: _stored(row) for row in await session.execute(query)}
+
+
+async def lock_due_customers(session: AsyncSession, now: datetime, limit: int) -> dict[str, Stored]:
+    """Lock up to `limit` customers whose result may have moved with time by `now`; rows a
+    consumer batch holds are skipped (that batch rescores them anyway)."""
+    query = (
+        select(*_STORED_COLUMNS)
+        .where(customers.c.next_recompute_at <= now)
+        .order_by(customers.c.next_recompute_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return {row.customer_id: _stored(row) for row in await session.execute(query)}
+
+
+async def load_overrides(session: AsyncSession, ids: Iterable[str]) -> dict[str, ManualOverride]:
+    """The manual override of each customer among `ids` that has one."""
+    rows = await session.execute(select(overrides).where(overrides.c.customer_id.in_(list(ids))))
+    return {row.customer_id: _override(row) for row in rows}
+
+
+def _override(row: Any) -> ManualOverride:
+    return ManualOverride(
+        reason=row.reason,
+        set_at=row.set_at,
+        expires_at=row.expires_at,
+        score=row.score,
+        band=None if row.band is None else Band(row.band),
+        set_by=row.set_by,
+    )
+
+
+async def load_trend_history(
+    session: AsyncSession, ids: Iterable[str], since: datetime
+) -> dict[str, list[tuple[datetime, int | None]]]:
+    """Computed-score points since `since`, per customer, for the trend."""
+    query = select(
+        score_history.c.customer_id, score_history.c.at, score_history.c.computed_score
+    ).where(score_history.c.customer_id.in_(list(ids)), score_history.c.at >= since)
+    found: dict[str, list[tuple[datetime, int | None]]] = {}
+    for row in await session.execute(query):
+        found.setdefault(row.customer_id, []).append((row.at, row.computed_score))
+    return found
+
+
+async def save_customers(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace the current rows in one statement."""
+    if not rows:
+        return
+    statement = insert(customers)
+    replaced = {c.name: statement.excluded[c.name] for c in customers.c if c.name != "customer_id"}
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["customer_id"], set_=replaced), rows
+    )
+
+
+async def add_history(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(score_history), list(rows))
+
+
+async def put_override(session: AsyncSession, customer_id: str, override: ManualOverride) -> None:
+    values = {
+        "customer_id": customer_id,
+        "score": override.score,
+        "band": None if override.band is None else override.band.value,
+        "reason": override.reason,
+        "set_by": override.set_by,
+        "set_at": override.set_at,
+        "expires_at": override.expires_at,
+    }
+    statement = insert(overrides).values(values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["customer_id"],
+            set_={k: statement.excluded[k] for k in values if k != "customer_id"},
+        )
+    )
+
+
+async def remove_override(session: AsyncSession, customer_id: str) -> bool:
+    """Delete the customer's override; False when there was none."""
+    result = await session.execute(
+        delete(overrides)
+        .where(overrides.c.customer_id == customer_id)
+        .returning(overrides.c.customer_id)
+    )
+    return result.first() is not None

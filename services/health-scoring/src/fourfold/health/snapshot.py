@@ -1,0 +1,100 @@
+"""Results as data for others: the signals snapshot in `health.changed` and the explanation
+stored with each score (what the API shows). Pure functions of state, result and time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from fourfold.events import HealthSignalsSnapshot
+from fourfold.events import Money as EventMoney
+from fourfold.health.domain.components import engagement_windows, utilisation
+from fourfold.health.domain.lifecycle import is_activated
+from fourfold.health.domain.override import ManualOverride
+from fourfold.health.domain.scorecard import Scorecard
+from fourfold.health.domain.scoring import HealthResult
+from fourfold.health.domain.signals import SentimentKind, utc_day
+from fourfold.health.folding import nps_from_domain
+from fourfold.health.state import CustomerState
+
+USAGE_WINDOW_DAYS = 30
+
+
+def signals_snapshot(
+    state: CustomerState, scorecard: Scorecard, as_of: datetime
+) -> HealthSignalsSnapshot:
+    """What incentives and notifications need, already aggregated at `as_of`."""
+    s = state.signals
+    recent, prior = engagement_windows(s.active_users, utc_day(as_of), USAGE_WINDOW_DAYS)
+    ratio = utilisation(s)
+    sentiment, arr = s.sentiment, s.arr
+    seen = bool(s.active_users)
+    return HealthSignalsSnapshot(
+        partner_id=state.partner_id,
+        plan=s.plan,
+        subscription_status=None if s.status is None else s.status.value,
+        seats=s.seats_bought,
+        seats_in_use=s.seats_in_use,
+        utilization=None if ratio is None else float(ratio),
+        active_users_30d=recent / USAGE_WINDOW_DAYS if seen else None,
+        active_users_prev_30d=prior / USAGE_WINDOW_DAYS if seen else None,
+        usage_trend=recent / prior if prior else None,
+        features_used=len(s.features_used),
+        features_available=s.features_available,
+        milestones={m.value: at for m, at in s.milestones.items()},
+        activated=s.subscription_start is not None and is_activated(s, scorecard.lifecycle, as_of),
+        subscription_start=None if s.subscription_start is None else s.subscription_start.date(),
+        term_end=None if s.term_end is None else s.term_end.date(),
+        arr=None if arr is None else EventMoney(amount=arr.amount, currency=arr.currency),
+        failed_payments=0 if s.payment is None else s.payment.failed_invoices,
+        past_due=False if s.payment is None else s.payment.past_due,
+        last_nps=nps_from_domain(sentiment.value)
+        if sentiment is not None and sentiment.kind is SentimentKind.NPS
+        else None,
+        last_csat=sentiment.value
+        if sentiment is not None and sentiment.kind is SentimentKind.CSAT
+        else None,
+        last_expansion_at=max((e.at for e in s.expansions), default=None),
+    )
+
+
+def _number(value: Any) -> Any:
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def override_json(override: ManualOverride | None) -> dict[str, Any] | None:
+    if override is None:
+        return None
+    return {
+        "score": override.score,
+        "band": None if override.band is None else override.band.value,
+        "reason": override.reason,
+        "set_by": override.set_by,
+        "set_at": override.set_at.isoformat(),
+        "expires_at": override.expires_at.isoformat(),
+    }
+
+
+def explanation_json(result: HealthResult) -> dict[str, Any]:
+    """Why the score is what it is: step reasons, each component's inputs, normalised score,
+    weight and contribution, the trend and any override in force."""
+    return {
+        "step_reasons": list(result.step_reasons),
+        "computed_score": result.computed_score,
+        "computed_band": result.computed_band.value,
+        "trend": {"change_7d": result.trend.change_7d, "change_30d": result.trend.change_30d},
+        "components": [
+            {
+                "name": c.name.value,
+                "available": c.available,
+                "inputs": {key: _number(value) for key, value in c.inputs.items()},
+                "score": _number(c.score),
+                "weight": _number(c.weight),
+                "effective_weight": _number(c.effective_weight),
+                "contribution": _number(c.contribution),
+            }
+            for c in result.components
+        ],
+        "override": override_json(result.override),
+    }

@@ -1,0 +1,140 @@
+"""What is stored per customer: the domain's signals plus the fold's own bookkeeping, and
+their JSON form (the `customers.signals` JSONB column).
+
+The bookkeeping is what the event contracts need beyond the domain's signals: when the
+partner of record last changed (so an older reassignment arriving late cannot win) and
+which invoices are failed and unpaid (so a retry of one invoice counts once, and a payment
+clears exactly its invoice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from fourfold.health.domain.signals import (
+    CustomerSignals,
+    Expansion,
+    ExpansionKind,
+    Milestone,
+    Money,
+    PaymentState,
+    Sentiment,
+    SentimentKind,
+    SubscriptionStatus,
+)
+
+NO_PARTNER = ""
+"""The domain's partner id of a customer seen before its partner of record."""
+
+
+@dataclass(frozen=True)
+class CustomerState:
+    signals: CustomerSignals
+    partner_at: datetime | None = None
+    failed_invoices: frozenset[str] = frozenset()
+
+    @property
+    def customer_id(self) -> str:
+        return self.signals.customer_id
+
+    @property
+    def partner_id(self) -> str | None:
+        """The partner of record, or None while unknown."""
+        return self.signals.partner_id or None
+
+    @classmethod
+    def new(cls, customer_id: str) -> CustomerState:
+        """A customer nothing is known about yet."""
+        return cls(CustomerSignals(customer_id=customer_id, partner_id=NO_PARTNER))
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def state_to_json(state: CustomerState) -> dict[str, Any]:
+    """The JSONB document of a state; `state_from_json` reads it back unchanged."""
+    s = state.signals
+    return {
+        "customer_id": s.customer_id,
+        "partner_id": s.partner_id,
+        "partner_at": _time(state.partner_at),
+        "plan": s.plan,
+        "status": None if s.status is None else s.status.value,
+        "seats_bought": s.seats_bought,
+        "mrr": None if s.mrr is None else {"amount": str(s.mrr.amount), "currency": s.mrr.currency},
+        "subscription_start": _time(s.subscription_start),
+        "term_end": _time(s.term_end),
+        "subscription_at": _time(s.subscription_at),
+        "seats_in_use": s.seats_in_use,
+        "seats_in_use_at": _time(s.seats_in_use_at),
+        "active_users": [[day.isoformat(), value] for day, value in s.active_users],
+        "features_used": sorted(s.features_used),
+        "features_available": s.features_available,
+        "milestones": {m.value: at.isoformat() for m, at in sorted(s.milestones.items())},
+        "payment": None
+        if s.payment is None
+        else {
+            "failed_invoices": s.payment.failed_invoices,
+            "past_due": s.payment.past_due,
+            "at": s.payment.at.isoformat(),
+        },
+        "failed_invoice_ids": sorted(state.failed_invoices),
+        "sentiment": None
+        if s.sentiment is None
+        else {
+            "kind": s.sentiment.kind.value,
+            "value": s.sentiment.value,
+            "at": s.sentiment.at.isoformat(),
+        },
+        "expansions": [[e.kind.value, e.at.isoformat()] for e in s.expansions],
+    }
+
+
+def state_from_json(doc: dict[str, Any]) -> CustomerState:
+    """Rebuild a state from its JSONB document."""
+    mrr, payment, sentiment = doc.get("mrr"), doc.get("payment"), doc.get("sentiment")
+    signals = CustomerSignals(
+        customer_id=doc["customer_id"],
+        partner_id=doc.get("partner_id") or NO_PARTNER,
+        plan=doc.get("plan"),
+        status=None if doc.get("status") is None else SubscriptionStatus(doc["status"]),
+        seats_bought=doc.get("seats_bought"),
+        mrr=None if mrr is None else Money(Decimal(mrr["amount"]), mrr["currency"]),
+        subscription_start=_parse_time(doc.get("subscription_start")),
+        term_end=_parse_time(doc.get("term_end")),
+        subscription_at=_parse_time(doc.get("subscription_at")),
+        seats_in_use=doc.get("seats_in_use"),
+        seats_in_use_at=_parse_time(doc.get("seats_in_use_at")),
+        active_users=tuple(
+            (date.fromisoformat(day), int(value)) for day, value in doc.get("active_users", [])
+        ),
+        features_used=frozenset(doc.get("features_used", [])),
+        features_available=doc.get("features_available"),
+        milestones={Milestone(m): _at(at) for m, at in doc.get("milestones", {}).items()},
+        payment=None
+        if payment is None
+        else PaymentState(payment["failed_invoices"], payment["past_due"], _at(payment["at"])),
+        sentiment=None
+        if sentiment is None
+        else Sentiment(SentimentKind(sentiment["kind"]), sentiment["value"], _at(sentiment["at"])),
+        expansions=tuple(
+            Expansion(ExpansionKind(kind), _at(at)) for kind, at in doc.get("expansions", [])
+        ),
+    )
+    return CustomerState(
+        signals=signals,
+        partner_at=_parse_time(doc.get("partner_at")),
+        failed_invoices=frozenset(doc.get("failed_invoice_ids", [])),
+    )

@@ -1,0 +1,347 @@
+"""Health-scoring fixtures: the real app (lifespan running) on the session's broker and
+PostgreSQL, a schema and topics of the test's own, a ManualClock, and event builders."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fourfold.auth import issue_token
+from fourfold.clock import ManualClock
+from fourfold.events import (
+    HEALTH_TOPIC,
+    Envelope,
+    FeedbackSubmitted,
+    FeedbackSubmittedData,
+    HealthChanged,
+    InvoicePaymentFailed,
+    InvoicePaymentFailedData,
+    MilestoneCompleted,
+    MilestoneCompletedData,
+    Money,
+    SubscriptionCreated,
+    SubscriptionCreatedData,
+    UsageReported,
+    UsageReportedData,
+    parse_event,
+)
+from fourfold.health.app import create_app
+from fourfold.health.consumer import INPUT_TOPICS
+from fourfold.health.settings import HealthSettings
+from fourfold.testing.kafka import committed_offsets, produce_raw, read_topic
+
+SECRET = "health-test-secret-health-test-secret-0123"
+START = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+def make_settings(
+    bootstrap: str, database_url: str, schema: str, unique: str, **extra: Any
+) -> HealthSettings:
+    return HealthSettings(
+        kafka_bootstrap_servers=bootstrap,
+        database_url=database_url,
+        database_schema=schema,
+        auth_secret=SecretStr(SECRET),
+        topic_partitions=3,
+        health_topic_prefix=f"t{unique}.",
+        health_consumer_group=f"health-{unique}",
+        health_consumer_session_timeout_ms=6000,
+        health_recompute_interval_s=3600,
+        log_json=False,
+        **extra,
+    )
+
+
+class Make:
+    """Builders of valid input events; every event gets a fresh id."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+
+    def _envelope(self, kind: type[Envelope], type_: str, data: Any, at: datetime) -> Any:
+        return kind.model_validate(
+            {
+                "id": uuid.uuid4().hex,
+                "source": "test/health",
+                "type": type_,
+                "time": at,
+                "data": data,
+            }
+        )
+
+    def created(
+        self,
+        customer: str,
+        partner: str,
+        *,
+        seats: int = 10,
+        mrr: str = "100.00",
+        start: date | None = None,
+        features: int = 10,
+    ) -> SubscriptionCreated:
+        start = start or (self.clock.now() - timedelta(days=40)).date()
+        data = SubscriptionCreatedData(
+            subscription_id=f"sub-{customer}",
+            customer_id=customer,
+            partner_id=partner,
+            plan="pro",
+            seats=seats,
+            mrr=Money(amount=Decimal(mrr), currency="EUR"),
+            start_date=start,
+            term_end=start + timedelta(days=365),
+            features_available=features,
+        )
+        at = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
+        return self._envelope(SubscriptionCreated, "subscription.created", data, at)  # type: ignore[no-any-return]
+
+    def usage(
+        self,
+        customer: str,
+        metric: str,
+        value: float,
+        day: datetime,
+        *,
+        sent: datetime | None = None,
+    ) -> UsageReported:
+        data = UsageReportedData(
+            customer_id=customer,
+            metric=metric,
+            value=value,
+            period_start=day,
+            period_end=day + timedelta(hours=1),
+        )
+        return self._envelope(UsageReported, "usage.reported", data, sent or day)  # type: ignore[no-any-return]
+
+    def daily_users(self, customer: str, users: int, days: range) -> list[UsageReported]:
+        """`users` active users on each of the given days before now (1 = yesterday)."""
+        now = self.clock.now()
+        return [self.usage(customer, "active_users", users, now - timedelta(days=d)) for d in days]
+
+    def milestone(self, customer: str, partner: str, name: str, at: datetime) -> MilestoneCompleted:
+        data = MilestoneCompletedData(
+            customer_id=customer, partner_id=partner, milestone=name, completed_at=at
+        )
+        return self._envelope(MilestoneCompleted, "milestone.completed", data, at)  # type: ignore[no-any-return]
+
+    def nps(self, customer: str, score: int, at: datetime) -> FeedbackSubmitted:
+        data = FeedbackSubmittedData(customer_id=customer, kind="nps", score=score, submitted_at=at)
+        return self._envelope(FeedbackSubmitted, "feedback.submitted", data, at)  # type: ignore[no-any-return]
+
+    def payment_failed(self, customer: str, invoice: str, at: datetime) -> InvoicePaymentFailed:
+        data = InvoicePaymentFailedData(
+            invoice_id=invoice,
+            subscription_id=f"sub-{customer}",
+            customer_id=customer,
+            amount=Money(amount=Decimal("100"), currency="EUR"),
+            attempt=1,
+        )
+        return self._envelope(InvoicePaymentFailed, "invoice.payment_failed", data, at)  # type: ignore[no-any-return]
+
+    def healthy(self, customer: str, partner: str) -> list[Envelope]:
+        """A customer 40 days in, onboarded, using 8 of 10 seats daily: Improve, green."""
+        now = self.clock.now()
+        events: list[Envelope] = [self.created(customer, partner)]
+        events += self.daily_users(customer, 8, range(1, 36))
+        events.append(self.usage(customer, "seats_used", 8, now - timedelta(days=1)))
+        events += [
+            self.usage(customer, f"feature:f{i}", 1, now - timedelta(days=2)) for i in range(6)
+        ]
+        events += [
+            self.milestone(customer, partner, m, now - timedelta(days=30 - i))
+            for i, m in enumerate(["kickoff", "configured", "users_trained", "first_value"])
+        ]
+        return events
+
+
+class Service:
+    """The running app, its HTTP client, clock and database, and helpers to drive them."""
+
+    def __init__(self, app: Any, client: httpx.AsyncClient, settings: HealthSettings) -> None:
+        self.app, self.client, self.settings = app, client, settings
+        self.clock: ManualClock = app.state.clock
+
+    @property
+    def engine(self) -> AsyncEngine:
+        engine: AsyncEngine = self.app.state.engine
+        return engine
+
+    def topic(self, name: str) -> str:
+        return self.settings.health_topic_prefix + name
+
+    async def produce(self, events: list[Envelope]) -> None:
+        """Produce events to their (prefixed) topics, keyed by customer, in list order."""
+        by_topic: dict[str, list[tuple[bytes | None, bytes]]] = defaultdict(list)
+        for event in events:
+            by_topic[self.topic(event.topic)].append((event.key.encode(), event.to_json_bytes()))
+        for topic, records in by_topic.items():
+            await produce_raw(self.settings.kafka_bootstrap_servers or "", topic, records)
+
+    def auth(self, role: str = "admin", partner: str | None = None) -> dict[str, str]:
+        token = issue_token(
+            secret=SECRET,
+            issuer="fourfold",
+            role=role,  # type: ignore[arg-type]
+            subject=f"test-{role}",
+            partner_id=partner,
+            now=self.clock.now(),
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    async def get(self, path: str, **params: Any) -> Any:
+        """GET as admin and return the JSON of a 200 (asserting it)."""
+        response = await self.client.get(path, params=params, headers=self.auth())
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def scalar(self, sql: str, **params: Any) -> Any:
+        async with self.engine.connect() as connection:
+            return await connection.scalar(text(sql), params)
+
+    async def rows(self, sql: str, **params: Any) -> list[Any]:
+        async with self.engine.connect() as connection:
+            return list(await connection.execute(text(sql), params))
+
+    async def processed(self) -> int:
+        """Events this service's consumer group has applied (its inbox rows)."""
+        return int(await self.scalar("SELECT count(*) FROM inbox") or 0)
+
+    async def wait_processed(self, count: int, timeout_s: float = 30) -> None:
+        await wait_until(lambda: self._at_least(count), timeout_s, f"{count} events applied")
+
+    async def _at_least(self, count: int) -> bool:
+        return await self.processed() >= count
+
+    async def outbox_drained(self) -> bool:
+        return not await self.scalar("SELECT count(*) FROM outbox")
+
+    async def settled(self, count: int) -> None:
+        """All `count` events applied and every emitted event published."""
+        await self.wait_processed(count)
+        await wait_until(self.outbox_drained, what="outbox drained")
+
+    async def committed(self) -> int:
+        """Offsets the consumer group committed, summed over the input topics' partitions."""
+        bootstrap, group = self.settings.kafka_bootstrap_servers or "", self.group
+        total = 0
+        for topic in self.input_topics:
+            total += sum((await committed_offsets(bootstrap, group, topic)).values())
+        return total
+
+    async def wait_committed(self, count: int, timeout_s: float = 30) -> None:
+        async def done() -> bool:
+            return await self.committed() >= count
+
+        await wait_until(done, timeout_s, f"{count} offsets committed")
+
+    async def rewind(self) -> None:
+        """Commit offset 0 for the group on every input partition (call it while stopped)."""
+        await rewind(self.settings.kafka_bootstrap_servers or "", self.group, self.input_topics)
+
+    @property
+    def group(self) -> str:
+        return self.settings.health_consumer_group
+
+    @property
+    def input_topics(self) -> list[str]:
+        return [self.topic(t) for t in INPUT_TOPICS]
+
+    async def health_events(self, customer: str, expect: int) -> list[HealthChanged]:
+        """The `health.changed` records for `customer` on the topic (waits for `expect`)."""
+        records = await read_topic(
+            self.settings.kafka_bootstrap_servers or "",
+            HEALTH_TOPIC,
+            expect=expect,
+            keys={customer.encode()},
+        )
+        events = [parse_event(r.value) for r in records if r.value is not None]
+        assert all(isinstance(e, HealthChanged) for e in events)
+        return events  # type: ignore[return-value]
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]], timeout_s: float = 30, what: str = "condition"
+) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout_s`."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        if await condition():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+async def rewind(bootstrap: str, group: str, topics: list[str]) -> None:
+    """Join `group` and commit offset 0 on every partition it owns: the next member replays
+    everything (the embedded broker refuses commits from a member that did not join)."""
+    consumer = AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while not consumer.assignment() and asyncio.get_running_loop().time() < deadline:
+            await consumer.getmany(timeout_ms=200)
+        assert consumer.assignment(), "rewind: no partitions assigned"
+        await consumer.commit({tp: 0 for tp in consumer.assignment()})
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture
+def health_settings(
+    kafka_bootstrap: str, database_url: str, fresh_schema: str, unique: str
+) -> HealthSettings:
+    return make_settings(kafka_bootstrap, database_url, fresh_schema, unique)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def start(health_settings: HealthSettings, clock: ManualClock) -> Callable[[], running_service]:
+    """Start (another) instance of the app on the test's settings and clock."""
+    return lambda: running_service(health_settings, clock)
+
+
+@pytest.fixture
+async def service(start: Callable[[], running_service]) -> AsyncIterator[Service]:
+    """The app with its lifespan running (consumer, relay, scheduler) on a ManualClock."""
+    async with start() as running:
+        yield running
+
+
+class running_service:  # noqa: N801 - reads as a context manager function
+    def __init__(self, settings: HealthSettings, clock: ManualClock) -> None:
+        self.app = create_app(settings, clock=clock)
+        self.settings = settings
+        self._lifespan = self.app.router.lifespan_context(self.app)
+        self._client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://health"
+        )
+
+    async def __aenter__(self) -> Service:
+        await self._lifespan.__aenter__()
+        return Service(self.app, self._client, self.settings)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+        await self._lifespan.__aexit__(None, None, None)
+
+
+@pytest.fixture
+def make(clock: ManualClock) -> Make:
+    return Make(clock)

@@ -1,0 +1,124 @@
+"""Events on the input topics become scores in the API and `health.changed` on the topic;
+duplicates and replays change nothing; late usage lands at its event time; time decays."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from fourfold.testing.kafka import produce_raw, read_topic
+
+if TYPE_CHECKING:
+    from conftest import Make, Service, running_service
+
+pytestmark = pytest.mark.integration
+
+
+def component(health: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in health["components"] if c["name"] == name)
+
+
+async def stored(service: Service, customer: str) -> tuple[Any, ...]:
+    """Everything an event's effect could touch: the customer row, history and outbox."""
+    row = (
+        await service.rows(
+            "SELECT signals, score, band, step, version, explanation FROM customers "
+            "WHERE customer_id = :c",
+            c=customer,
+        )
+    )[0]
+    history = await service.scalar("SELECT count(*) FROM score_history")
+    return (*row, history)
+
+
+async def test_events_become_a_score_in_the_api_and_on_the_topic(
+    service: Service, make: Make, unique: str
+) -> None:
+    customer, partner = f"c-{unique}", f"p-{unique}"
+    events = [*make.healthy(customer, partner), make.nps(customer, 9, service.clock.now())]
+    await service.produce(events)
+    await service.settled(len(events))
+
+    health = await service.get(f"/v1/customers/{customer}/health")
+    assert health["partner_id"] == partner
+    assert health["step"] == "improve"
+    assert health["band"] == "green"
+    assert 70 <= health["score"] <= 100
+    assert health["scorecard_version"] == "default-2025.1"
+    adoption = component(health, "adoption")
+    assert adoption["inputs"] == {"seats_in_use": 8, "seats_bought": 10, "utilisation": 0.8}
+    assert adoption["score"] == 1.0
+    assert sum(c["effective_weight"] for c in health["components"]) == pytest.approx(1, abs=1e-3)
+    assert health["signals"]["seats"] == 10
+    assert health["signals"]["arr"] == {"amount": "1200.00", "currency": "EUR"}
+    assert health["signals"]["last_nps"] == 9
+
+    version = await service.scalar(
+        "SELECT version FROM customers WHERE customer_id = :c", c=customer
+    )
+    published = await service.health_events(customer, expect=version)
+    assert {e.id for e in published} == {f"health-{customer}-{v}" for v in range(1, version + 1)}
+    latest = max(published, key=lambda e: int(e.id.rsplit("-", 1)[1]))
+    assert latest.data.score == health["score"]
+    assert latest.data.band.value == health["band"]
+    assert latest.data.step.value == health["step"]
+    assert latest.data.partner_id == partner
+    assert latest.data.signals.features_used == 6
+    assert latest.data.signals.seats_in_use == 8
+
+
+async def test_duplicates_change_nothing(service: Service, make: Make, unique: str) -> None:
+    customer = f"c-{unique}"
+    events = make.healthy(customer, f"p-{unique}")
+    await service.produce(events)
+    await service.settled(len(events))
+    before = await stored(service, customer)
+
+    await service.produce(events + events[:10])  # every event again, some a third time
+    await service.wait_committed(2 * len(events) + 10)
+
+    assert await stored(service, customer) == before
+    assert await service.processed() == len(events)
+    assert await service.outbox_drained()
+
+
+async def test_a_rewound_consumer_group_replays_without_effect(
+    start: Callable[[], running_service], make: Make, unique: str
+) -> None:
+    customer = f"c-{unique}"
+    events = make.healthy(customer, f"p-{unique}")
+    async with start() as service:
+        await service.produce(events)
+        await service.settled(len(events))
+        await service.wait_committed(len(events))
+        before = await stored(service, customer)
+    await service.rewind()
+    assert await service.committed() == 0, "the group starts over"
+    async with start() as service:
+        await service.wait_committed(len(events))
+        assert await stored(service, customer) == before
+
+
+async def test_bad_records_go_to_the_dlq_and_the_rest_is_scored(
+    service: Service, make: Make, unique: str
+) -> None:
+    customer = f"c-{unique}"
+    topic = service.topic("product.usage")
+    bootstrap = service.settings.kafka_bootstrap_servers or ""
+    good = make.daily_users(customer, 4, range(1, 3))
+    records = [
+        (customer.encode(), b"{not json"),
+        *[(customer.encode(), e.to_json_bytes()) for e in good],
+    ]
+    await produce_raw(bootstrap, topic, records)
+    await service.settled(len(good))
+
+    dead = await read_topic(bootstrap, f"{topic}.dlq", expect=1)
+    assert [r.value for r in dead] == [b"{not json"]
+    health = await service.get(f"/v1/customers/{customer}/health")
+    assert health["step"] == "involve"
+    assert (await service.client.get("/readyz")).json() == {"status": "ready"}
+    metrics = (await service.client.get("/metrics")).text
+    assert 'fourfold_health_scores_total{band="' in metrics

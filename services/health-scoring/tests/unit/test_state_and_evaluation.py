@@ -1,0 +1,221 @@
+"""The stored form of a customer, the record-and-publish decisions, and API arithmetic."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from fourfold.errors import BadRequest
+from fourfold.events import Band, LifecycleStep, parse_event
+from fourfold.health.domain.override import ManualOverride
+from fourfold.health.domain.scorecard import Band as DomainBand
+from fourfold.health.domain.scorecard import default_scorecard
+from fourfold.health.domain.signals import (
+    CustomerSignals,
+    Expansion,
+    ExpansionKind,
+    Milestone,
+    Money,
+    PaymentState,
+    Sentiment,
+    SentimentKind,
+    SubscriptionStatus,
+)
+from fourfold.health.evaluation import HISTORY_EVERY, Previous, evaluate
+from fourfold.health.queries import decode_cursor, encode_cursor
+from fourfold.health.schemas import SortKey, SortOrder
+from fourfold.health.snapshot import signals_snapshot
+from fourfold.health.state import CustomerState, state_from_json, state_to_json
+from fourfold.health.views import partner_summary
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+SCORECARD = default_scorecard()
+
+
+def rich_state() -> CustomerState:
+    start = NOW - timedelta(days=50)
+    signals = CustomerSignals(
+        customer_id="c1",
+        partner_id="p1",
+        plan="pro",
+        status=SubscriptionStatus.ACTIVE,
+        seats_bought=10,
+        mrr=Money(Decimal("99.50"), "EUR"),
+        subscription_start=start,
+        term_end=start + timedelta(days=365),
+        subscription_at=start,
+        seats_in_use=7,
+        seats_in_use_at=NOW - timedelta(days=1),
+        active_users=tuple((NOW.date() - timedelta(days=d), 6) for d in range(40, 0, -1)),
+        features_used=frozenset({"a", "b", "c"}),
+        features_available=8,
+        milestones={
+            Milestone.KICKOFF: start + timedelta(days=2),
+            Milestone.CONFIGURED: start + timedelta(days=9),
+            Milestone.FIRST_VALUE: start + timedelta(days=20),
+        },
+        payment=PaymentState(1, True, NOW - timedelta(days=3)),
+        sentiment=Sentiment(SentimentKind.NPS, 60, NOW - timedelta(days=4)),
+        expansions=(Expansion(ExpansionKind.ADDON, NOW - timedelta(days=10)),),
+    )
+    return CustomerState(signals, partner_at=start, failed_invoices=frozenset({"i9"}))
+
+
+def test_state_round_trips_through_json() -> None:
+    state = rich_state()
+    doc = json.loads(json.dumps(state_to_json(state)))  # what JSONB hands back
+    assert state_from_json(doc) == state
+    empty = CustomerState.new("c2")
+    assert state_from_json(json.loads(json.dumps(state_to_json(empty)))) == empty
+
+
+def test_snapshot_carries_what_downstream_needs() -> None:
+    snap = signals_snapshot(rich_state(), SCORECARD, NOW)
+    assert (snap.partner_id, snap.seats, snap.seats_in_use, snap.utilization) == ("p1", 10, 7, 0.7)
+    assert snap.active_users_30d == pytest.approx(29 * 6 / 30), "days 1..29 ago"
+    assert snap.active_users_prev_30d == pytest.approx(11 * 6 / 30), "days 30..40 ago"
+    assert snap.usage_trend == pytest.approx(29 / 11)
+    assert (snap.features_used, snap.features_available) == (3, 8)
+    assert snap.arr is not None
+    assert snap.arr.amount == Decimal("1194.00")
+    assert (snap.failed_payments, snap.past_due, snap.last_nps, snap.last_csat) == (
+        1,
+        True,
+        8,
+        None,
+    )
+    assert snap.activated is True
+    assert snap.subscription_start == (NOW - timedelta(days=50)).date()
+    assert snap.last_expansion_at == NOW - timedelta(days=10)
+
+
+def previous_of(state: CustomerState, at: datetime) -> Previous:
+    first = evaluate(state, previous=None, scorecard=SCORECARD, now=at, cause="event")
+    return Previous(
+        score=first.result.score,
+        computed_score=first.result.computed_score,
+        band=first.result.band.value,
+        step=first.result.step.value,
+        history_at=at,
+        version=first.row["version"],
+    )
+
+
+def test_a_new_customer_is_recorded_and_published_as_version_one() -> None:
+    evaluation = evaluate(rich_state(), previous=None, scorecard=SCORECARD, now=NOW, cause="event")
+    assert evaluation.row["version"] == 1
+    assert evaluation.history is not None
+    assert evaluation.event is not None
+    assert evaluation.event.id == "health-c1-1"
+    data = evaluation.event.data
+    assert (data.previous_score, data.previous_band, data.previous_step) == (None, None, None)
+    parsed = parse_event(evaluation.event.to_json_bytes())
+    assert parsed.model_dump() == evaluation.event.model_dump(), "nulls survive the wire"
+    assert NOW < evaluation.row["next_recompute_at"] <= NOW + HISTORY_EVERY
+
+
+def test_an_unchanged_result_publishes_nothing_and_records_history_only_daily() -> None:
+    state = rich_state()
+    previous = previous_of(state, NOW)
+    soon = evaluate(
+        state, previous=previous, scorecard=SCORECARD, now=NOW + timedelta(hours=1), cause="event"
+    )
+    assert soon.event is None
+    assert soon.history is None
+    assert soon.row["version"] == previous.version
+    assert soon.row["history_at"] == NOW
+    forced = evaluate(
+        state,
+        previous=previous,
+        scorecard=SCORECARD,
+        now=NOW + timedelta(hours=1),
+        cause="override",
+        force_history=True,
+    )
+    assert forced.history is not None
+
+
+def test_a_changed_band_publishes_the_next_version_with_the_previous_values() -> None:
+    state = rich_state()
+    previous = previous_of(state, NOW)
+    override = ManualOverride(
+        reason="call", set_at=NOW, expires_at=NOW + timedelta(days=3), band=DomainBand.RED
+    )
+    moved = evaluate(
+        state, previous=previous, scorecard=SCORECARD, now=NOW, override=override, cause="override"
+    )
+    assert moved.event is not None
+    assert moved.event.id == "health-c1-2"
+    assert moved.event.data.band is Band.RED
+    assert moved.event.data.previous_band == Band(previous.band)
+    assert moved.history is not None
+    assert moved.history["override"]["band"] == "red"
+    assert moved.row["next_recompute_at"] <= override.expires_at
+
+
+def test_cursor_round_trips_and_rejects_another_listing() -> None:
+    cursor = encode_cursor(SortKey.ARR, SortOrder.DESC, Decimal("1200.5"), "c/1")
+    assert decode_cursor(cursor, SortKey.ARR, SortOrder.DESC) == (Decimal("1200.5"), "c/1")
+    for sort, order in ((SortKey.SCORE, SortOrder.DESC), (SortKey.ARR, SortOrder.ASC)):
+        with pytest.raises(BadRequest):
+            decode_cursor(cursor, sort, order)
+    for junk in ("", "!!", "e30", "bm90IGpzb24"):
+        with pytest.raises(BadRequest):
+            decode_cursor(junk, SortKey.ARR, SortOrder.DESC)
+
+
+def group(
+    band: str, step: str, currency: str | None, n: int, arr: str | None, scores: list[int]
+) -> dict[str, object]:
+    amount = None if arr is None else Decimal(arr)
+    return {
+        "band": band,
+        "step": step,
+        "arr_currency": currency,
+        "customers": n,
+        "arr": amount,
+        "scored": len(scores),
+        "score_sum": sum(scores) if scores else None,
+        "weighted_sum": None if amount is None or not scores else amount * sum(scores) / n,
+        "scored_arr": amount if scores else None,
+    }
+
+
+def test_partner_summary_keeps_currencies_apart_and_weights_by_arr() -> None:
+    summary = partner_summary(
+        "p1",
+        [
+            group("green", "improve", "EUR", 1, "3000", [80]),
+            group("red", "implement", "EUR", 1, "1000", [20]),
+            group("yellow", "improve", "USD", 1, "500", [50]),
+            group("unknown", "involve", None, 1, None, []),
+        ],
+    )
+    assert summary.customers == 4
+    assert [(m.currency, m.amount) for m in summary.arr] == [
+        ("EUR", Decimal("4000")),
+        ("USD", Decimal("500")),
+    ]
+    assert summary.by_band[Band.GREEN].customers == 1
+    assert summary.by_band[Band.UNKNOWN].arr == []
+    assert summary.by_step[LifecycleStep.IMPROVE].customers == 2
+    assert summary.by_step[LifecycleStep.INCREASE].customers == 0
+    assert summary.average_score == 50.0
+    assert summary.arr_weighted_average_score == {"EUR": 65.0, "USD": 50.0}
+    empty = partner_summary("p1", [])
+    assert (empty.customers, empty.average_score, empty.arr_weighted_average_score) == (0, None, {})
+
+
+def test_a_state_without_partner_publishes_none() -> None:
+    state = dataclasses.replace(
+        rich_state(), signals=dataclasses.replace(rich_state().signals, partner_id="")
+    )
+    evaluation = evaluate(state, previous=None, scorecard=SCORECARD, now=NOW, cause="event")
+    assert evaluation.row["partner_id"] is None
+    assert evaluation.event is not None
+    assert evaluation.event.data.partner_id is None
+    assert date.fromisoformat(evaluation.row["signals"]["active_users"][0][0]) < NOW.date()
