@@ -150,3 +150,12 @@ def test_validate_names_the_field_path(change: Any, loc: list[str]) -> None:
 
 def test_validate_of_nothing_is_nothing() -> None:
     assert validate([]) == ([], [])
+
+
+def test_a_rejection_is_logged_with_its_first_problem(caplog: pytest.LogCaptureFixture) -> None:
+    bad = {"specversion": "1.0", "type": "usage.reported"}
+    with caplog.at_level("WARNING", logger="fourfold.ingest.intake"):
+        validate([bad])
+    [record] = [r for r in caplog.records if r.getMessage() == "rejected events"]
+    assert record.rejected == 1  # type: ignore[attr-defined]
+    assert "id: Field required" in record.first_problem  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ crash between the ack and the commit re-publishes on retry; consumers dedupe by
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,13 +21,14 @@ from typing_extensions import TypedDict
 
 from fourfold.clock import Clock
 from fourfold.events.envelope import Envelope
-from fourfold.events.problems import field_problems
+from fourfold.events.problems import field_problems, problems_summary
 from fourfold.events.registry import InputEvent, parse_input_event
 from fourfold.ingest import repository
 from fourfold.ingest.schemas import EventResult, EventStatus
 from fourfold.kafka.outbox import CONTENT_TYPE
 from fourfold.kafka.producer import EventProducer, OutgoingRecord
 
+log = logging.getLogger(__name__)
 INGESTED = Counter("fourfold_ingest_events_total", "Events by outcome.", ["result"])
 
 
@@ -58,7 +60,16 @@ def validate(items: Sequence[Any]) -> tuple[list[Valid], list[EventResult]]:
     try:
         events = _batch_adapter.validate_python(items)
     except ValidationError:
-        return _validate_each(items)
+        valid, rejected = _validate_each(items)
+        log.warning(
+            "rejected events",
+            extra={
+                "rejected": len(rejected),
+                "of": len(items),
+                "first_problem": problems_summary(rejected[0].errors) if rejected else "",
+            },
+        )
+        return valid, rejected
     return [
         Valid(i, event, item) for i, (event, item) in enumerate(zip(events, items, strict=True))
     ], []
