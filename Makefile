@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help install dev test test-unit test-integration lint fmt bench schemas clean
+.PHONY: help install dev test test-unit test-integration test-e2e lint fmt bench schemas clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ test-unit: install ## Only the fast tests without I/O
 test-integration: install ## Only the tests on the real broker and PostgreSQL
 	$(PYTEST) -m integration
 
+test-e2e: install ## Only the cross-service tests (ingest -> health-scoring)
+	$(PYTEST) -m e2e tests/e2e
+
 lint: install ## ruff check, ruff format --check, mypy strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -47,6 +50,7 @@ fmt: install ## Format and autofix
 
 bench: install ## Benchmarks; figures go to docs/benchmarks.md
 	$(PY) bench/ingest_bench.py
+	$(PY) bench/health_bench.py
 
 schemas: install ## Regenerate docs/events/ from the event models
 	$(PY) -m fourfold.events.schemas docs/events

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -41,6 +41,7 @@ from fourfold.health.app import create_app
 from fourfold.health.consumer import INPUT_TOPICS
 from fourfold.health.settings import HealthSettings
 from fourfold.testing.kafka import committed_offsets, produce_raw, read_topic
+from fourfold.testing.wait import wait_until
 
 SECRET = "health-test-secret-health-test-secret-0123"
 START = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -268,18 +269,6 @@ class Service:
         events = [parse_event(r.value) for r in records if r.value is not None]
         assert all(isinstance(e, HealthChanged) for e in events)
         return events  # type: ignore[return-value]
-
-
-async def wait_until(
-    condition: Callable[[], Awaitable[bool]], timeout_s: float = 30, what: str = "condition"
-) -> None:
-    """Poll `condition` until it holds; fail naming `what` after `timeout_s`."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while asyncio.get_running_loop().time() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 async def rewind(bootstrap: str, group: str, topics: list[str]) -> None:
