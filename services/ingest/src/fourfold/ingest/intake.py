@@ -49,6 +49,11 @@ class Valid:
     index: int
     event: Envelope
     raw: Any  # the event as the client sent it: published as is, byte-for-byte in fields
+    key: str  # the partition key, computed once
+
+    @classmethod
+    def of(cls, index: int, event: Envelope, raw: Any) -> Valid:
+        return cls(index, event, raw, event.key)
 
 
 def validate(items: Sequence[Any]) -> tuple[list[Valid], list[EventResult]]:
@@ -71,7 +76,7 @@ def validate(items: Sequence[Any]) -> tuple[list[Valid], list[EventResult]]:
         )
         return valid, rejected
     return [
-        Valid(i, event, item) for i, (event, item) in enumerate(zip(events, items, strict=True))
+        Valid.of(i, event, item) for i, (event, item) in enumerate(zip(events, items, strict=True))
     ], []
 
 
@@ -82,7 +87,7 @@ def _validate_each(items: Sequence[Any]) -> tuple[list[Valid], list[EventResult]
         try:
             if not isinstance(item, dict):
                 raise TypeError("each event must be a JSON object")
-            valid.append(Valid(index, parse_input_event(item), item))
+            valid.append(Valid.of(index, parse_input_event(item), item))
         except ValidationError as exc:
             rejected.append(_rejection(index, item, field_problems(exc)))
         except TypeError as exc:
@@ -118,12 +123,19 @@ async def accept(
     rejected = len(results)
     unique: dict[tuple[str, str], Valid] = {}
     duplicates: list[Valid] = []
+    sources, ids, types, keys = [], [], [], []
     for item in valid:  # a repeat within the request is a duplicate of its first copy
-        if unique.setdefault(item.event.dedupe_key(), item) is not item:
+        event = item.event
+        if unique.setdefault((event.source, event.id), item) is not item:
             duplicates.append(item)
+            continue
+        sources.append(event.source)
+        ids.append(event.id)
+        types.append(event.type)
+        keys.append(item.key)
     async with sessions() as session, session.begin():
         seen_before = await repository.claim(
-            session, [item.event for item in unique.values()], accepted_at=clock.now()
+            session, sources=sources, ids=ids, types=types, keys=keys, accepted_at=clock.now()
         )
         fresh = [item for key, item in unique.items() if key not in seen_before]
         duplicates += [item for key, item in unique.items() if key in seen_before]
@@ -147,7 +159,7 @@ def _record(item: Valid) -> OutgoingRecord:
     event = item.event
     return OutgoingRecord(
         topic=event.topic,
-        key=event.key.encode(),
+        key=item.key.encode(),
         value=orjson.dumps(item.raw),
         headers=[CONTENT_TYPE, ("ce_type", event.type.encode())],
     )

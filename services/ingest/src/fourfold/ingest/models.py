@@ -12,7 +12,6 @@ accepted_events = Table(
     Column("source", String(256), primary_key=True),
     Column("id", String(256), primary_key=True),
     Column("type", String(64), nullable=False),
-    Column("topic", String(249), nullable=False),
     Column("partition_key", String(256), nullable=False),
     Column("accepted_at", DateTime(timezone=True), nullable=False),
 )

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fourfold.events.envelope import Envelope
+from fourfold.events.registry import INPUT_EVENT_TYPES
 from fourfold.ingest.models import accepted_events
 from fourfold.ingest.schemas import AcceptedEvent
 
@@ -16,10 +16,9 @@ from fourfold.ingest.schemas import AcceptedEvent
 # stays small however large the batch.
 _CLAIM = text(
     "WITH batch AS (SELECT * FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[]), "
-    "CAST(:types AS text[]), CAST(:topics AS text[]), CAST(:keys AS text[])) "
-    "AS x(s, i, t, tp, k)), "
-    "inserted AS (INSERT INTO accepted_events (source, id, type, topic, partition_key, "
-    "accepted_at) SELECT s, i, t, tp, k, :at FROM batch ON CONFLICT DO NOTHING "
+    "CAST(:types AS text[]), CAST(:keys AS text[])) AS x(s, i, t, k)), "
+    "inserted AS (INSERT INTO accepted_events (source, id, type, partition_key, accepted_at) "
+    "SELECT s, i, t, k, :at FROM batch ON CONFLICT DO NOTHING "
     "RETURNING source, id) "
     "SELECT b.s AS source, b.i AS id FROM batch b WHERE NOT EXISTS "
     "(SELECT 1 FROM inserted n WHERE n.source = b.s AND n.id = b.i)"
@@ -27,7 +26,13 @@ _CLAIM = text(
 
 
 async def claim(
-    session: AsyncSession, events: Sequence[Envelope], *, accepted_at: datetime
+    session: AsyncSession,
+    *,
+    sources: Sequence[str],
+    ids: Sequence[str],
+    types: Sequence[str],
+    keys: Sequence[str],
+    accepted_at: datetime,
 ) -> set[tuple[str, str]]:
     """Insert the events not seen before; return the (source, id) of those seen before.
 
@@ -35,18 +40,11 @@ async def claim(
     the rows are invisible to others, a concurrent request with the same id waits on the
     row lock, and a rollback (broker down) leaves no trace, so a retry goes through.
     """
-    if not events:
+    if not ids:
         return set()
     rows = await session.execute(
         _CLAIM,
-        {
-            "sources": [e.source for e in events],
-            "ids": [e.id for e in events],
-            "types": [e.type for e in events],
-            "topics": [e.topic for e in events],
-            "keys": [e.key for e in events],
-            "at": accepted_at,
-        },
+        {"sources": sources, "ids": ids, "types": types, "keys": keys, "at": accepted_at},
     )
     return {(row.source, row.id) for row in rows}
 
@@ -59,4 +57,6 @@ async def find_accepted(session: AsyncSession, *, source: str, id: str) -> Accep
             )
         )
     ).first()
-    return AcceptedEvent.model_validate(row._mapping) if row else None
+    if row is None:
+        return None
+    return AcceptedEvent(**row._mapping, topic=INPUT_EVENT_TYPES[row.type].topic)

@@ -1,0 +1,652 @@
+"""Health-scoring benchmark (issue #3): events scored per second against a baseline from the
+same run, and the end-to-end latency from an ingest POST to the new score being readable.
+
+(a) the ceiling: a bare aiokafka consumer (its own group) reads the pre-produced records and,
+    per poll, upserts one row per distinct customer with asyncpg (unnest), then commits the
+    offsets. It uses the record key as the customer id and does not parse the JSON.
+(b) the health-scoring service (uvicorn subprocess) consuming the same records from the same
+    topics (FOURFOLD_HEALTH_TOPIC_PREFIX): rate measured from its first committed batch to
+    its last, by polling the inbox row count in its schema (group join and migrations are
+    excluded).
+(c) end-to-end latency at a steady 1,000 events/s for ~20 s: small batches POSTed to the
+    ingest service (open loop, paced by the clock); every 50th event is a `usage.reported`
+    for a distinct, already-scored customer that receives nothing else, and the time from the
+    POST until `GET /v1/customers/{id}/health` shows a new `scored_at` is recorded.
+    The health service is restarted for (c) with the prefix unset (ingest publishes to the
+    plain topic names) on the same schema, so the customers scored in (b) exist.
+
+Everything runs on this machine on the embedded broker and PostgreSQL. Optional:
+BENCH_PYSPY=/path/to/py-spy records a raw profile of the service during (b).
+
+    .venv/bin/python bench/health_bench.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from fourfold.auth import issue_token
+from fourfold.events import ACTIVITY_TOPIC, BILLING_TOPIC, HEALTH_TOPIC, USAGE_TOPIC
+from fourfold.events.registry import parse_event
+from fourfold.infra.broker import EmbeddedBroker
+from fourfold.infra.postgres import EmbeddedPostgres
+from fourfold.infra.process import free_port
+from fourfold.kafka.topics import ensure_topics, with_dead_letters
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret-bench-secret-bench-secret-00"
+CUSTOMERS = 10_000
+PARTNERS = 100
+USAGE_PER_CUSTOMER = 6
+PARTITIONS = 6
+MAX_RECORDS = 500  # the service's default FOURFOLD_HEALTH_CONSUMER_MAX_RECORDS
+HEALTH_SCHEMA = "health_bench"
+BASELINE_SCHEMA = "baseline"
+CONSUME_TIMEOUT_S = 240.0
+E2E_RATE = 1_000  # events/s
+E2E_SECONDS = 20.0
+E2E_BATCH = 25  # events per POST -> 40 POSTs/s
+E2E_SAMPLE_EVERY = 50
+E2E_POLL_S = 0.025
+E2E_SAMPLE_TIMEOUT_S = 30.0
+INPUTS = (BILLING_TOPIC, USAGE_TOPIC, ACTIVITY_TOPIC)
+# To measure a candidate change without editing the service: another app factory.
+HEALTH_APP = os.environ.get("BENCH_HEALTH_APP", "fourfold.health.app:create_app")
+
+
+# ------------------------------------------------------------------------------ the records
+
+
+def customer_id(i: int) -> str:
+    return f"bc-{i:05d}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def subscription_created(run: str, i: int, today: date) -> dict[str, Any]:
+    start = today - timedelta(days=20 + i % 200)
+    customer = customer_id(i)
+    return {
+        "specversion": "1.0",
+        "id": f"{run}-sub-{i}",
+        "source": "https://billing.example.com",
+        "type": "subscription.created",
+        "time": _iso(datetime.combine(start, datetime.min.time(), tzinfo=UTC)),
+        "data": {
+            "subscription_id": f"sub-{customer}",
+            "customer_id": customer,
+            "partner_id": f"p-{i % PARTNERS}",
+            "plan": "pro",
+            "seats": 10 + i % 40,
+            "mrr": {"amount": f"{100 + i % 900}.00", "currency": "EUR"},
+            "start_date": start.isoformat(),
+            "term_end": (start + timedelta(days=365)).isoformat(),
+            "features_available": 12,
+        },
+    }
+
+
+def usage_reported(
+    event_id: str, customer: str, metric: str, value: float, day: datetime
+) -> dict[str, Any]:
+    end = day + timedelta(days=1)
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "https://product.example.com",
+        "type": "usage.reported",
+        "time": _iso(end),
+        "data": {
+            "customer_id": customer,
+            "metric": metric,
+            "value": value,
+            "period_start": _iso(day),
+            "period_end": _iso(end),
+        },
+    }
+
+
+def usage_for(run: str, i: int, midnight: datetime) -> list[dict[str, Any]]:
+    """Six readings: active users on four past days, seats in use, one feature used."""
+    customer, seats = customer_id(i), 10 + i % 40
+    out = [
+        usage_reported(
+            f"{run}-au-{i}-{d}",
+            customer,
+            "active_users",
+            (i + 7 * d) % seats,
+            midnight - timedelta(days=1 + d * 9),
+        )
+        for d in range(4)
+    ]
+    out.append(
+        usage_reported(f"{run}-su-{i}", customer, "seats_used", i % seats, midnight - timedelta(1))
+    )
+    out.append(
+        usage_reported(
+            f"{run}-ft-{i}", customer, f"feature:f{i % 12}", 3, midnight - timedelta(days=2)
+        )
+    )
+    return out[:USAGE_PER_CUSTOMER]
+
+
+async def produce(bootstrap: str, prefix: str, run: str) -> int:
+    """Produce every record once with a raw producer, keyed by customer id; return the count."""
+    now = datetime.now(UTC)
+    midnight = datetime.combine(now.date(), datetime.min.time(), tzinfo=UTC)
+    records: list[tuple[str, bytes, bytes]] = []
+    for i in range(CUSTOMERS):
+        key = customer_id(i).encode()
+        records.append(
+            (prefix + BILLING_TOPIC, key, orjson.dumps(subscription_created(run, i, now.date())))
+        )
+    for i in range(CUSTOMERS):
+        key = customer_id(i).encode()
+        for event in usage_for(run, i, midnight):
+            records.append((prefix + USAGE_TOPIC, key, orjson.dumps(event)))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for topic, key, value in records]
+        await asyncio.wait_for(asyncio.gather(*futures), 120)
+    finally:
+        await producer.stop()
+    return len(records)
+
+
+# ------------------------------------------------------------------------------ results
+
+
+@dataclass
+class Rate:
+    name: str
+    events: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else float("nan")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ------------------------------------------------------------------------------ (a) baseline
+
+
+def asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def baseline(
+    bootstrap: str, dsn: str, prefix: str, total: int, *, parse: bool = False
+) -> Rate:
+    """Consume every record, upsert one row per distinct customer per poll, commit offsets.
+
+    `parse=True` also validates each record with the service's own event contracts
+    (`parse_event`), to show how much of the service's cost that alone is."""
+    db = await asyncpg.connect(dsn)
+    await db.execute(f"CREATE SCHEMA IF NOT EXISTS {BASELINE_SCHEMA}")
+    await db.execute(
+        f"CREATE TABLE IF NOT EXISTS {BASELINE_SCHEMA}.customers ("
+        " customer_id text PRIMARY KEY, events integer NOT NULL,"
+        " batches integer NOT NULL, updated_at timestamptz NOT NULL)"
+    )
+    upsert = (
+        f"INSERT INTO {BASELINE_SCHEMA}.customers AS c (customer_id, events, batches, updated_at)"
+        " SELECT k, n, 1, now() FROM unnest($1::text[], $2::int[]) AS t(k, n)"
+        " ON CONFLICT (customer_id) DO UPDATE SET events = c.events + excluded.events,"
+        " batches = c.batches + 1, updated_at = excluded.updated_at"
+    )
+    consumer = AIOKafkaConsumer(
+        *(prefix + t for t in INPUTS),
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-baseline-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=MAX_RECORDS,
+        fetch_max_bytes=16 * 1024 * 1024,
+    )
+    await consumer.start()
+    seen, first_at, first_count, last_at = 0, 0.0, 0, 0.0
+    deadline = time.monotonic() + CONSUME_TIMEOUT_S
+    try:
+        while seen < total:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"baseline consumed {seen} of {total}")
+            polled = await consumer.getmany(timeout_ms=200, max_records=MAX_RECORDS)
+            if not polled:
+                continue
+            counts: Counter[str] = Counter()
+            for records in polled.values():
+                for record in records:
+                    if parse:
+                        counts[str(parse_event(record.value).data.customer_id)] += 1  # type: ignore[attr-defined]
+                    else:
+                        counts[record.key.decode()] += 1
+            async with db.transaction():
+                await db.execute(upsert, list(counts), list(counts.values()))
+            await consumer.commit(
+                {tp: records[-1].offset + 1 for tp, records in polled.items() if records}
+            )
+            seen += sum(len(r) for r in polled.values())
+            last_at = time.perf_counter()
+            if not first_at:
+                first_at, first_count = last_at, seen
+    finally:
+        await consumer.stop()
+        await db.close()
+    name = (
+        "(a2) baseline + parse_event() per record (informative)"
+        if parse
+        else "(a) baseline: aiokafka + asyncpg upsert per batch"
+    )
+    return Rate(name, seen - first_count, last_at - first_at)
+
+
+# ------------------------------------------------------------------------------ processes
+
+
+def serve(module: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                module,
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+
+
+def tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
+
+
+def start_pyspy(pyspy: str, pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """Record 8 s of the service's stacks (raw, collapsed) without pausing it."""
+    command = [pyspy, "record", "-p", str(pid), "-d", "8", "-f", "raw", "-o", str(out)]
+    return subprocess.Popen(
+        [*command, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+async def wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, limit_s: float = 90
+) -> None:
+    deadline = time.monotonic() + limit_s
+    async with httpx.AsyncClient(timeout=2) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{url}: process exited\n{tail(log)}")
+            try:
+                if (await http.get(url)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"{url} not ready\n{tail(log)}")
+
+
+# ------------------------------------------------------------------------------ (b) service
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def inbox_count(db: asyncpg.Connection) -> int:
+    try:
+        return int(await db.fetchval(f"SELECT count(*) FROM {HEALTH_SCHEMA}.inbox"))
+    except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+        return 0
+
+
+async def service_rate(
+    dsn: str, total: int, process: subprocess.Popen[bytes], log: Path, profile: Path | None
+) -> tuple[Rate, dict[str, Any]]:
+    """Poll the inbox until every record is applied; time from the first commit seen."""
+    db = await asyncpg.connect(dsn)
+    spy: subprocess.Popen[bytes] | None = None
+    pyspy = os.environ.get("BENCH_PYSPY")
+    count, first_at, first_count, first_cpu = 0, 0.0, 0, 0.0
+    deadline = time.monotonic() + CONSUME_TIMEOUT_S
+    try:
+        while count < total:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"service applied {count} of {total}\n{tail(log)}")
+            if process.poll() is not None:
+                raise RuntimeError(f"health service exited\n{tail(log)}")
+            count = await inbox_count(db)
+            now = time.perf_counter()
+            if count and not first_at:
+                first_at, first_count, first_cpu = now, count, cpu_seconds(process.pid)
+                if pyspy and profile is not None:
+                    spy = start_pyspy(pyspy, process.pid, profile)
+            if count < total:
+                await asyncio.sleep(0.05)
+        done_at = time.perf_counter()
+        busy = (cpu_seconds(process.pid) - first_cpu) / (done_at - first_at)
+        span = await db.fetchrow(
+            f"SELECT min(processed_at) AS a, max(processed_at) AS b FROM {HEALTH_SCHEMA}.inbox"
+        )
+        stats = {
+            "customers": await db.fetchval(f"SELECT count(*) FROM {HEALTH_SCHEMA}.customers"),
+            "history": await db.fetchval(f"SELECT count(*) FROM {HEALTH_SCHEMA}.score_history"),
+            "outbox": await db.fetchval(f"SELECT count(*) FROM {HEALTH_SCHEMA}.outbox"),
+            "first_batch": first_count,
+            "db_span_s": (span["b"] - span["a"]).total_seconds(),
+            "service_cpu": busy,
+        }
+    finally:
+        await db.close()
+        if spy is not None:
+            try:
+                spy.wait(30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+    return Rate("(b) health-scoring service", total - first_count, done_at - first_at), stats
+
+
+# ------------------------------------------------------------------------------ (c) latency
+
+
+def admin_headers() -> dict[str, str]:
+    token = issue_token(
+        secret=SECRET,
+        issuer="fourfold",
+        role="admin",
+        subject="bench",
+        ttl=timedelta(hours=1),
+        now=datetime.now(UTC),
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def ingest_headers() -> dict[str, str]:
+    token = issue_token(
+        secret=SECRET,
+        issuer="fourfold",
+        role="ingest",
+        subject="bench",
+        ttl=timedelta(hours=1),
+        now=datetime.now(UTC),
+    )
+    return {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/cloudevents-batch+json",
+    }
+
+
+@dataclass
+class E2E:
+    latencies_ms: list[float]
+    post_ms: list[float]
+    events: int
+    seconds: float
+    missed: int
+    failed_posts: int
+
+
+async def end_to_end(ingest_url: str, health_url: str, run: str) -> E2E:
+    total = int(E2E_RATE * E2E_SECONDS)
+    samples = total // E2E_SAMPLE_EVERY
+    sample_ids = [customer_id(i) for i in range(samples)]  # each gets exactly one event
+    others = [customer_id(i) for i in range(samples, CUSTOMERS)]
+    rng = random.Random(7)
+    midnight = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), tzinfo=UTC)
+    events: list[tuple[dict[str, Any], str | None]] = []
+    for n in range(total):
+        if n % E2E_SAMPLE_EVERY == 0:
+            customer, sample = sample_ids[n // E2E_SAMPLE_EVERY], sample_ids[n // E2E_SAMPLE_EVERY]
+        else:
+            customer, sample = rng.choice(others), None
+        event = usage_reported(
+            f"{run}-e2e-{n}", customer, "active_users", 1 + n % 9, midnight - timedelta(days=n % 3)
+        )
+        events.append((event, sample))
+    batches = [events[i : i + E2E_BATCH] for i in range(0, total, E2E_BATCH)]
+    bodies = [orjson.dumps([e for e, _ in b]) for b in batches]
+
+    admin = admin_headers()
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    latencies: list[float] = []
+    post_ms: list[float] = []
+    missed = failed = 0
+    async with (
+        httpx.AsyncClient(headers=ingest_headers(), limits=limits, timeout=10) as ingest,
+        httpx.AsyncClient(headers=admin, limits=limits, timeout=10) as health,
+    ):
+        # What each sample customer shows before its event.
+        before: dict[str, str] = {}
+        for customer in sample_ids:
+            r = await health.get(f"{health_url}/v1/customers/{customer}/health")
+            r.raise_for_status()
+            before[customer] = r.json()["scored_at"]
+
+        async def watch(customer: str, t0: float) -> None:
+            nonlocal missed
+            deadline = t0 + E2E_SAMPLE_TIMEOUT_S
+            while time.perf_counter() < deadline:
+                try:
+                    r = await health.get(f"{health_url}/v1/customers/{customer}/health")
+                    if r.status_code == 200 and r.json()["scored_at"] != before[customer]:
+                        latencies.append((time.perf_counter() - t0) * 1000)
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(E2E_POLL_S)
+            missed += 1
+
+        async def send(body: bytes, batch: list[tuple[dict[str, Any], str | None]]) -> None:
+            nonlocal failed
+            t0 = time.perf_counter()
+            try:
+                r = await ingest.post(f"{ingest_url}/v1/events", content=body)
+                ok = r.status_code == 202
+            except httpx.HTTPError:
+                ok = False
+            post_ms.append((time.perf_counter() - t0) * 1000)
+            if not ok:
+                failed += 1
+                return
+            await asyncio.gather(*(watch(s, t0) for _, s in batch if s is not None))
+
+        interval = E2E_BATCH / E2E_RATE
+        tasks: list[asyncio.Task[None]] = []
+        started = time.perf_counter()
+        for i, body in enumerate(bodies):
+            delay = started + i * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(send(body, batches[i])))
+        sent_in = time.perf_counter() - started
+        await asyncio.wait_for(asyncio.gather(*tasks), E2E_SAMPLE_TIMEOUT_S + 30)
+    return E2E(latencies, post_ms, total, sent_in, missed, failed)
+
+
+# ------------------------------------------------------------------------------ main
+
+
+async def main() -> None:
+    state = Path(tempfile.mkdtemp(prefix="fourfold-health-bench-"))
+    run = uuid.uuid4().hex[:6]
+    prefix = f"hb{run}."
+    wall = time.perf_counter()
+    broker = EmbeddedBroker(state).start()
+    postgres = EmbeddedPostgres(state).start()
+    processes: list[subprocess.Popen[bytes]] = []
+    dsn = asyncpg_dsn(postgres.url())
+    print(f"state in {state}; topic prefix {prefix!r}", flush=True)
+    try:
+        await ensure_topics(
+            broker.bootstrap_servers,
+            with_dead_letters([*(prefix + t for t in INPUTS), *INPUTS, HEALTH_TOPIC]),
+            partitions=PARTITIONS,
+        )
+        t = time.perf_counter()
+        total = await produce(broker.bootstrap_servers, prefix, run)
+        print(f"produced {total:,} records in {time.perf_counter() - t:.1f}s", flush=True)
+
+        # The baseline's pass is short (well under a second): take the median of three.
+        runs = [await baseline(broker.bootstrap_servers, dsn, prefix, total) for _ in range(3)]
+        base = sorted(runs, key=lambda r: r.rate)[1]
+        print(
+            f"{base.name}: {base.rate:,.0f} events/s (runs: "
+            + ", ".join(f"{r.rate:,.0f}" for r in runs)
+            + ")",
+            flush=True,
+        )
+        parsed = await baseline(broker.bootstrap_servers, dsn, prefix, total, parse=True)
+        print(f"{parsed.name}: {parsed.rate:,.0f} events/s over {parsed.seconds:.1f}s", flush=True)
+
+        common = {
+            "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "FOURFOLD_DATABASE_URL": postgres.url(),
+            "FOURFOLD_AUTH_SECRET": SECRET,
+            "FOURFOLD_LOG_LEVEL": "WARNING",
+            "FOURFOLD_TOPIC_PARTITIONS": str(PARTITIONS),
+        }
+        health_env = {**common, "FOURFOLD_DATABASE_SCHEMA": HEALTH_SCHEMA}
+        health_log = state / "health.log"
+        health_port = free_port()
+        health = serve(
+            HEALTH_APP,
+            health_port,
+            {**health_env, "FOURFOLD_HEALTH_TOPIC_PREFIX": prefix},
+            health_log,
+        )
+        processes.append(health)
+        profile = state / "health-profile.txt" if os.environ.get("BENCH_PYSPY") else None
+        service, stats = await service_rate(dsn, total, health, health_log, profile)
+        print(
+            f"{service.name}: {service.rate:,.0f} events/s over {service.seconds:.1f}s {stats}",
+            flush=True,
+        )
+        stop(health)
+
+        # (c): ingest publishes to the plain topic names; restart health on them, same schema.
+        ingest_port, health_port = free_port(), free_port()
+        ingest = serve(
+            "fourfold.ingest.app:create_app",
+            ingest_port,
+            {**common, "FOURFOLD_DATABASE_SCHEMA": "ingest"},
+            state / "ingest.log",
+        )
+        processes.append(ingest)
+        health = serve(
+            HEALTH_APP,
+            health_port,
+            {**health_env, "FOURFOLD_HEALTH_TOPIC_PREFIX": ""},
+            health_log,
+        )
+        processes.append(health)
+        ingest_url = f"http://127.0.0.1:{ingest_port}"
+        health_url = f"http://127.0.0.1:{health_port}"
+        await wait_ready(f"{ingest_url}/readyz", ingest, state / "ingest.log")
+        await wait_ready(f"{health_url}/readyz", health, health_log)
+        await asyncio.sleep(5)  # group join, the scheduler's first pass
+        e2e = await end_to_end(ingest_url, health_url, run)
+        p50, p99 = pct(e2e.latencies_ms, 0.5), pct(e2e.latencies_ms, 0.99)
+        print(
+            f"(c) e2e: p50 {p50:.0f} ms, p99 {p99:.0f} ms, {len(e2e.latencies_ms)} samples, "
+            f"{e2e.missed} missed, {e2e.failed_posts} failed POSTs",
+            flush=True,
+        )
+        if profile is not None and profile.exists():
+            print(f"py-spy profile of (b): {profile}")
+        write_report(base, parsed, service, stats, e2e, time.perf_counter() - wall)
+    finally:
+        for process in processes:
+            stop(process)
+        postgres.stop()
+        broker.stop()
+
+
+def write_report(
+    base: Rate, parsed: Rate, service: Rate, stats: dict[str, Any], e2e: E2E, wall: float
+) -> None:
+    ratio, rates = service.rate / base.rate, (base, parsed, service)
+    post50, post99 = pct(e2e.post_ms, 0.5), pct(e2e.post_ms, 0.99)
+    lat50, lat99 = pct(e2e.latencies_ms, 0.5), pct(e2e.latencies_ms, 0.99)
+    lines = [
+        "| measurement | events | seconds | events/s | p50 ms | p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        *(f"| {r.name} | {r.events:,} | {r.seconds:.1f} | {r.rate:,.0f} | | |" for r in rates),
+        f"| (c) ingest POST, batches of {E2E_BATCH} at {e2e.events / e2e.seconds:,.0f} events/s"
+        f" | {e2e.events:,} | {e2e.seconds:.1f} | | {post50:.0f} | {post99:.0f} |",
+        f"| (c) ingest POST → new score readable (every {E2E_SAMPLE_EVERY}th event)"
+        f" | {len(e2e.latencies_ms)} | | | {lat50:.0f} | {lat99:.0f} |",
+        "",
+        f"- (b)/(a) service vs bare consume-and-write: **{ratio:.0%}** (target ≥ 40%)",
+        f"- (b) wrote {stats['customers']:,} customer rows, {stats['history']:,} history points,"
+        f" {stats['outbox']:,} outbox rows; first batch ({stats['first_batch']} events) excluded;"
+        f" inbox processed_at span {stats['db_span_s']:.1f}s;"
+        f" service process CPU {stats['service_cpu']:.0%} of one core",
+        f"- (c) samples missed (> {E2E_SAMPLE_TIMEOUT_S:.0f}s): {e2e.missed};"
+        f" failed POSTs: {e2e.failed_posts}",
+        f"- whole run: {wall:.0f}s",
+    ]
+    table = "\n".join(lines)
+    print("\n" + table)
+    if HEALTH_APP != "fourfold.health.app:create_app":
+        lines.append(f"- health app: `{HEALTH_APP}` (BENCH_HEALTH_APP)")
+        table = "\n".join(lines)
+    out = ROOT / "docs" / "benchmarks-health-latest.md"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    out.write_text(f"# Latest health-scoring benchmark, {stamp}\n\n{table}\n")
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
