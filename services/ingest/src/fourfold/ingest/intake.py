@@ -22,7 +22,7 @@ from typing_extensions import TypedDict
 from fourfold.clock import Clock
 from fourfold.events.envelope import Envelope
 from fourfold.events.problems import field_problems, problems_summary
-from fourfold.events.registry import InputEvent, parse_input_event
+from fourfold.events.registry import INPUT_EVENT_TYPES, InputEvent, parse_input_event
 from fourfold.ingest import repository
 from fourfold.ingest.schemas import EventResult, EventStatus
 from fourfold.kafka.outbox import CONTENT_TYPE
@@ -154,14 +154,17 @@ async def accept(
     )
 
 
+# Per event type, the record headers (shared, never mutated): built once, not per event.
+_HEADERS = {
+    event_type: [CONTENT_TYPE, ("ce_type", event_type.encode())] for event_type in INPUT_EVENT_TYPES
+}
+
+
 def _record(item: Valid) -> OutgoingRecord:
     """The event's record with the client's own JSON as value (validated, not re-encoded)."""
     event = item.event
     return OutgoingRecord(
-        topic=event.topic,
-        key=item.key.encode(),
-        value=orjson.dumps(item.raw),
-        headers=[CONTENT_TYPE, ("ce_type", event.type.encode())],
+        event.topic, item.key.encode(), orjson.dumps(item.raw), _HEADERS[event.type]
     )
 
 
