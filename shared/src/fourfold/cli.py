@@ -1,4 +1,4 @@
-"""The `fourfold` command: `fourfold dev`, `fourfold token issue ...`, `fourfold schemas DIR`."""
+"""The `fourfold` command: dev, token issue, migrate, schemas."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ commands:
   dev                 run the whole system on embedded parts with a demo feed
   token issue ...     issue a bearer token (fourfold token issue --help)
   schemas [DIR]       write the event JSON Schemas (default docs/events)
+  migrate SERVICE     apply a service's migrations (ingest | health-scoring) to the
+                      database its settings name (FOURFOLD_DATABASE_URL)
 """
 
 
@@ -24,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
             from fourfold.auth.cli import main_issue_token
 
             return main_issue_token(rest)
+        case ["migrate", service]:
+            from fourfold.service.migrate import migrate
+
+            return migrate(service)
         case ["schemas", *rest]:
             from fourfold.events.schemas import main as schemas
 
