@@ -163,6 +163,8 @@ async def test_poison_and_unparseable_records_go_to_dlq_and_partition_moves_on(
     )
     assert reasons == [("handler_failed", poison.to_json_bytes()), ("unparseable", b"{not json")]
     assert all(dict(r.headers)["dlq.topic"].decode() == topic for r in dead)
+    event_ids = sorted(dict(r.headers)["dlq.event_id"].decode() for r in dead)
+    assert event_ids == ["", poison.id], "the parsed poison record names its event"
     committed = await committed_offsets(kafka_bootstrap, group, topic)
     assert sum(committed.values()) == len(records), "offsets moved past the dead letters"
 

@@ -193,6 +193,7 @@ class BatchConsumer:
                         "offset": letter.record.offset,
                         "reason": letter.reason,
                         "detail": letter.detail,
+                        "event_id": letter.event_id,
                     },
                 )
         await self._commit(polled)
@@ -233,7 +234,7 @@ class BatchConsumer:
             with log_context(event_id=item.event.id, event_type=item.event.type):
                 error = await self._apply_with_retries([item])
             if error is not None:
-                dead.append(DeadLetter(item.record, "handler_failed", error))
+                dead.append(DeadLetter(item.record, "handler_failed", error, item.event.id))
         return dead
 
     async def _apply_with_retries(self, items: list[_Parsed]) -> str | None:

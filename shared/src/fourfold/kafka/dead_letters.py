@@ -36,6 +36,7 @@ class DeadLetter:
     record: ConsumedRecord
     reason: str  # short machine-readable class: unparseable | handler_failed
     detail: str
+    event_id: str | None = None  # known when the record parsed
 
     def to_outgoing(self, *, service: str) -> OutgoingRecord:
         record = self.record
@@ -50,5 +51,6 @@ class DeadLetter:
                 ("dlq.topic", record.topic.encode()),
                 ("dlq.partition", str(record.partition).encode()),
                 ("dlq.offset", str(record.offset).encode()),
+                ("dlq.event_id", (self.event_id or "").encode()),
             ],
         )
