@@ -52,8 +52,9 @@ bench: install ## Benchmarks; figures go to docs/benchmarks.md
 	$(PY) bench/ingest_bench.py
 	$(PY) bench/health_bench.py
 
-schemas: install ## Regenerate docs/events/ from the event models
+schemas: install ## Regenerate docs/events/ and docs/openapi/ from the code
 	$(PY) -m fourfold.events.schemas docs/events
+	$(PY) -m fourfold.dev.openapi docs/openapi
 
 clean: ## Remove the venv, tools, caches and embedded state
 	rm -rf $(VENV) $(TOOLS) .state .pytest_cache .mypy_cache .ruff_cache .hypothesis
