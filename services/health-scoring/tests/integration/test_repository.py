@@ -1,0 +1,183 @@
+"""The repository's batch statements against PostgreSQL: the unnest upsert and history insert
+store exactly what SQLAlchemy's per-row INSERT stored, and the `= ANY(:ids)` reads find what
+they should."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from fourfold.db.engine import create_engine, session_factory
+from fourfold.db.migrations import upgrade
+from fourfold.health import repository
+from fourfold.health.app import MIGRATIONS_DIR
+from fourfold.health.domain.override import ManualOverride
+from fourfold.health.domain.scorecard import Band, default_scorecard
+from fourfold.health.domain.signals import (
+    CustomerSignals,
+    Milestone,
+    Money,
+    PaymentState,
+    SubscriptionStatus,
+)
+from fourfold.health.evaluation import Evaluation, Previous, evaluate
+from fourfold.health.models import customers, score_history
+from fourfold.health.state import CustomerState
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+SCORECARD = default_scorecard()
+
+
+def states() -> list[CustomerState]:
+    start = NOW - timedelta(days=50)
+    rich = CustomerSignals(
+        customer_id="r-1",
+        partner_id="p1",
+        plan="pro",
+        status=SubscriptionStatus.ACTIVE,
+        seats_bought=10,
+        mrr=Money(Decimal("99.55"), "EUR"),
+        subscription_start=start,
+        term_end=start + timedelta(days=365),
+        subscription_at=start,
+        seats_in_use=7,
+        seats_in_use_at=NOW - timedelta(days=1),
+        active_users=tuple((NOW.date() - timedelta(days=d), 6) for d in range(40, 0, -1)),
+        features_used=frozenset({"a", "b"}),
+        features_available=8,
+        milestones={Milestone.KICKOFF: start + timedelta(days=2)},
+        payment=PaymentState(1, True, NOW - timedelta(days=3)),
+    )
+    return [
+        CustomerState(rich, partner_at=start, failed_invoices=frozenset({"i9"})),
+        CustomerState.new("r-2"),  # no partner, no ARR: NULL columns
+        CustomerState.new("r-3 'quoted\" ünïcode"),
+    ]
+
+
+def evaluations(override: ManualOverride | None = None, now: datetime = NOW) -> list[Evaluation]:
+    return [
+        evaluate(
+            state, previous=None, scorecard=SCORECARD, now=now, override=override, cause="event"
+        )
+        for state in states()
+    ]
+
+
+@pytest.fixture
+async def sessions(
+    database_url: str, fresh_schema: str
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    await upgrade(url=database_url, schema=fresh_schema, migrations_dir=MIGRATIONS_DIR)
+    engine: AsyncEngine = create_engine(database_url, schema=fresh_schema)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+async def stored(session: AsyncSession) -> tuple[list[Any], list[Any]]:
+    """Every column of every row as PostgreSQL prints it (JSONB as its text, NULL vs JSON null
+    told apart), history without its generated id."""
+    current = await session.execute(
+        text("SELECT (to_jsonb(c))::text FROM customers c ORDER BY customer_id")
+    )
+    history = await session.execute(
+        text(
+            "SELECT (to_jsonb(h) - 'id')::text, override IS NULL, jsonb_typeof(override) "
+            "FROM score_history h ORDER BY customer_id, at, cause"
+        )
+    )
+    return [tuple(r) for r in current], [tuple(r) for r in history]
+
+
+async def write_per_row(session: AsyncSession, found: Sequence[Evaluation]) -> None:
+    """What `save_customers` and `add_history` used to run: SQLAlchemy's executemany."""
+    statement = insert(customers)
+    replaced = {c.name: statement.excluded[c.name] for c in customers.c if c.name != "customer_id"}
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["customer_id"], set_=replaced),
+        [e.row for e in found],
+    )
+    await session.execute(insert(score_history), [e.history for e in found if e.history])
+
+
+async def write_batched(session: AsyncSession, found: Sequence[Evaluation]) -> None:
+    await repository.save_customers(session, [e.row for e in found])
+    await repository.add_history(session, [e.history for e in found if e.history])
+
+
+async def test_batched_writes_store_what_per_row_inserts_stored(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    override = ManualOverride(
+        reason="call 'x'", set_at=NOW, expires_at=NOW + timedelta(days=3), band=Band.RED
+    )
+    plain, overridden = evaluations(), evaluations(override, NOW + timedelta(days=2))
+    snapshots = []
+    for write in (write_per_row, write_batched):
+        async with sessions() as session, session.begin():
+            await session.execute(delete(customers))
+            await session.execute(delete(score_history))
+            await write(session, plain)
+            await write(session, overridden)  # the second write replaces the current rows
+            snapshots.append(await stored(session))
+    assert snapshots[0] == snapshots[1]
+    current, history = snapshots[1]
+    assert len(current) == 3
+    assert len(history) == 6
+    # a point without an override keeps the JSON null SQLAlchemy's JSONB type stored
+    assert {(is_null, kind) for _, is_null, kind in history} == {(False, "null"), (False, "object")}
+
+
+async def test_empty_batches_run_nothing(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session, session.begin():
+        await repository.save_customers(session, [])
+        await repository.add_history(session, [])
+        assert await stored(session) == ([], [])
+
+
+async def test_reads_by_id_find_the_given_customers(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    found = evaluations()
+    ids = [e.row["customer_id"] for e in found]
+    override = ManualOverride(reason="r", set_at=NOW, expires_at=NOW + timedelta(days=1), score=40)
+    async with sessions() as session, session.begin():
+        await write_batched(session, found)
+        await repository.put_override(session, ids[1], override)
+
+    async with sessions() as session, session.begin():
+        locked = await repository.lock_customers(session, [ids[2], ids[0], "unknown", ids[0]])
+        assert list(locked) == sorted([ids[0], ids[2]])
+        for evaluation in (found[0], found[2]):
+            state, previous = locked[evaluation.row["customer_id"]]
+            assert state == next(
+                s for s in states() if s.customer_id == evaluation.row["customer_id"]
+            )
+            assert previous == Previous(
+                score=evaluation.result.score,
+                computed_score=evaluation.result.computed_score,
+                band=evaluation.row["band"],
+                step=evaluation.row["step"],
+                history_at=NOW,
+                version=evaluation.row["version"],
+            )
+        assert await repository.lock_customers(session, []) == {}
+
+        assert await repository.load_overrides(session, ids) == {ids[1]: override}
+        assert await repository.load_overrides(session, [ids[0]]) == {}
+
+        trend = await repository.load_trend_history(session, ids[:2], NOW - timedelta(days=1))
+        assert set(trend) == set(ids[:2])
+        assert trend[ids[0]] == [(NOW, found[0].result.computed_score)]
+        assert await repository.load_trend_history(session, ids, NOW + timedelta(seconds=1)) == {}
