@@ -68,3 +68,42 @@ async def test_database_outage_pauses_the_poll_and_resumes_without_dead_letters(
     assert await read_topic(kafka_bootstrap, f"{topic}.dlq", expect=1, timeout_s=2) == []
     await engine.dispose()
     postgres.stop()
+
+
+async def test_an_event_that_always_times_out_is_dead_lettered_while_the_database_is_up(
+    kafka_bootstrap: str, database_url: str, fresh_schema: str, unique: str
+) -> None:
+    topic = f"test.timeout.{unique}"
+    await ensure_topics(kafka_bootstrap, with_dead_letters([topic]), partitions=1)
+    await effects.create_tables(database_url, fresh_schema)
+    engine = create_engine(database_url, schema=fresh_schema)
+    good = [usage_event(f"ok-{i}", "c") for i in range(5)]
+    slow = usage_event("slow-1", effects.TIMEOUT_CUSTOMER)
+    await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in [*good[:2], slow, *good[2:]]])
+    producer = EventProducer(kafka_bootstrap)
+    await producer.start()
+    consumer = BatchConsumer(
+        bootstrap_servers=kafka_bootstrap,
+        group_id=f"g-{unique}",
+        topics=[topic],
+        sessions=session_factory(engine),
+        inbox=effects.inbox,
+        outbox=effects.outbox,
+        producer=producer,
+        handler=effects.handle,
+        service="effects-test",
+        session_timeout_ms=6000,
+        max_pause_s=0.5,
+    )
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    try:
+        dead = await read_topic(kafka_bootstrap, f"{topic}.dlq", expect=1, timeout_s=30)
+        await wait_for_effects(engine, len(good))
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 30)
+        await producer.stop()
+    assert [dict(r.headers)["dlq.event_id"] for r in dead] == [slow.id.encode()]
+    assert await effect_counts(engine) == {e.id: 1 for e in good}
+    await engine.dispose()

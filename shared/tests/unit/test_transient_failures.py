@@ -39,3 +39,17 @@ def test_infrastructure_failures_are_transient(exc: Exception) -> None:
 )
 def test_event_failures_are_not_transient(exc: Exception) -> None:
     assert not is_transient(exc)
+
+
+def _bad_event_while_handling_an_oserror() -> None:
+    try:
+        raise ConnectionResetError("unrelated, already handled")
+    except OSError:
+        raise ValueError("the event is bad") from None
+
+
+def test_an_error_raised_while_handling_an_oserror_is_not_transient() -> None:
+    with pytest.raises(ValueError, match="the event is bad") as caught:
+        _bad_event_while_handling_an_oserror()
+    assert caught.value.__context__ is not None
+    assert not is_transient(caught.value)

@@ -145,9 +145,15 @@ class BatchConsumer:
         pause = self._retry_backoff_s
         try:
             while not self._stopping.is_set():
-                polled = await self._consumer.getmany(
-                    timeout_ms=self._poll_timeout_ms, max_records=self._max_records
-                )
+                try:
+                    polled = await self._consumer.getmany(
+                        timeout_ms=self._poll_timeout_ms, max_records=self._max_records
+                    )
+                except KafkaError as exc:  # the broker is away: keep trying, never die
+                    log.warning("poll failed; retrying", extra={"error": repr(exc)})
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), self._max_pause_s)
+                    continue
                 if not polled:
                     continue
                 try:
@@ -251,7 +257,11 @@ class BatchConsumer:
                 last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 topic = items[0].record.topic
                 EVENTS_FAILED.labels(self._service, topic, type(exc).__name__).inc()
-                if is_transient(exc) and attempt == self._max_attempts:
+                if (
+                    attempt == self._max_attempts
+                    and is_transient(exc)
+                    and not await self._database_answers()
+                ):
                     raise InfrastructureUnavailable(last_error) from exc
                 log.warning(
                     "handler failed",
@@ -260,6 +270,15 @@ class BatchConsumer:
                 )
                 await asyncio.sleep(self._retry_backoff_s * attempt)
         return last_error
+
+    async def _database_answers(self) -> bool:
+        """Tell an outage (the database is away) from an event whose handling times out."""
+        try:
+            async with asyncio.timeout(2), self._sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     async def _apply_once(self, items: list[_Parsed]) -> None:
         unique: dict[tuple[str, str], Envelope] = {}

@@ -122,14 +122,15 @@ class OutboxRelay:
         while not self._stopping.is_set():
             try:
                 published = await self.publish_once()
+                if published >= self._batch_size:
+                    continue
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._idle_interval_s)
+                except TimeoutError:
+                    await self.pending()
             except Exception:
+                # Never die: the database or broker being away must not stop publishing
+                # for good. Rows stay in the outbox until a later attempt sends them.
                 log.exception("outbox relay failed; retrying")
-                published = 0
                 await asyncio.sleep(1)
-            if published >= self._batch_size:
-                continue
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._idle_interval_s)
-            except TimeoutError:
-                await self.pending()

@@ -17,7 +17,11 @@ class InfrastructureUnavailable(Exception):
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True when `exc`, or anything that caused it, says a connection or server went away."""
+    """True when `exc`, or what it was raised from, says a connection or server went away.
+
+    Only `__cause__` is followed: an error raised while handling an unrelated OSError says
+    nothing about the infrastructure.
+    """
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -33,5 +37,5 @@ def is_transient(exc: BaseException) -> bool:
             and "Connection" in type(current).__name__
         ):
             return True
-        current = current.__cause__ or current.__context__
+        current = current.__cause__
     return False

@@ -35,6 +35,7 @@ effects = Table(
     Column("count", Integer, nullable=False),
 )
 POISON_CUSTOMER = "poison"
+TIMEOUT_CUSTOMER = "always-times-out"  # looks like an outage, but the database is fine
 
 
 async def handle(batch: Batch) -> None:
@@ -42,6 +43,8 @@ async def handle(batch: Batch) -> None:
         assert isinstance(event, UsageReported)
         if event.data.customer_id == POISON_CUSTOMER:
             raise RuntimeError("this customer always fails")
+        if event.data.customer_id == TIMEOUT_CUSTOMER:
+            raise TimeoutError("a downstream call for this customer always times out")
         await batch.session.execute(
             text(
                 "INSERT INTO effects (event_id, customer_id, count) VALUES (:id, :c, 1) "
