@@ -433,3 +433,19 @@ def test_a_derived_event_with_required_nulls_survives_the_wire() -> None:
         ),
     )
     assert parse_event(first.to_json_bytes()) == first
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [(["id"], "a\x00b"), (["source"], "src\x00"), (["data", "customer_id"], "c\x00")],
+)
+def test_a_nul_character_is_rejected_naming_the_field(path: list[str], value: str) -> None:
+    raw = usage_reported("e1", "c1")
+    target = raw
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(ValidationError) as caught:
+        parse_input_event(raw)
+    [problem] = field_problems(caught.value)
+    assert problem["loc"] == path

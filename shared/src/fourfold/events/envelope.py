@@ -7,8 +7,10 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
-NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=False)]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+# No NUL: PostgreSQL text cannot hold it, and an id that cannot be stored cannot be deduped.
+NO_NUL = r"^[^\x00]*$"
+NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NO_NUL)]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
 
 
 class EventData(BaseModel):

@@ -16,6 +16,7 @@ from fourfold.ingest.errors import EventsRejected, MalformedJson
 from fourfold.ingest.runtime import IngestRuntime
 from fourfold.ingest.schemas import AcceptedEvent, IngestResponse
 from fourfold.kafka.producer import BrokerUnavailable
+from fourfold.kafka.transient import is_transient
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -140,6 +141,8 @@ async def post_events(request: Request, _: Ingestor, rt: Runtime) -> Response:
         rt.broker_failed()
         raise BrokerUnavailable(exc.detail, retry_after_seconds=settings.retry_after_s) from exc
     except (SQLAlchemyError, OSError) as exc:
+        if not is_transient(exc):
+            raise  # a bug or a data error: a 500 the client should not retry blindly
         raise Unavailable(
             f"database unavailable: {type(exc).__name__}",
             retry_after_seconds=settings.retry_after_s,
