@@ -11,6 +11,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEV_AUTH_SECRET = "dev-only-change-me-dev-only-change-me"
+"""Public, so only acceptable while every part is embedded (a laptop, not a deployment)."""
+MIN_AUTH_SECRET_BYTES = 32
+
 
 class FourfoldSettings(BaseSettings):
     """Settings shared by every Fourfold process."""
@@ -35,9 +39,24 @@ class FourfoldSettings(BaseSettings):
     topic_partitions: int = Field(default=6, ge=1, description="Partitions per created topic.")
     topic_replication_factor: int = Field(default=1, ge=1)
     auth_secret: SecretStr = Field(
-        default=SecretStr("dev-only-change-me-dev-only-change-me"),
+        default=SecretStr(DEV_AUTH_SECRET),
         description="HMAC secret signing bearer tokens (HS256). Set it in production.",
     )
     auth_issuer: str = Field(default="fourfold")
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=True, description="Structured JSON logs (false: plain text).")
+
+    def check_serving_secret(self) -> None:
+        """Refuse to serve with a guessable secret: called by every service at start.
+
+        The public dev default is accepted only when neither the broker nor the database is
+        named (everything embedded, on one machine). Raises ValueError naming the setting.
+        """
+        secret = self.auth_secret.get_secret_value()
+        if len(secret.encode()) < MIN_AUTH_SECRET_BYTES:
+            raise ValueError(f"FOURFOLD_AUTH_SECRET must be at least {MIN_AUTH_SECRET_BYTES} bytes")
+        if secret == DEV_AUTH_SECRET and (self.kafka_bootstrap_servers or self.database_url):
+            raise ValueError(
+                "FOURFOLD_AUTH_SECRET is the public dev default while a broker or database "
+                "URL is set: set a secret of your own"
+            )

@@ -11,6 +11,7 @@ import contextlib
 import importlib.util
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
+from pydantic import SecretStr
 
 from fourfold.auth import issue_token
 from fourfold.clock import SystemClock
@@ -26,7 +28,7 @@ from fourfold.dev.demo_feed import run_demo_feed
 from fourfold.infra.broker import EmbeddedBroker
 from fourfold.infra.postgres import EmbeddedPostgres
 from fourfold.logs import configure_logging
-from fourfold.settings import FourfoldSettings
+from fourfold.settings import DEV_AUTH_SECRET, FourfoldSettings
 
 log = logging.getLogger("fourfold.dev")
 
@@ -88,11 +90,15 @@ def _wait_ready(spec: ServiceSpec, process: subprocess.Popen[bytes], timeout: fl
 
 def main() -> int:
     settings = FourfoldSettings()
+    if settings.auth_secret.get_secret_value() == DEV_AUTH_SECRET:
+        # The services get URLs, so they refuse the public default: a fresh one per run.
+        settings.auth_secret = SecretStr(secrets.token_urlsafe(32))
     configure_logging(service="dev", level="INFO", json=False)
     clock = SystemClock()
     broker = EmbeddedBroker(settings.state_dir).start()
     postgres = EmbeddedPostgres(settings.state_dir).start()
     env = {
+        "FOURFOLD_AUTH_SECRET": settings.auth_secret.get_secret_value(),
         "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "FOURFOLD_DATABASE_URL": postgres.url(),
         "FOURFOLD_STATE_DIR": str(settings.state_dir),

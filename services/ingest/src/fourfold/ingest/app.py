@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: IngestSettings | None = None, clock: Clock | None = None) -> FastAPI:
     """Build the ingest app; settings come from the environment unless handed in (tests)."""
     settings = settings or IngestSettings()
+    settings.check_serving_secret()
     configure_logging(
         service=settings.service_name, level=settings.log_level, json=settings.log_json
     )
