@@ -221,3 +221,15 @@ async def test_concurrent_requests_with_the_same_event_accept_it_once(
         kafka_bootstrap, USAGE_TOPIC, expect=2, keys={f"{unique}-race-c".encode()}, timeout_s=3
     )
     assert len(records) == 1
+
+
+async def test_overlapping_batches_in_opposite_orders_accept_each_event_once(
+    client: httpx.AsyncClient, auth_header: Any, unique: str
+) -> None:
+    shared = [usage_reported(f"{unique}-x{i}", f"{unique}-c{i}") for i in range(50)]
+    responses = await asyncio.gather(
+        *(post(client, auth_header(), order) for order in [shared, shared[::-1]] * 3)
+    )
+    assert [r.status_code for r in responses] == [202] * 6
+    accepted = sum(r.json()["accepted"] for r in responses)
+    assert accepted == len(shared), "each event accepted exactly once across the requests"

@@ -132,13 +132,13 @@ async def post_events(request: Request, _: Ingestor, rt: Runtime) -> Response:
     valid, rejected = intake.validate(items)
     if not valid:  # nothing to publish: the answer does not depend on the broker
         raise EventsRejected([r.model_dump(mode="json") for r in rejected])
-    producer = await rt.ready_producer()
+    producer, generation = await rt.ready_producer()
     try:
         response = await intake.accept(
             valid, rejected, sessions=rt.sessions, producer=producer, clock=rt.clock
         )
     except BrokerUnavailable as exc:
-        rt.broker_failed()
+        rt.broker_failed(generation)
         raise BrokerUnavailable(exc.detail, retry_after_seconds=settings.retry_after_s) from exc
     except (SQLAlchemyError, OSError) as exc:
         if not is_transient(exc):

@@ -123,15 +123,17 @@ async def accept(
     rejected = len(results)
     unique: dict[tuple[str, str], Valid] = {}
     duplicates: list[Valid] = []
-    sources, ids, types, keys = [], [], [], []
     for item in valid:  # a repeat within the request is a duplicate of its first copy
         event = item.event
         if unique.setdefault((event.source, event.id), item) is not item:
             duplicates.append(item)
-            continue
-        sources.append(event.source)
-        ids.append(event.id)
-        types.append(event.type)
+    # Claimed in key order: two requests sharing ids lock their rows in the same order and
+    # cannot deadlock. Publishing below keeps the request's order.
+    sources, ids, types, keys = [], [], [], []
+    for (source, event_id), item in sorted(unique.items(), key=lambda pair: pair[0]):
+        sources.append(source)
+        ids.append(event_id)
+        types.append(item.event.type)
         keys.append(item.key)
     async with sessions() as session, session.begin():
         seen_before = await repository.claim(

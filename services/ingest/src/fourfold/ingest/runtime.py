@@ -27,22 +27,24 @@ class IngestRuntime:
     producer: EventProducer
     topics_ready: bool = False
     producer_stale: bool = False
+    generation: int = 0  # bumped on each reconnect, so a late failure cannot undo a newer one
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def ready_producer(self) -> EventProducer:
-        """The producer, once topics exist; after an outage, recreate them first.
+    async def ready_producer(self) -> tuple[EventProducer, int]:
+        """The producer and its generation, once topics exist; after an outage, reconnect.
 
         The embedded broker forgets its topics when it restarts, so a publish failure marks
         them unknown and the next request ensures them again before sending.
         """
         if self.topics_ready:
-            return self.producer
+            return self.producer, self.generation
         async with self._lock:
             if not self.topics_ready:
                 try:
                     if self.producer_stale:
                         await self.producer.restart()
                         self.producer_stale = False
+                        self.generation += 1
                     else:
                         await self.producer.ensure_started()
                     await ensure_topics(
@@ -61,9 +63,14 @@ class IngestRuntime:
                         retry_after_seconds=self.settings.retry_after_s,
                     ) from exc
                 self.topics_ready = True
-        return self.producer
+        return self.producer, self.generation
 
-    def broker_failed(self) -> None:
-        """Forget topics and the producer's connection: both may be gone with the broker."""
-        self.topics_ready = False
-        self.producer_stale = True
+    def broker_failed(self, generation: int) -> None:
+        """Forget topics and the producer's connection: both may be gone with the broker.
+
+        Only a failure on the current producer counts: a request that started before the
+        last reconnect must not mark the fresh producer stale.
+        """
+        if generation == self.generation:
+            self.topics_ready = False
+            self.producer_stale = True
