@@ -26,6 +26,7 @@ from fourfold.kafka.producer import EventProducer
 from fourfold.kafka.topics import ensure_topics, with_dead_letters
 from fourfold.testing import effects
 from fourfold.testing.kafka import committed_offsets, produce_raw, read_topic
+from fourfold.testing.wait import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -107,19 +108,17 @@ async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
 
 
 async def wait_for_committed(bootstrap: str, group: str, topic: str, total: int) -> None:
-    deadline = asyncio.get_running_loop().time() + 30
-    while asyncio.get_running_loop().time() < deadline:
-        if sum((await committed_offsets(bootstrap, group, topic)).values()) >= total:
-            return
-        await asyncio.sleep(0.2)
+    async def done() -> bool:
+        return sum((await committed_offsets(bootstrap, group, topic)).values()) >= total
+
+    await wait_until(done, 30, f"{total} committed offsets on {topic}")
 
 
 async def wait_for_effects(engine: AsyncEngine, count: int, timeout_s: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while asyncio.get_running_loop().time() < deadline:
-        if len(await effect_counts(engine)) >= count:
-            return
-        await asyncio.sleep(0.1)
+    async def done() -> bool:
+        return len(await effect_counts(engine)) >= count
+
+    await wait_until(done, timeout_s, f"{count} effects")
 
 
 async def test_duplicate_event_ids_have_one_effect(
@@ -132,7 +131,7 @@ async def test_duplicate_event_ids_have_one_effect(
     async with running(consumer):
         await wait_for_effects(engine, len(events))
         await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events[:5]])
-        await wait_for_committed(kafka_bootstrap, f"g-{unique}", topic, 45)
+        await wait_for_committed(kafka_bootstrap, f"g-{unique}", topic, 45)  # raises if not
 
     assert await effect_counts(engine) == {e.id: 1 for e in events}
     async with engine.connect() as connection:

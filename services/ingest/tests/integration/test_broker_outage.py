@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -46,7 +47,8 @@ async def test_outage_answers_503_and_the_retry_after_recovery_goes_through(
         assert down.status_code == 503
         assert down.headers["Retry-After"].isdigit()
         assert down.json()["error"] == "broker_unavailable"
-        status = await client.get(f"/v1/events/x/{events[0]['id']}", headers=auth_header())
+        source = quote(events[0]["source"], safe="")
+        status = await client.get(f"/v1/events/{source}/{events[0]['id']}", headers=auth_header())
         assert status.status_code == 404
         not_ready = await client.get("/readyz")
         assert not_ready.status_code == 503

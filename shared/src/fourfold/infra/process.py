@@ -68,14 +68,17 @@ class ServerProcess:
         )
         log.close()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.running():
-                raise RuntimeError(f"{self.name} exited at start; log:\n{self.log_tail()}")
-            if ready():
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise TimeoutError(f"{self.name} not ready after {timeout}s; log:\n{self.log_tail()}")
+        try:
+            while time.monotonic() < deadline:
+                if not self.running():
+                    raise RuntimeError(f"{self.name} exited at start; log:\n{self.log_tail()}")
+                if ready():
+                    return
+                time.sleep(0.05)
+            raise TimeoutError(f"{self.name} not ready after {timeout}s; log:\n{self.log_tail()}")
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
 
     def stop(self, timeout: float = 15.0) -> None:
         """Ask the server to stop; kill it if it does not within `timeout`."""

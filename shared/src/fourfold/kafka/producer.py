@@ -86,18 +86,26 @@ class EventProducer:
         """Send every record; raise BrokerUnavailable unless all were acknowledged."""
         if not records:
             return
+        futures: list[asyncio.Future[Any]] = []
         try:
             async with asyncio.timeout(self._send_timeout_s):
-                futures = [
-                    await self._producer.send(
-                        record.topic, record.value, key=record.key, headers=record.headers
+                for record in records:
+                    futures.append(
+                        await self._producer.send(
+                            record.topic, record.value, key=record.key, headers=record.headers
+                        )
                     )
-                    for record in records
-                ]
                 for future in futures:  # cheaper than gather: most are done together
                     await future
         except (KafkaError, TimeoutError) as exc:
+            for future in futures:  # we answer for all of them: their errors are seen
+                future.add_done_callback(_consume_outcome)
             raise BrokerUnavailable(f"broker did not acknowledge: {exc!r}") from exc
 
     async def partitions_for(self, topic: str) -> set[int]:
         return set(await self._producer.partitions_for(topic))
+
+
+def _consume_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -7,6 +7,7 @@ starts them once and hands the URLs to every service.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -33,17 +34,18 @@ async def infrastructure(settings: FourfoldSettings) -> AsyncIterator[Infrastruc
     try:
         bootstrap = settings.kafka_bootstrap_servers
         if not bootstrap:
-            broker = EmbeddedBroker(settings.state_dir).start()
+            # Starting waits on the child with blocking calls: off the event loop.
+            broker = await asyncio.to_thread(EmbeddedBroker(settings.state_dir).start)
             bootstrap = broker.bootstrap_servers
             log.info("started embedded broker", extra={"bootstrap": bootstrap})
         database_url = settings.database_url
         if not database_url:
-            postgres = EmbeddedPostgres(settings.state_dir).start()
+            postgres = await asyncio.to_thread(EmbeddedPostgres(settings.state_dir).start)
             database_url = postgres.url()
             log.info("started embedded postgres", extra={"url": database_url})
         yield Infrastructure(kafka_bootstrap_servers=bootstrap, database_url=database_url)
     finally:
         if postgres is not None:
-            postgres.stop()
+            await asyncio.to_thread(postgres.stop)
         if broker is not None:
-            broker.stop()
+            await asyncio.to_thread(broker.stop)

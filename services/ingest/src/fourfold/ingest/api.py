@@ -45,7 +45,8 @@ because every consumer dedupes by `source` + `id`.
 Errors: **400** malformed JSON, **401/403** without the ingest credential, **413** body or
 batch too large, **415** another content type, **422** when every event is invalid (the
 detail lists them), **503** with `Retry-After` when the broker did not acknowledge — then
-nothing of the request is reported or remembered as accepted.
+nothing of the request is remembered as accepted and a retry with the same ids goes
+through (some events may still have reached the broker; consumers dedupe them).
 """
 
 Ingestor = Annotated[Principal, Depends(require_roles("ingest"))]

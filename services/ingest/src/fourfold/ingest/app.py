@@ -45,8 +45,8 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
                 infra.kafka_bootstrap_servers,
                 client_id=settings.service_name,
                 send_timeout_s=settings.publish_timeout_s,
-                # aiokafka gives up on a batch before we answer 503, so no copy of a
-                # request we refused is delivered later by a retry in the background.
+                # aiokafka gives up on a batch a little before we answer 503: this narrows
+                # (cannot close) the window in which a refused batch is still delivered.
                 request_timeout_ms=int(settings.publish_timeout_s * 800),
             )
             try:
