@@ -59,15 +59,14 @@ async def test_database_outage_pauses_the_poll_and_resumes_without_dead_letters(
 
         postgres = EmbeddedPostgres(tmp_path, port=postgres.port).start()
         await wait_for_effects(engine, len(before) + len(during))
+        assert await effect_counts(engine) == {e.id: 1 for e in before + during}
+        assert await read_topic(kafka_bootstrap, f"{topic}.dlq", expect=1, timeout_s=2) == []
     finally:
         consumer.stop()
         await asyncio.wait_for(task, 30)
         await producer.stop()
-
-    assert await effect_counts(engine) == {e.id: 1 for e in before + during}
-    assert await read_topic(kafka_bootstrap, f"{topic}.dlq", expect=1, timeout_s=2) == []
-    await engine.dispose()
-    postgres.stop()
+        await engine.dispose()
+        postgres.stop()  # whichever instance is current; stopping a stopped one is a no-op
 
 
 async def test_an_event_that_always_times_out_is_dead_lettered_while_the_database_is_up(
@@ -100,10 +99,10 @@ async def test_an_event_that_always_times_out_is_dead_lettered_while_the_databas
     try:
         dead = await read_topic(kafka_bootstrap, f"{topic}.dlq", expect=1, timeout_s=30)
         await wait_for_effects(engine, len(good))
+        assert [dict(r.headers)["dlq.event_id"] for r in dead] == [slow.id.encode()]
+        assert await effect_counts(engine) == {e.id: 1 for e in good}
     finally:
         consumer.stop()
         await asyncio.wait_for(task, 30)
         await producer.stop()
-    assert [dict(r.headers)["dlq.event_id"] for r in dead] == [slow.id.encode()]
-    assert await effect_counts(engine) == {e.id: 1 for e in good}
-    await engine.dispose()
+        await engine.dispose()
