@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from fourfold.events import Money, SubscriptionCancelled
+from fourfold.health.queries import encode_cursor
+from fourfold.health.schemas import SortKey, SortOrder
 
 if TYPE_CHECKING:
     from conftest import Make, Service
@@ -232,3 +236,127 @@ async def test_override_and_history_validation_names_the_field(
         history, **{"from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"}
     )
     assert ranged["points"] == []
+
+
+async def test_history_range_keeps_the_points_inside_and_drops_the_others(
+    service: Service, book: dict[str, str]
+) -> None:
+    customer = book["a1"]
+    first = service.clock.now()
+    body = {"score": 40, "reason": "range test"}
+    for _ in range(2):  # an override records a history point at the clock's time
+        service.clock.advance(timedelta(days=1))
+        body["expires_at"] = (service.clock.now() + timedelta(days=7)).isoformat()
+        put = await service.client.put(
+            f"/v1/admin/health/{customer}/override", json=body, headers=service.auth()
+        )
+        assert put.status_code == 200, put.text
+    path = f"/v1/customers/{customer}/health/history"
+    everything = await service.get(
+        path,
+        **{
+            "from": (first - timedelta(days=1)).isoformat(),
+            "to": service.clock.now().isoformat(),
+        },
+    )
+    times = {point["at"] for point in everything["points"]}
+    day1, day2 = first + timedelta(days=1), first + timedelta(days=2)
+    assert {first, day1, day2} <= {_instant(at) for at in times}
+    middle = await service.get(
+        path,
+        **{
+            "from": (first + timedelta(hours=12)).isoformat(),
+            "to": (day1 + timedelta(hours=12)).isoformat(),
+        },
+    )
+    assert [_instant(p["at"]) for p in middle["points"]] == [day1]
+    assert middle["points"][0]["cause"] == "override"
+    edges = await service.get(path, **{"from": day1.isoformat(), "to": day2.isoformat()})
+    assert [_instant(p["at"]) for p in edges["points"]] == [day1, day2], "bounds are inclusive"
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def test_out_of_range_history_bounds_answer_422_naming_the_field(
+    service: Service, book: dict[str, str]
+) -> None:
+    history = f"/v1/customers/{book['a1']}/health/history"
+    cases = [
+        ({"to": "0001-01-02T00:00:00Z"}, "to"),
+        ({"from": "0001-01-01T00:00:00+05:00"}, "from"),
+        ({"to": "9999-12-31T23:00:00-05:00"}, "to"),
+    ]
+    for params, field in cases:
+        response = await service.client.get(history, params=params, headers=service.auth())
+        assert response.status_code == 422, (params, response.text)
+        assert response.json()["detail"][0]["loc"] == ["query", field], response.json()
+
+
+async def test_a_crafted_cursor_value_answers_400_naming_the_cursor(
+    service: Service, book: dict[str, str]
+) -> None:
+    book_path = f"/v1/partners/{book['A']}/customers"
+    for value in ("1E+999999999", "1E-999999999", "NaN", "Infinity", "-1E+40"):
+        cursor = encode_cursor(SortKey.ARR, SortOrder.DESC, Decimal(value), book["a1"])
+        response = await service.client.get(
+            book_path,
+            params={"sort": "arr", "order": "desc", "cursor": cursor},
+            headers=service.auth(),
+        )
+        assert response.status_code == 400, (value, response.text)
+        assert response.json()["error"] == "invalid_cursor"
+        assert response.json()["detail"][0]["loc"] == ["query", "cursor"]
+
+
+async def test_book_sorts_arr_by_currency_then_amount(
+    service: Service, make: Make, unique: str
+) -> None:
+    """ARR in different currencies is never compared as one number: customers group by
+    currency (no ARR sorts lowest), amounts order within a currency; paging keeps that."""
+    partner = f"pc-{unique}"
+
+    def created(customer: str, mrr: str, currency: str) -> Any:
+        event = make.created(customer, partner, mrr=mrr)
+        money = Money(amount=Decimal(mrr), currency=currency)
+        return event.model_copy(update={"data": event.data.model_copy(update={"mrr": money})})
+
+    cancelled = SubscriptionCancelled.model_validate(
+        {
+            "id": f"cancel-{unique}",
+            "source": "test/health",
+            "type": "subscription.cancelled",
+            "time": service.clock.now(),
+            "data": {
+                "subscription_id": "s-none",
+                "customer_id": f"none-{unique}",
+                "partner_id": partner,
+                "effective_date": service.clock.now().date(),
+            },
+        }
+    )
+    events = [
+        created(f"e1-{unique}", "100.00", "EUR"),
+        created(f"e2-{unique}", "300.00", "EUR"),
+        created(f"u1-{unique}", "200.00", "USD"),
+        created(f"u2-{unique}", "50.00", "USD"),
+        cancelled,
+    ]
+    await service.produce(events)
+    await service.settled(len(events))
+    expected = [f"u1-{unique}", f"u2-{unique}", f"e2-{unique}", f"e1-{unique}", f"none-{unique}"]
+    path = f"/v1/partners/{partner}/customers"
+    for order, want in (("desc", expected), ("asc", expected[::-1])):
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"sort": "arr", "order": order, "limit": 2}
+            if cursor:
+                params["cursor"] = cursor
+            page = await service.get(path, **params)
+            seen += [c["customer_id"] for c in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == want, order

@@ -4,6 +4,7 @@ they should."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,10 +15,13 @@ from sqlalchemy import delete, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from fourfold.clock import ManualClock
 from fourfold.db.engine import create_engine, session_factory
 from fourfold.db.migrations import upgrade
+from fourfold.events import parse_event
 from fourfold.health import repository
 from fourfold.health.app import MIGRATIONS_DIR
+from fourfold.health.consumer import build_handler
 from fourfold.health.domain.override import ManualOverride
 from fourfold.health.domain.scorecard import Band, default_scorecard
 from fourfold.health.domain.signals import (
@@ -30,6 +34,7 @@ from fourfold.health.domain.signals import (
 from fourfold.health.evaluation import Evaluation, Previous, evaluate
 from fourfold.health.models import customers, score_history
 from fourfold.health.state import CustomerState
+from fourfold.kafka.consumer import Batch
 
 pytestmark = pytest.mark.integration
 
@@ -171,6 +176,7 @@ async def test_reads_by_id_find_the_given_customers(
                 step=evaluation.row["step"],
                 history_at=NOW,
                 version=evaluation.row["version"],
+                partner_id=evaluation.row["partner_id"],
             )
         assert await repository.lock_customers(session, []) == {}
 
@@ -181,3 +187,65 @@ async def test_reads_by_id_find_the_given_customers(
         assert set(trend) == set(ids[:2])
         assert trend[ids[0]] == [(NOW, found[0].result.computed_score)]
         assert await repository.load_trend_history(session, ids, NOW + timedelta(seconds=1)) == {}
+
+
+async def test_two_writers_of_a_new_customers_first_events_both_land(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Two consumer batches (say, two replicas right after a rebalance) fold different events
+    of a customer nobody has stored yet: the second waits for the first and folds onto it."""
+    customer = "new-1"
+    created = parse_event(
+        {
+            "id": "e-created",
+            "source": "test",
+            "type": "subscription.created",
+            "time": (NOW - timedelta(days=40)).isoformat(),
+            "data": {
+                "subscription_id": "s1",
+                "customer_id": customer,
+                "partner_id": "p1",
+                "plan": "pro",
+                "seats": 10,
+                "mrr": {"amount": "100.00", "currency": "EUR"},
+                "start_date": (NOW - timedelta(days=40)).date().isoformat(),
+                "term_end": (NOW + timedelta(days=325)).date().isoformat(),
+                "features_available": 10,
+            },
+        }
+    )
+    kickoff = parse_event(
+        {
+            "id": "e-kickoff",
+            "source": "test",
+            "type": "milestone.completed",
+            "time": (NOW - timedelta(days=30)).isoformat(),
+            "data": {
+                "customer_id": customer,
+                "partner_id": "p1",
+                "milestone": "kickoff",
+                "completed_at": (NOW - timedelta(days=30)).isoformat(),
+            },
+        }
+    )
+    handle = build_handler(SCORECARD)
+    clock = ManualClock(NOW)
+
+    async def second_writer() -> None:
+        async with sessions() as session, session.begin():
+            await handle(Batch(session=session, events=[kickoff], clock=clock))
+
+    async with sessions() as session, session.begin():
+        await handle(Batch(session=session, events=[created], clock=clock))
+        other = asyncio.create_task(second_writer())
+        await asyncio.sleep(0.5)
+        assert not other.done(), "the second writer waits for the first one's commit"
+    await asyncio.wait_for(other, timeout=10)
+
+    async with sessions() as session:
+        found = await repository.lock_customers(session, [customer])
+    state, previous = found[customer]
+    assert state.signals.subscription_start is not None, "the first writer's event is kept"
+    assert Milestone.KICKOFF in state.signals.milestones, "the second writer's event is kept"
+    assert (state.partner_id, state.signals.seats_bought) == ("p1", 10)
+    assert previous.version >= 1

@@ -4,6 +4,7 @@ duplicates and replays change nothing; late usage lands at its event time; time 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -24,8 +25,8 @@ async def stored(service: Service, customer: str) -> tuple[Any, ...]:
     """Everything an event's effect could touch: the customer row, history and outbox."""
     row = (
         await service.rows(
-            "SELECT signals, score, band, step, version, explanation FROM customers "
-            "WHERE customer_id = :c",
+            "SELECT signals, score, band, step, version, explanation, scored_at, "
+            "next_recompute_at, history_at FROM customers WHERE customer_id = :c",
             c=customer,
         )
     )[0]
@@ -75,6 +76,11 @@ async def test_duplicates_change_nothing(service: Service, make: Make, unique: s
     await service.produce(events)
     await service.settled(len(events))
     before = await stored(service, customer)
+    # later, so a duplicate that reached the handler would rescore at a new time and show
+    # (scored_at, next_recompute_at, history); not so late that the customer is due
+    service.clock.advance(timedelta(hours=1))
+    scored_at, next_recompute_at = before[6], before[7]
+    assert scored_at < service.clock.now() < next_recompute_at
 
     await service.produce(events + events[:10])  # every event again, some a third time
     await service.wait_committed(2 * len(events) + 10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -9,6 +10,9 @@ from typing import Any
 import pytest
 
 from fourfold.events import Envelope, Money, PartnerCertified, parse_event
+from fourfold.health.domain.lifecycle import lifecycle_step
+from fourfold.health.domain.schedule import next_time_change
+from fourfold.health.domain.scorecard import LifecycleStep, default_scorecard
 from fourfold.health.domain.signals import (
     ExpansionKind,
     Milestone,
@@ -22,7 +26,12 @@ from fourfold.health.folding import (
     nps_from_domain,
     nps_to_domain,
 )
-from fourfold.health.state import CustomerState
+from fourfold.health.state import (
+    PAID_INVOICES_KEPT,
+    CustomerState,
+    state_from_json,
+    state_to_json,
+)
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 EUR = {"amount": "100.00", "currency": "EUR"}
@@ -147,6 +156,138 @@ def test_an_older_subscription_event_arriving_late_does_not_roll_back() -> None:
     assert state.signals.seats_bought == 20
 
 
+def arrive(*events: Envelope) -> CustomerState:
+    """Fold one event at a time in ARRIVAL order (as the list gives them), not by event time."""
+    state = CustomerState.new("c1")
+    for each in events:
+        state = fold_event(state, each)
+    return state
+
+
+def test_a_late_subscription_created_still_fills_what_is_unknown() -> None:
+    expanded = event(
+        "subscription.expanded",
+        {
+            **REF,
+            "previous_plan": "pro",
+            "plan": "pro",
+            "previous_seats": 10,
+            "seats": 15,
+            "previous_mrr": EUR,
+            "mrr": {"amount": "150", "currency": "EUR"},
+        },
+        T0 + timedelta(days=5),
+        "e2",
+    )
+    s = arrive(expanded, created(T0)).signals
+    assert s.subscription_start == datetime(2026, 3, 1, tzinfo=UTC)
+    assert s.term_end == datetime(2027, 3, 1, tzinfo=UTC)
+    assert s.status is SubscriptionStatus.ACTIVE
+    assert (s.plan, s.seats_bought) == ("pro", 15), "the newer expansion's values stay"
+    assert s.mrr is not None
+    assert s.mrr.amount == Decimal("150")
+    assert s.subscription_at == T0 + timedelta(days=5)
+    rules = default_scorecard().lifecycle
+    assert lifecycle_step(s, rules, T0 + timedelta(days=6)).step is not LifecycleStep.INVOLVE
+
+
+def partner_changed(partner: str, at: datetime, id_: str) -> Envelope:
+    data = {"customer_id": "c1", "partner_id": partner, "effective_at": at.isoformat()}
+    return event("customer.partner_changed", data, at, id_)
+
+
+def test_a_former_partners_later_event_does_not_take_the_customer_back() -> None:
+    milestone = event(
+        "milestone.completed",
+        {
+            "customer_id": "c1",
+            "partner_id": "p1",
+            "milestone": "kickoff",
+            "completed_at": (T0 + timedelta(days=2)).isoformat(),
+        },
+        T0 + timedelta(days=2),
+        "m1",
+    )
+    renewed_by_p1 = event(
+        "subscription.renewed",
+        {
+            **REF,
+            "plan": "pro",
+            "seats": 10,
+            "mrr": EUR,
+            "term_start": "2027-03-01",
+            "term_end": "2028-03-01",
+        },
+        T0 + timedelta(days=3),
+        "r1",
+    )
+    state = arrive(created(T0), partner_changed("p2", T0 + timedelta(days=1), "x1"), milestone)
+    assert state.partner_id == "p2", "a p1 milestone after the move does not hand it back"
+    assert Milestone.KICKOFF in state.signals.milestones
+    assert (
+        arrive(
+            created(T0), partner_changed("p2", T0 + timedelta(days=1), "x1"), renewed_by_p1
+        ).partner_id
+        == "p2"
+    )
+    # the first subscription event names the owner while none is known ...
+    assert arrive(milestone, created(T0)).partner_id == "p1"
+    # ... and reassignments among themselves go by their effective time
+    late_older_move = arrive(
+        created(T0),
+        partner_changed("p3", T0 + timedelta(days=4), "x2"),
+        partner_changed("p2", T0 + timedelta(days=1), "x1"),
+    )
+    assert late_older_move.partner_id == "p3"
+
+
+def invoice_failed(invoice: str, at: datetime, id_: str) -> Envelope:
+    data = {
+        "invoice_id": invoice,
+        "subscription_id": "s1",
+        "customer_id": "c1",
+        "amount": EUR,
+        "attempt": 1,
+    }
+    return event("invoice.payment_failed", data, at, id_)
+
+
+def invoice_paid(invoice: str, at: datetime, id_: str) -> Envelope:
+    data = {
+        "invoice_id": invoice,
+        "subscription_id": "s1",
+        "customer_id": "c1",
+        "amount": EUR,
+        "paid_at": at.isoformat(),
+    }
+    return event("invoice.paid", data, at, id_)
+
+
+def test_a_late_failure_of_a_paid_invoice_does_not_make_it_past_due() -> None:
+    paid_at = T0 + timedelta(days=1)
+    state = arrive(invoice_paid("i1", paid_at, "p1"), invoice_failed("i1", T0, "f1"))
+    assert state.signals.payment is not None
+    assert (state.signals.payment.failed_invoices, state.signals.payment.past_due) == (0, False)
+    assert state.failed_invoices == frozenset()
+    assert state.paid_invoices == {"i1": paid_at}
+    # a failure after the payment (a later charge of the same invoice) still counts
+    again = fold_event(state, invoice_failed("i1", paid_at + timedelta(days=1), "f2"))
+    assert again.signals.payment is not None
+    assert again.signals.payment.past_due is True
+
+
+def test_paid_invoices_remembered_are_bounded_to_the_most_recent() -> None:
+    state = arrive(
+        *(
+            invoice_paid(f"i{n}", T0 + timedelta(days=n), f"p{n}")
+            for n in range(PAID_INVOICES_KEPT + 5)
+        )
+    )
+    assert len(state.paid_invoices) == PAID_INVOICES_KEPT
+    assert "i0" not in state.paid_invoices
+    assert f"i{PAID_INVOICES_KEPT + 4}" in state.paid_invoices
+
+
 def usage(metric: str, value: float, start: datetime, id_: str = "u") -> Envelope:
     data = {
         "customer_id": "c1",
@@ -239,7 +380,8 @@ def test_milestones_feedback_and_partner_changes() -> None:
         T0 + timedelta(days=1),
         "x1",
     )
-    state = fold(milestone, nps, moved, created(T0 - timedelta(days=10)))
+    # one event at a time as they arrive: the reassignment first, the older subscription last
+    state = arrive(milestone, nps, moved, created(T0 - timedelta(days=10)))
     s = state.signals
     assert s.milestones == {Milestone.KICKOFF: done}
     assert s.sentiment is not None
@@ -269,3 +411,56 @@ def test_money_helper_keeps_decimal() -> None:
     from fourfold.health.folding import money
 
     assert money(Money(amount=Decimal("1.10"), currency="EUR")).amount == Decimal("1.10")
+
+
+def test_a_cancelled_customer_leaves_increase_once_the_cancellation_is_effective() -> None:
+    expanded = event(
+        "subscription.expanded",
+        {
+            **REF,
+            "previous_plan": "pro",
+            "plan": "pro",
+            "previous_seats": 10,
+            "seats": 15,
+            "previous_mrr": EUR,
+            "mrr": {"amount": "150", "currency": "EUR"},
+        },
+        T0 + timedelta(days=40),
+        "e2",
+    )
+    cancelled = event(
+        "subscription.cancelled",
+        {**REF, "effective_date": "2026-05-01"},
+        T0 + timedelta(days=45),
+        "e3",
+    )
+    seats = usage("seats_used", 15, T0 + timedelta(days=44), "u1")
+    onboarded = [
+        event(
+            "milestone.completed",
+            {
+                "customer_id": "c1",
+                "partner_id": "p1",
+                "milestone": m,
+                "completed_at": (T0 + timedelta(days=10)).isoformat(),
+            },
+            T0 + timedelta(days=10),
+            f"m-{m}",
+        )
+        for m in ("kickoff", "configured", "first_value")
+    ]
+    state = arrive(created(T0), *onboarded, expanded, seats, cancelled)
+    s = state.signals
+    assert s.status is SubscriptionStatus.CANCELLED
+    assert s.cancel_effective == datetime(2026, 5, 1, tzinfo=UTC)
+    assert state_from_json(json.loads(json.dumps(state_to_json(state)))) == state
+    rules = default_scorecard().lifecycle
+    notice = lifecycle_step(s, rules, datetime(2026, 4, 30, 12, tzinfo=UTC))
+    assert notice.step is LifecycleStep.INCREASE, "still a customer until it takes effect"
+    gone = lifecycle_step(s, rules, datetime(2026, 5, 1, tzinfo=UTC))
+    assert gone.step is not LifecycleStep.INCREASE
+    assert gone.reasons[0] == "cancelled effective 2026-05-01"
+    assert any(r.startswith("suppressed: ") for r in gone.reasons)
+    assert next_time_change(s, default_scorecard(), datetime(2026, 4, 30, tzinfo=UTC)) == (
+        datetime(2026, 5, 1, tzinfo=UTC)
+    ), "the scheduler rescores when the cancellation takes effect"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import itertools
 import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
+from fourfold.clock import ManualClock
 from fourfold.errors import BadRequest
 from fourfold.events import Band, LifecycleStep, parse_event
 from fourfold.health.domain.override import ManualOverride
@@ -62,7 +66,12 @@ def rich_state() -> CustomerState:
         sentiment=Sentiment(SentimentKind.NPS, 60, NOW - timedelta(days=4)),
         expansions=(Expansion(ExpansionKind.ADDON, NOW - timedelta(days=10)),),
     )
-    return CustomerState(signals, partner_at=start, failed_invoices=frozenset({"i9"}))
+    return CustomerState(
+        signals,
+        partner_at=start,
+        failed_invoices=frozenset({"i9"}),
+        paid_invoices={"i8": NOW - timedelta(days=20)},
+    )
 
 
 def test_state_round_trips_through_json() -> None:
@@ -102,6 +111,7 @@ def previous_of(state: CustomerState, at: datetime) -> Previous:
         step=first.result.step.value,
         history_at=at,
         version=first.row["version"],
+        partner_id=state.partner_id,
     )
 
 
@@ -157,13 +167,85 @@ def test_a_changed_band_publishes_the_next_version_with_the_previous_values() ->
     assert moved.row["next_recompute_at"] <= override.expires_at
 
 
+def stored_previous(row: dict[str, Any]) -> Previous:
+    """What the repository reads back from a saved row."""
+    return Previous(
+        score=row["score"],
+        computed_score=row["computed_score"],
+        band=row["band"],
+        step=row["step"],
+        history_at=row["history_at"],
+        version=row["version"],
+        partner_id=row["partner_id"],
+    )
+
+
+def test_a_partner_reassignment_alone_publishes_health_changed() -> None:
+    state = rich_state()
+    previous = previous_of(state, NOW)
+    moved = dataclasses.replace(state, signals=dataclasses.replace(state.signals, partner_id="p2"))
+    later = NOW + timedelta(hours=1)
+    evaluation = evaluate(moved, previous=previous, scorecard=SCORECARD, now=later, cause="event")
+    assert evaluation.result.score == previous.score, "the score itself did not move"
+    assert evaluation.event is not None
+    assert evaluation.event.data.partner_id == "p2"
+    assert evaluation.event.id == "health-c1-2"
+    assert evaluation.row["version"] == previous.version + 1
+    again = evaluate(
+        moved,
+        previous=stored_previous(evaluation.row),
+        scorecard=SCORECARD,
+        now=later + timedelta(hours=1),
+        cause="event",
+    )
+    assert again.event is None, "published once"
+
+
+def test_history_has_a_point_at_least_daily_when_events_do_not_record() -> None:
+    """Events every 20 hours that change nothing, the scheduler run at each row's
+    next_recompute_at in between: consecutive history points are never more than a day apart."""
+    signals = CustomerSignals(
+        customer_id="c1",
+        partner_id="p1",
+        mrr=Money(Decimal("10"), "EUR"),
+        payment=PaymentState(0, False, NOW),
+    )
+    state = CustomerState(signals)
+    clock = ManualClock(NOW)
+    first = evaluate(state, previous=None, scorecard=SCORECARD, now=clock.now(), cause="event")
+    assert first.history is not None
+    points, row = [first.history["at"]], first.row
+    next_event = NOW + timedelta(hours=20)
+    while clock.now() < NOW + timedelta(days=6):
+        due = row["next_recompute_at"]
+        cause = "schedule" if due < next_event else "event"
+        clock.set(min(due, next_event))
+        if cause == "event":
+            next_event += timedelta(hours=20)
+        evaluation = evaluate(
+            state, previous=stored_previous(row), scorecard=SCORECARD, now=clock.now(), cause=cause
+        )
+        assert evaluation.event is None
+        if evaluation.history is not None:
+            points.append(evaluation.history["at"])
+        row = evaluation.row
+    gaps = [later - earlier for earlier, later in itertools.pairwise(points)]
+    assert max(gaps) <= HISTORY_EVERY, points
+    assert len(points) >= 6
+
+
 def test_cursor_round_trips_and_rejects_another_listing() -> None:
-    cursor = encode_cursor(SortKey.ARR, SortOrder.DESC, Decimal("1200.5"), "c/1")
-    assert decode_cursor(cursor, SortKey.ARR, SortOrder.DESC) == (Decimal("1200.5"), "c/1")
+    cursor = encode_cursor(SortKey.ARR, SortOrder.DESC, Decimal("1200.5"), "c/1", "EUR")
+    assert decode_cursor(cursor, SortKey.ARR, SortOrder.DESC) == (Decimal("1200.5"), "c/1", "EUR")
+    by_score = encode_cursor(SortKey.SCORE, SortOrder.ASC, Decimal(40), "c/2")
+    assert decode_cursor(by_score, SortKey.SCORE, SortOrder.ASC) == (Decimal(40), "c/2", "")
     for sort, order in ((SortKey.SCORE, SortOrder.DESC), (SortKey.ARR, SortOrder.ASC)):
         with pytest.raises(BadRequest):
             decode_cursor(cursor, sort, order)
-    for junk in ("", "!!", "e30", "bm90IGpzb24"):
+    raw = json.dumps({"s": "arr", "o": "desc", "v": "1", "id": "c/1"})  # no currency
+    arr_without_currency = base64.urlsafe_b64encode(raw.encode()).decode()
+    huge = encode_cursor(SortKey.ARR, SortOrder.DESC, Decimal("1E+999999999"), "c/1", "EUR")
+    for junk in ("", "!!", "e30", "bm90IGpzb24", arr_without_currency, huge):
         with pytest.raises(BadRequest):
             decode_cursor(junk, SortKey.ARR, SortOrder.DESC)
 

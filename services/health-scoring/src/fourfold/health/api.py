@@ -5,7 +5,7 @@ partner's customer answers exactly like a missing one (404)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -84,6 +84,18 @@ async def get_health(
     return customer_health(row._mapping, _scorecard(request))
 
 
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    """A query instant in UTC; naive or out of range (after the shift to UTC) names the field."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise InvalidField("query", name, "must carry a timezone (e.g. Z)")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidField("query", name, "out of range") from None
+
+
 @router.get("/customers/{customer_id}/health/history", tags=["health"])
 async def get_history(
     customer_id: str,
@@ -95,11 +107,14 @@ async def get_history(
 ) -> History:
     """How a customer's score moved between `from` and `to` (default: the last 90 days)."""
     await _visible_customer(session, principal, customer_id)
-    for name, value in (("from", start), ("to", end)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidField("query", name, "must carry a timezone (e.g. Z)")
-    end = end or _now(request)
-    start = start or end - timedelta(days=request.app.state.settings.health_history_default_days)
+    start, end = _utc(start, "from"), _utc(end, "to")
+    if end is None:
+        end = _now(request)
+    if start is None:
+        try:
+            start = end - timedelta(days=request.app.state.settings.health_history_default_days)
+        except OverflowError:
+            raise InvalidField("query", "to", "too early to look back from; give 'from'") from None
     if start > end:
         raise InvalidField("query", "from", "must not be after 'to'")
     points = await queries.history_points(session, customer_id, start, end)

@@ -55,6 +55,7 @@ def scorecard_for(settings: HealthSettings) -> Scorecard:
 def create_app(settings: HealthSettings | None = None, clock: Clock | None = None) -> FastAPI:
     """Build the app; tests pass their own settings and a ManualClock."""
     settings = settings or HealthSettings()
+    settings.check_serving_secret()
     configure_logging(
         service=settings.service_name, level=settings.log_level, json=settings.log_json
     )

@@ -36,6 +36,8 @@ class Previous:
     step: str
     history_at: datetime
     version: int
+    partner_id: str | None
+    """The partner of record the last result was published for: a reassignment publishes."""
 
 
 @dataclass(frozen=True)
@@ -60,18 +62,21 @@ def evaluate(
     """Score `state` at `now` and compare with `previous`."""
     result = score(state.signals, scorecard, now, history, override)
     band, step = result.band.value, result.step.value
-    changed = previous is None or (previous.score, previous.band, previous.step) != (
-        result.score,
-        band,
-        step,
-    )
+    changed = previous is None or (
+        previous.score,
+        previous.band,
+        previous.step,
+        previous.partner_id,
+    ) != (result.score, band, step, state.partner_id)
     moved = changed or previous is None or previous.computed_score != result.computed_score
     due = previous is None or now - previous.history_at >= HISTORY_EVERY
     record = moved or due or force_history
     version = (0 if previous is None else previous.version) + (1 if changed else 0)
     arr = state.signals.arr
     next_change = next_time_change(state.signals, scorecard, now, override)
-    daily = now + HISTORY_EVERY
+    # The next daily point is due one day after the last point, not after this evaluation:
+    # an unrecorded evaluation must not push it further out (history at least daily).
+    daily = (now if record or previous is None else previous.history_at) + HISTORY_EVERY
     row = {
         "customer_id": state.customer_id,
         "partner_id": state.partner_id,

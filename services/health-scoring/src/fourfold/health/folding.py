@@ -43,7 +43,7 @@ from fourfold.health.domain.signals import (
     with_subscription,
     with_usage,
 )
-from fourfold.health.state import CustomerState
+from fourfold.health.state import PAID_INVOICES_KEPT, CustomerState
 
 FEATURE_PREFIX = "feature:"
 
@@ -75,27 +75,50 @@ def nps_from_domain(value: int) -> int:
 
 
 def with_partner(state: CustomerState, partner_id: str, at: datetime) -> CustomerState:
-    """The partner of record by event time: a late, older assignment does not win."""
+    """An explicit reassignment (`customer.partner_changed`), placed by its effective time: a
+    late, older reassignment does not win over a newer one."""
     if state.partner_at is not None and at < state.partner_at:
         return state
     signals = dataclasses.replace(state.signals, partner_id=partner_id)
     return dataclasses.replace(state, signals=signals, partner_at=at)
 
 
+def with_first_partner(state: CustomerState, partner_id: str) -> CustomerState:
+    """The partner a subscription event names, taken only while no owner is known: once a
+    customer has a partner of record only `customer.partner_changed` moves it, so a late or
+    stale event of the former partner cannot hand the customer back."""
+    if state.partner_id is not None:
+        return state
+    return dataclasses.replace(
+        state, signals=dataclasses.replace(state.signals, partner_id=partner_id)
+    )
+
+
 def with_invoice(
     state: CustomerState, invoice_id: str, *, failed: bool, at: datetime
 ) -> CustomerState:
-    """Track unpaid failed invoices; the payment state counts them, past due while any."""
-    unpaid = (
-        state.failed_invoices | {invoice_id} if failed else state.failed_invoices - {invoice_id}
-    )
+    """Track unpaid failed invoices; the payment state counts them, past due while any.
+
+    A payment is remembered (for the most recently paid invoices) so a failure of the same
+    invoice at or before its payment, arriving late, does not make it unpaid again."""
+    paid = dict(state.paid_invoices)
+    if failed:
+        paid_at = paid.get(invoice_id)
+        if paid_at is not None and at <= paid_at:
+            return state
+        unpaid = state.failed_invoices | {invoice_id}
+    else:
+        paid[invoice_id] = max(at, paid.get(invoice_id, at))
+        newest = sorted(paid.items(), key=lambda item: (item[1], item[0]), reverse=True)
+        paid = dict(newest[:PAID_INVOICES_KEPT])
+        unpaid = state.failed_invoices - {invoice_id}
     current = state.signals.payment
     # The invoice set is the truth, so the derived state always applies (never "older").
     stamp = at if current is None else max(at, current.at)
     signals = with_payment(
         state.signals, failed_invoices=len(unpaid), past_due=bool(unpaid), at=stamp
     )
-    return dataclasses.replace(state, signals=signals, failed_invoices=unpaid)
+    return dataclasses.replace(state, signals=signals, failed_invoices=unpaid, paid_invoices=paid)
 
 
 def fold_event(state: CustomerState, event: Envelope) -> CustomerState:
@@ -103,7 +126,7 @@ def fold_event(state: CustomerState, event: Envelope) -> CustomerState:
     at, s = event.time, state.signals
     match event:
         case SubscriptionCreated(data=d):
-            state = with_partner(state, d.partner_id, at)
+            state = with_first_partner(state, d.partner_id)
             s = with_subscription(
                 state.signals,
                 at=at,
@@ -116,7 +139,7 @@ def fold_event(state: CustomerState, event: Envelope) -> CustomerState:
             )
             s = with_features(s, available=d.features_available)
         case SubscriptionRenewed(data=d):
-            state = with_partner(state, d.partner_id, at)
+            state = with_first_partner(state, d.partner_id)
             s = with_subscription(
                 state.signals,
                 at=at,
@@ -128,23 +151,28 @@ def fold_event(state: CustomerState, event: Envelope) -> CustomerState:
             )
             s = with_expansion(s, ExpansionKind.RENEWAL, at)
         case SubscriptionExpanded(data=d):
-            state = with_partner(state, d.partner_id, at)
+            state = with_first_partner(state, d.partner_id)
             s = with_subscription(
                 state.signals, at=at, plan=d.plan, seats_bought=d.seats, mrr=money(d.mrr)
             )
             s = with_expansion(s, ExpansionKind.EXPANSION, at)
         case SubscriptionAddonAdded(data=d):
-            state = with_partner(state, d.partner_id, at)
+            state = with_first_partner(state, d.partner_id)
             s = with_subscription(state.signals, at=at, mrr=money(d.mrr))
             s = with_expansion(s, ExpansionKind.ADDON, at)
         case SubscriptionContracted(data=d):
-            state = with_partner(state, d.partner_id, at)
+            state = with_first_partner(state, d.partner_id)
             s = with_subscription(
                 state.signals, at=at, plan=d.plan, seats_bought=d.seats, mrr=money(d.mrr)
             )
         case SubscriptionCancelled(data=d):
-            state = with_partner(state, d.partner_id, at)
-            s = with_subscription(state.signals, at=at, status=SubscriptionStatus.CANCELLED)
+            state = with_first_partner(state, d.partner_id)
+            s = with_subscription(
+                state.signals,
+                at=at,
+                status=SubscriptionStatus.CANCELLED,
+                cancel_effective=midnight(d.effective_date),
+            )
         case InvoicePaymentFailed(data=d):
             return with_invoice(state, d.invoice_id, failed=True, at=at)
         case InvoicePaid(data=d):
@@ -152,8 +180,7 @@ def fold_event(state: CustomerState, event: Envelope) -> CustomerState:
         case UsageReported(data=d):
             s = _fold_usage(s, d.metric, d.value, d.period_start, d.period_end)
         case MilestoneCompleted(data=d):
-            state = with_partner(state, d.partner_id, at)
-            s = with_milestone(state.signals, Milestone(d.milestone.value), d.completed_at)
+            s = with_milestone(s, Milestone(d.milestone.value), d.completed_at)
         case FeedbackSubmitted(data=d):
             kind = SentimentKind(d.kind)
             value = nps_to_domain(d.score) if kind is SentimentKind.NPS else d.score

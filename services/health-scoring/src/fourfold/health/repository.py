@@ -38,6 +38,7 @@ Stored = tuple[CustomerState, Previous]
 
 _STORED_COLUMNS = (
     customers.c.customer_id,
+    customers.c.partner_id,
     customers.c.signals,
     customers.c.score,
     customers.c.computed_score,
@@ -120,15 +121,29 @@ def _stored(row: Any) -> Stored:
         step=row.step,
         history_at=row.history_at,
         version=row.version,
+        partner_id=row.partner_id,
     )
     return state_from_json(row.signals), previous
 
 
+_LOCK_IDS = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(x, 0)) "
+    "FROM unnest(CAST(:ids AS text[])) AS x ORDER BY x"
+)
+"""A transaction-scoped advisory lock per customer id, taken in id order: it exists before the
+customer's row does, so two writers of a new customer's first events serialise too."""
+
+
 async def lock_customers(session: AsyncSession, ids: Iterable[str]) -> dict[str, Stored]:
-    """Load and lock the known customers among `ids` (in id order, so lockers never deadlock)."""
+    """Lock `ids` (known or not: an advisory lock per id, then the known rows, both in id
+    order so lockers never deadlock) and load the known customers among them."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    await session.execute(_LOCK_IDS, {"ids": wanted})
     query = (
         select(*_STORED_COLUMNS)
-        .where(customers.c.customer_id == _any_of(sorted(set(ids))))
+        .where(customers.c.customer_id == _any_of(wanted))
         .order_by(customers.c.customer_id)
         .with_for_update()
     )

@@ -2,16 +2,19 @@
 their JSON form (the `customers.signals` JSONB column).
 
 The bookkeeping is what the event contracts need beyond the domain's signals: when the
-partner of record last changed (so an older reassignment arriving late cannot win) and
-which invoices are failed and unpaid (so a retry of one invoice counts once, and a payment
-clears exactly its invoice).
+partner of record was last explicitly reassigned (so an older reassignment arriving late
+cannot win), which invoices are failed and unpaid (so a retry of one invoice counts once, and
+a payment clears exactly its invoice), and when the most recent invoices were paid (so a
+failure that arrives after its invoice's payment but happened before it changes nothing).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from fourfold.health.domain.signals import (
@@ -30,11 +33,23 @@ NO_PARTNER = ""
 """The domain's partner id of a customer seen before its partner of record."""
 
 
+PAID_INVOICES_KEPT = 50
+"""How many paid invoices (the most recently paid) the state remembers to ignore late
+failures of: a failure reported later than this many payments is not expected."""
+
+
 @dataclass(frozen=True)
 class CustomerState:
     signals: CustomerSignals
     partner_at: datetime | None = None
+    """Effective time of the last explicit reassignment (`customer.partner_changed`); None
+    while the partner of record only came from a subscription event."""
     failed_invoices: frozenset[str] = frozenset()
+    paid_invoices: Mapping[str, datetime] = field(default_factory=dict)
+    """Invoice id → when it was paid, for the `PAID_INVOICES_KEPT` most recently paid."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "paid_invoices", MappingProxyType(dict(self.paid_invoices)))
 
     @property
     def customer_id(self) -> str:
@@ -69,7 +84,7 @@ def state_to_json(state: CustomerState) -> dict[str, Any]:
     return {
         "customer_id": s.customer_id,
         "partner_id": s.partner_id,
-        "partner_at": _time(state.partner_at),
+        "partner_changed_at": _time(state.partner_at),
         "plan": s.plan,
         "status": None if s.status is None else s.status.value,
         "seats_bought": s.seats_bought,
@@ -77,6 +92,7 @@ def state_to_json(state: CustomerState) -> dict[str, Any]:
         "subscription_start": _time(s.subscription_start),
         "term_end": _time(s.term_end),
         "subscription_at": _time(s.subscription_at),
+        "cancel_effective": _time(s.cancel_effective),
         "seats_in_use": s.seats_in_use,
         "seats_in_use_at": _time(s.seats_in_use_at),
         "active_users": [[day.isoformat(), value] for day, value in s.active_users],
@@ -91,6 +107,7 @@ def state_to_json(state: CustomerState) -> dict[str, Any]:
             "at": s.payment.at.isoformat(),
         },
         "failed_invoice_ids": sorted(state.failed_invoices),
+        "paid_invoices": {i: at.isoformat() for i, at in sorted(state.paid_invoices.items())},
         "sentiment": None
         if s.sentiment is None
         else {
@@ -115,6 +132,7 @@ def state_from_json(doc: dict[str, Any]) -> CustomerState:
         subscription_start=_parse_time(doc.get("subscription_start")),
         term_end=_parse_time(doc.get("term_end")),
         subscription_at=_parse_time(doc.get("subscription_at")),
+        cancel_effective=_parse_time(doc.get("cancel_effective")),
         seats_in_use=doc.get("seats_in_use"),
         seats_in_use_at=_parse_time(doc.get("seats_in_use_at")),
         active_users=tuple(
@@ -135,6 +153,9 @@ def state_from_json(doc: dict[str, Any]) -> CustomerState:
     )
     return CustomerState(
         signals=signals,
-        partner_at=_parse_time(doc.get("partner_at")),
+        # Documents written before explicit reassignments were told apart stored any event's
+        # time as "partner_at": read as an owner without an explicit reassignment.
+        partner_at=_parse_time(doc.get("partner_changed_at")),
         failed_invoices=frozenset(doc.get("failed_invoice_ids", [])),
+        paid_invoices={i: _at(at) for i, at in doc.get("paid_invoices", {}).items()},
     )

@@ -1,7 +1,8 @@
 """Which 4I lifecycle step a customer is in, decided by the scorecard's configurable rules.
 
 Involve until the subscription starts; Implement until activated with the core milestones
-reached; Increase when an expansion signal shows; Improve otherwise.
+reached; Increase when an expansion signal shows (never once a cancellation is effective);
+Improve otherwise.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta
 
 from fourfold.health.domain.components import utilisation
 from fourfold.health.domain.scorecard import LifecycleRules, LifecycleStep
-from fourfold.health.domain.signals import CustomerSignals, utc_day
+from fourfold.health.domain.signals import CustomerSignals, cancelled_as_of, utc_day
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,13 @@ def lifecycle_step(
         reasons += [f"missing milestone {m}" for m in missing]
         return StepDecision(LifecycleStep.IMPLEMENT, tuple(reasons))
     found = increase_signals(signals, rules, as_of)
+    cancelled = cancelled_as_of(signals, as_of)
+    if found and cancelled is not None:
+        # nothing to expand or renew once the subscription is gone: the signals are shown,
+        # suppressed, so a partner sees why the customer is not an Increase opportunity
+        day = cancelled.date().isoformat()
+        suppressed = tuple(f"suppressed: {reason}" for reason in found)
+        return StepDecision(LifecycleStep.IMPROVE, (f"cancelled effective {day}", *suppressed))
     if found:
         return StepDecision(LifecycleStep.INCREASE, found)
     return StepDecision(LifecycleStep.IMPROVE, ("activated, core milestones reached",))

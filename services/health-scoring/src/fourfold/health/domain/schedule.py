@@ -45,6 +45,8 @@ def _instants(
     if signals.term_end is not None:
         yield signals.term_end - timedelta(days=rules.renewal_window_days)
         yield signals.term_end
+    if signals.cancel_effective is not None:
+        yield signals.cancel_effective
     if override is not None:
         yield override.set_at
         yield override.expires_at

@@ -123,6 +123,8 @@ class CustomerSignals:
     subscription_start: datetime | None = None
     term_end: datetime | None = None
     subscription_at: datetime | None = None
+    cancel_effective: datetime | None = None
+    """When a cancellation takes effect (status cancelled); None: at once."""
     seats_in_use: int | None = None
     seats_in_use_at: datetime | None = None
     active_users: tuple[tuple[date, int], ...] = ()
@@ -152,14 +154,29 @@ def with_subscription(
     mrr: Money | None = None,
     start: datetime | None = None,
     term_end: datetime | None = None,
+    cancel_effective: datetime | None = None,
 ) -> CustomerSignals:
-    """Apply a subscription change unless a newer one already landed (arguments left None keep
-    their value), so an out-of-order `subscription.updated` cannot roll the state back."""
+    """Apply a subscription change (arguments left None keep their value). A change older than
+    one already applied cannot roll the state back: it only fills the fields still unknown,
+    so a late `subscription.created` still gives the start and term end."""
     require_aware(at)
-    if signals.subscription_at is not None and at < signals.subscription_at:
-        return signals
     if seats_bought is not None and seats_bought < 0:
         raise ValueError("seats_bought must not be negative")
+    if signals.subscription_at is not None and at < signals.subscription_at:
+        return dataclasses.replace(
+            signals,
+            status=signals.status if signals.status is not None else status,
+            plan=signals.plan if signals.plan is not None else plan,
+            seats_bought=signals.seats_bought if signals.seats_bought is not None else seats_bought,
+            mrr=signals.mrr if signals.mrr is not None else mrr,
+            subscription_start=signals.subscription_start
+            if signals.subscription_start is not None
+            else start,
+            term_end=signals.term_end if signals.term_end is not None else term_end,
+            cancel_effective=signals.cancel_effective
+            if signals.cancel_effective is not None
+            else cancel_effective,
+        )
     return dataclasses.replace(
         signals,
         subscription_at=at,
@@ -169,7 +186,20 @@ def with_subscription(
         mrr=mrr if mrr is not None else signals.mrr,
         subscription_start=start if start is not None else signals.subscription_start,
         term_end=term_end if term_end is not None else signals.term_end,
+        cancel_effective=cancel_effective
+        if cancel_effective is not None
+        else signals.cancel_effective,
     )
+
+
+def cancelled_as_of(signals: CustomerSignals, as_of: datetime) -> datetime | None:
+    """When the customer's cancellation took effect, if it has by `as_of` (else None)."""
+    if signals.status not in (SubscriptionStatus.CANCELLED, SubscriptionStatus.EXPIRED):
+        return None
+    effective = signals.cancel_effective
+    if effective is None:
+        return signals.subscription_at or as_of
+    return effective if effective <= as_of else None
 
 
 def with_usage(
