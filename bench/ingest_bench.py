@@ -13,10 +13,8 @@ two-core machine mean little.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,6 +25,7 @@ from pathlib import Path
 import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
+from harness import serve
 
 from fourfold.auth import issue_token
 from fourfold.events import USAGE_TOPIC
@@ -119,30 +118,6 @@ async def http_load(
     if failures:
         raise RuntimeError(f"{name}: {failures} requests failed")
     return Result(name, len(bodies) * events_per_request, elapsed, latencies)
-
-
-def serve(module: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                module,
-                "--factory" if module.endswith("create_app") else "--no-access-log",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            env={**os.environ, **env},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT / "bench",
-        )
 
 
 def wait_http(url: str, timeout: float = 60) -> None:

@@ -1,0 +1,36 @@
+"""What every benchmark shares: serve an ASGI app with uvicorn in a child process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def serve(target: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Run `module:attr` (a factory when it ends in `create_app`) on 127.0.0.1:`port`."""
+    factory = ["--factory"] if target.endswith("create_app") else []
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                target,
+                *factory,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=BENCH_DIR,  # so bench-local apps (bare_app) import
+        )
