@@ -15,23 +15,11 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fourfold.events.derived import Band as Band  # one vocabulary with the contracts
+from fourfold.events.derived import LifecycleStep as LifecycleStep
 from fourfold.health.domain.signals import Milestone
 
 DEFAULT_SCORECARD_RESOURCE = "scorecard.default.yaml"
-
-
-class LifecycleStep(StrEnum):
-    INVOLVE = "involve"
-    IMPLEMENT = "implement"
-    IMPROVE = "improve"
-    INCREASE = "increase"
-
-
-class Band(StrEnum):
-    RED = "red"
-    YELLOW = "yellow"
-    GREEN = "green"
-    UNKNOWN = "unknown"
 
 
 class ComponentName(StrEnum):

@@ -16,6 +16,9 @@ from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
+# The contracts' vocabulary: a milestone means the same in an event and in the signals.
+from fourfold.events.activity import Milestone as Milestone
+
 USAGE_RETENTION_DAYS = 120
 """Daily active-user points older than this (before the newest point) are dropped: the
 engagement windows need 60 days, the rest only bloats the stored snapshot."""
@@ -27,15 +30,6 @@ class SubscriptionStatus(StrEnum):
     PAUSED = "paused"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
-
-
-class Milestone(StrEnum):
-    KICKOFF = "kickoff"
-    CONFIGURED = "configured"
-    USERS_TRAINED = "users_trained"
-    FIRST_VALUE = "first_value"
-    QBR_HELD = "qbr_held"
-    SUCCESS_PLAN = "success_plan"
 
 
 class SentimentKind(StrEnum):
