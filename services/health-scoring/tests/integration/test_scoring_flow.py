@@ -3,6 +3,8 @@ duplicates and replays change nothing; late usage lands at its event time; time 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -128,3 +130,15 @@ async def test_bad_records_go_to_the_dlq_and_the_rest_is_scored(
     assert (await service.client.get("/readyz")).json() == {"status": "ready"}
     metrics = (await service.client.get("/metrics")).text
     assert 'fourfold_health_scores_total{band="' in metrics
+
+
+async def test_readiness_fails_when_a_background_loop_has_stopped(service: Service) -> None:
+    assert (await service.client.get("/readyz")).status_code == 200
+    scheduler = service.app.state.tasks["scheduler"]
+    scheduler.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await scheduler
+
+    not_ready = await service.client.get("/readyz")
+    assert not_ready.status_code == 503
+    assert not_ready.json()["detail"] == ["background task stopped: scheduler"]

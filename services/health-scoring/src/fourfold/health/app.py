@@ -82,9 +82,16 @@ def _readiness(app: FastAPI) -> list[ReadinessCheck]:
     if getattr(state, "engine", None) is None:
         return [_starting]
     return [
+        lambda: _stopped_task(state.tasks),
         lambda: database_problem(state.engine),
         lambda: broker_problem(state.bootstrap_servers),
     ]
+
+
+async def _stopped_task(tasks: dict[str, asyncio.Task[None]]) -> str | None:
+    """A background loop that ended on its own means no more scores: not ready."""
+    stopped = [name for name, task in tasks.items() if task.done()]
+    return f"background task stopped: {', '.join(stopped)}" if stopped else None
 
 
 @contextlib.asynccontextmanager
@@ -151,6 +158,7 @@ async def _running(
     app.state.consumer, app.state.recomputer = consumer, recomputer
     await consumer.start()
     tasks = [asyncio.create_task(t) for t in (consumer.run(), recomputer.run(), relay.run())]
+    app.state.tasks = dict(zip(("consumer", "scheduler", "outbox relay"), tasks, strict=True))
     tune_gc()
     try:
         yield
