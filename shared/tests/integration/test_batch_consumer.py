@@ -84,18 +84,8 @@ async def running(consumer: BatchConsumer) -> AsyncIterator[None]:
 def in_process_consumer(
     kafka_bootstrap: str, engine: AsyncEngine, topic: str, group: str, producer: EventProducer
 ) -> BatchConsumer:
-    return BatchConsumer(
-        bootstrap_servers=kafka_bootstrap,
-        group_id=group,
-        topics=[topic],
-        sessions=session_factory(engine),
-        inbox=effects.inbox,
-        outbox=effects.outbox,
-        producer=producer,
-        handler=effects.handle,
-        service="effects-test",
-        max_records=50,
-        session_timeout_ms=6000,
+    return effects.build_consumer(
+        bootstrap=kafka_bootstrap, engine=engine, topic=topic, group=group, producer=producer
     )
 
 
@@ -186,17 +176,14 @@ async def test_handler_crash_mid_batch_rolls_back_and_replays_once(
         if calls == 1:
             raise ConnectionError("simulated crash after half the work")  # ...then dies
 
-    consumer = BatchConsumer(
-        bootstrap_servers=kafka_bootstrap,
-        group_id=f"g-{unique}",
-        topics=[topic],
-        sessions=session_factory(engine),
-        inbox=effects.inbox,
-        outbox=effects.outbox,
+    consumer = effects.build_consumer(
+        bootstrap=kafka_bootstrap,
+        engine=engine,
+        topic=topic,
+        group=f"g-{unique}",
         producer=producer,
         handler=crash_on_first_call,
-        service="effects-test",
-        session_timeout_ms=6000,
+        max_records=500,
     )
     async with running(consumer):
         await wait_for_committed(kafka_bootstrap, f"g-{unique}", topic, len(events))

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fourfold.db.engine import create_engine, session_factory
+from fourfold.db.engine import create_engine
 from fourfold.infra.postgres import EmbeddedPostgres
-from fourfold.kafka.consumer import BatchConsumer
 from fourfold.kafka.producer import EventProducer
 from fourfold.kafka.topics import ensure_topics, with_dead_letters
 from fourfold.testing import effects
@@ -31,18 +30,14 @@ async def test_database_outage_pauses_the_poll_and_resumes_without_dead_letters(
     engine = create_engine(postgres.url(), schema="outage")
     producer = EventProducer(kafka_bootstrap)
     await producer.start()
-    consumer = BatchConsumer(
-        bootstrap_servers=kafka_bootstrap,
-        group_id=group,
-        topics=[topic],
-        sessions=session_factory(engine),
-        inbox=effects.inbox,
-        outbox=effects.outbox,
+    consumer = effects.build_consumer(
+        bootstrap=kafka_bootstrap,
+        engine=engine,
+        topic=topic,
+        group=group,
         producer=producer,
-        handler=effects.handle,
-        service="effects-test",
-        session_timeout_ms=6000,
         max_pause_s=0.5,
+        max_records=500,
     )
     await consumer.start()
     task = asyncio.create_task(consumer.run())
@@ -81,18 +76,14 @@ async def test_an_event_that_always_times_out_is_dead_lettered_while_the_databas
     await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in [*good[:2], slow, *good[2:]]])
     producer = EventProducer(kafka_bootstrap)
     await producer.start()
-    consumer = BatchConsumer(
-        bootstrap_servers=kafka_bootstrap,
-        group_id=f"g-{unique}",
-        topics=[topic],
-        sessions=session_factory(engine),
-        inbox=effects.inbox,
-        outbox=effects.outbox,
+    consumer = effects.build_consumer(
+        bootstrap=kafka_bootstrap,
+        engine=engine,
+        topic=topic,
+        group=f"g-{unique}",
         producer=producer,
-        handler=effects.handle,
-        service="effects-test",
-        session_timeout_ms=6000,
         max_pause_s=0.5,
+        max_records=500,
     )
     await consumer.start()
     task = asyncio.create_task(consumer.run())

@@ -15,13 +15,15 @@ import os
 import signal
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fourfold.db.engine import create_engine, session_factory
 from fourfold.db.runtime_tables import inbox_table, outbox_table
 from fourfold.events import NudgeRaised, NudgeRaisedData, UsageReported
-from fourfold.kafka.consumer import Batch, BatchConsumer
+from fourfold.kafka.consumer import Batch, BatchConsumer, Handler
 from fourfold.kafka.producer import EventProducer
 
 metadata = MetaData()
@@ -73,6 +75,32 @@ async def handle(batch: Batch) -> None:
     await asyncio.sleep(float(os.environ.get("EFFECTS_SLOW_S", "0")))
 
 
+def build_consumer(
+    *,
+    bootstrap: str,
+    engine: AsyncEngine,
+    topic: str,
+    group: str,
+    producer: EventProducer,
+    handler: Handler = handle,
+    **options: Any,
+) -> BatchConsumer:
+    """A consumer of `topic` on the effects tables, tuned for tests (short session timeout)."""
+    settings: dict[str, Any] = {"max_records": 50, "session_timeout_ms": 6000, **options}
+    return BatchConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        topics=[topic],
+        sessions=session_factory(engine),
+        inbox=inbox,
+        outbox=outbox,
+        producer=producer,
+        handler=handler,
+        service="effects-test",
+        **settings,
+    )
+
+
 async def create_tables(url: str, schema: str) -> None:
     engine = create_engine(url, schema=schema)
     async with engine.begin() as connection:
@@ -91,18 +119,12 @@ async def main(argv: list[str]) -> int:
     def crash() -> None:
         os._exit(17)  # die after the DB commit, before the offset commit
 
-    consumer = BatchConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        topics=[topic],
-        sessions=session_factory(engine),
-        inbox=inbox,
-        outbox=outbox,
+    consumer = build_consumer(
+        bootstrap=bootstrap,
+        engine=engine,
+        topic=topic,
+        group=group,
         producer=producer,
-        handler=handle,
-        service="effects-test",
-        max_records=50,
-        session_timeout_ms=6000,
         on_committed=crash if crash_after_first_commit else None,
     )
     await consumer.start()
