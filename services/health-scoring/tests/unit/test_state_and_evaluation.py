@@ -100,6 +100,16 @@ def test_snapshot_carries_what_downstream_needs() -> None:
     assert snap.activated is True
     assert snap.subscription_start == (NOW - timedelta(days=50)).date()
     assert snap.last_expansion_at == NOW - timedelta(days=10)
+    assert snap.cancel_effective is None
+
+
+def test_snapshot_carries_the_cancellation_date_for_renewal_and_churn_rules() -> None:
+    state = rich_state()
+    ends = NOW + timedelta(days=30)
+    cancelled = dataclasses.replace(
+        state, signals=dataclasses.replace(state.signals, cancel_effective=ends)
+    )
+    assert signals_snapshot(cancelled, SCORECARD, NOW).cancel_effective == ends.date()
 
 
 def previous_of(state: CustomerState, at: datetime) -> Previous:

@@ -48,6 +48,7 @@ class HealthSignalsSnapshot(EventData):
     activated: bool = False
     subscription_start: date | None = None
     term_end: date | None = None
+    cancel_effective: date | None = None  # the subscription ends then (cancelled)
     arr: Money | None = None
     failed_payments: int = 0
     past_due: bool = False

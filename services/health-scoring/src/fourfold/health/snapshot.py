@@ -46,6 +46,7 @@ def signals_snapshot(
         activated=s.subscription_start is not None and is_activated(s, scorecard.lifecycle, as_of),
         subscription_start=None if s.subscription_start is None else s.subscription_start.date(),
         term_end=None if s.term_end is None else s.term_end.date(),
+        cancel_effective=None if s.cancel_effective is None else s.cancel_effective.date(),
         arr=None if arr is None else EventMoney(amount=arr.amount, currency=arr.currency),
         failed_payments=0 if s.payment is None else s.payment.failed_invoices,
         past_due=False if s.payment is None else s.payment.past_due,
