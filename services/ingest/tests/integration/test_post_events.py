@@ -233,3 +233,25 @@ async def test_overlapping_batches_in_opposite_orders_accept_each_event_once(
     assert [r.status_code for r in responses] == [202] * 6
     accepted = sum(r.json()["accepted"] for r in responses)
     assert accepted == len(shared), "each event accepted exactly once across the requests"
+
+
+async def test_an_id_with_slashes_is_looked_up_by_query(
+    client: httpx.AsyncClient, auth_header: Any, unique: str
+) -> None:
+    event = milestone_completed(f"{unique}/with/slashes", f"{unique}-c")
+    await post(client, auth_header(), event, **SINGLE)
+    params = {"source": event["source"], "id": event["id"]}
+
+    found = await client.get("/v1/events", params=params, headers=auth_header())
+    missing = await client.get(
+        "/v1/events", params={**params, "id": f"{unique}/nope"}, headers=auth_header()
+    )
+    unnamed = await client.get("/v1/events", params={"source": "x"}, headers=auth_header())
+    partner = await client.get("/v1/events", params=params, headers=auth_header("partner", "p-1"))
+
+    assert found.status_code == 200, found.text
+    assert found.json()["id"] == event["id"]
+    assert missing.status_code == 404
+    assert unnamed.status_code == 422
+    assert unnamed.json()["detail"][0]["loc"] == ["query", "id"]
+    assert partner.status_code == 403

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -158,6 +158,21 @@ async def post_events(request: Request, _: Ingestor, rt: Runtime) -> Response:
 )
 async def get_event(source: str, event_id: str, _: StatusReader, rt: Runtime) -> AcceptedEvent:
     """Tell whether ingest accepted the event with this `source` (URL-encoded) and `id`."""
+    return await _accepted(rt, source=source, event_id=event_id)
+
+
+@router.get("", response_model=AcceptedEvent, summary="Look an event up by query")
+async def lookup_event(
+    source: Annotated[str, Query(min_length=1, max_length=256)],
+    id: Annotated[str, Query(min_length=1, max_length=256)],
+    _: StatusReader,
+    rt: Runtime,
+) -> AcceptedEvent:
+    """The same as the path form, for any `id` (one containing "/" cannot go in a path)."""
+    return await _accepted(rt, source=source, event_id=id)
+
+
+async def _accepted(rt: IngestRuntime, *, source: str, event_id: str) -> AcceptedEvent:
     async with rt.sessions() as session:
         found = await repository.find_accepted(session, source=source, id=event_id)
     if found is None:
