@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
@@ -46,10 +45,6 @@ class Envelope(BaseModel):
     @property
     def key(self) -> str:
         return self.data.partition_key()
-
-    @property
-    def event_time(self) -> datetime:
-        return self.time
 
     def to_json_bytes(self) -> bytes:
         """Serialise for the broker (structured-mode CloudEvent).

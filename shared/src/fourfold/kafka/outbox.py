@@ -23,16 +23,6 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = ("content-type", b"application/cloudevents+json")
 
 
-def record_for(event: Envelope) -> OutgoingRecord:
-    """A structured-mode CloudEvent record on the event's own topic, keyed by its customer."""
-    return OutgoingRecord(
-        topic=event.topic,
-        key=event.key.encode(),
-        value=event.to_json_bytes(),
-        headers=[CONTENT_TYPE, ("ce_type", event.type.encode())],
-    )
-
-
 async def stage(session: AsyncSession, outbox: Table, events: Sequence[Envelope]) -> None:
     """Write events into the outbox inside the caller's transaction."""
     if not events:

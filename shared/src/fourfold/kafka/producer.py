@@ -102,9 +102,6 @@ class EventProducer:
                 future.add_done_callback(_consume_outcome)
             raise BrokerUnavailable(f"broker did not acknowledge: {exc!r}") from exc
 
-    async def partitions_for(self, topic: str) -> set[int]:
-        return set(await self._producer.partitions_for(topic))
-
 
 def _consume_outcome(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():

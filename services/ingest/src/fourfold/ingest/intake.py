@@ -124,8 +124,7 @@ async def accept(
     unique: dict[tuple[str, str], Valid] = {}
     duplicates: list[Valid] = []
     for item in valid:  # a repeat within the request is a duplicate of its first copy
-        event = item.event
-        if unique.setdefault((event.source, event.id), item) is not item:
+        if unique.setdefault(item.event.dedupe_key(), item) is not item:
             duplicates.append(item)
     # Claimed in key order: two requests sharing ids lock their rows in the same order and
     # cannot deadlock. Publishing below keeps the request's order.
