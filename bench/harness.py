@@ -5,9 +5,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+
+
+def write_latest(filename: str, title: str, table: str) -> Path:
+    """Record a run's table in docs/`filename` with a timestamp, and say where."""
+    out = ROOT / "docs" / filename
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    out.write_text(f"# {title}, {stamp}\n\n{table}\n")
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+    return out
 
 
 def serve(target: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -40,7 +40,7 @@ import asyncpg
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from harness import serve
+from harness import serve, write_latest
 
 from fourfold.auth import issue_token
 from fourfold.events import ACTIVITY_TOPIC, BILLING_TOPIC, HEALTH_TOPIC, USAGE_TOPIC
@@ -50,7 +50,6 @@ from fourfold.infra.postgres import EmbeddedPostgres
 from fourfold.infra.process import free_port
 from fourfold.kafka.topics import ensure_topics, with_dead_letters
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-bench-secret-bench-secret-00"
 CUSTOMERS = 10_000
 PARTNERS = 100
@@ -618,10 +617,7 @@ def write_report(
     if HEALTH_APP != "fourfold.health.app:create_app":
         lines.append(f"- health app: `{HEALTH_APP}` (BENCH_HEALTH_APP)")
         table = "\n".join(lines)
-    out = ROOT / "docs" / "benchmarks-health-latest.md"
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    out.write_text(f"# Latest health-scoring benchmark, {stamp}\n\n{table}\n")
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    write_latest("benchmarks-health-latest.md", "Latest health-scoring benchmark", table)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
-from harness import serve
+from harness import serve, write_latest
 
 from fourfold.auth import issue_token
 from fourfold.events import USAGE_TOPIC
@@ -36,7 +36,6 @@ from fourfold.infra.process import free_port
 from fourfold.kafka.topics import ensure_topics, with_dead_letters
 from fourfold.testing.samples import usage_reported
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-bench-secret-bench-secret-00"
 RAW_EVENTS = 50_000
 BATCH_SIZE = 500
@@ -259,10 +258,7 @@ def write_report(rounds: list[list[Result]]) -> None:
     ]
     table = "\n".join(lines)
     print(table)
-    out = ROOT / "docs" / "benchmarks-ingest-latest.md"
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    out.write_text(f"# Latest `make bench` (ingest), {stamp}\n\n{table}\n")
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    write_latest("benchmarks-ingest-latest.md", "Latest `make bench` (ingest)", table)
 
 
 if __name__ == "__main__":
