@@ -17,12 +17,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from pydantic import SecretStr
 
-from fourfold.auth import issue_token
+from fourfold.auth import Role, issue_token
 from fourfold.clock import SystemClock
 from fourfold.dev.demo_feed import run_demo_feed
 from fourfold.infra.broker import EmbeddedBroker
@@ -109,33 +109,10 @@ def main() -> int:
             process = _start_service(spec, env, settings)
             processes.append(process)
             _wait_ready(spec, process)
-        secret = settings.auth_secret.get_secret_value()
         now = clock.now()
-        ingest_token = issue_token(
-            secret=secret,
-            issuer=settings.auth_issuer,
-            role="ingest",
-            subject="demo-vendor",
-            ttl=timedelta(days=7),
-            now=now,
-        )
-        partner_token = issue_token(
-            secret=secret,
-            issuer=settings.auth_issuer,
-            role="partner",
-            subject="demo-partner",
-            partner_id="northwind-msp",
-            ttl=timedelta(days=7),
-            now=now,
-        )
-        admin_token = issue_token(
-            secret=secret,
-            issuer=settings.auth_issuer,
-            role="admin",
-            subject="demo-admin",
-            ttl=timedelta(days=7),
-            now=now,
-        )
+        ingest_token = _demo_token(settings, now, "ingest", "demo-vendor")
+        partner_token = _demo_token(settings, now, "partner", "demo-partner", "northwind-msp")
+        admin_token = _demo_token(settings, now, "admin", "demo-admin")
         _print_banner(broker, postgres, ingest_token, partner_token, admin_token)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_feed_until_signal("http://127.0.0.1:8001", ingest_token, clock))
@@ -151,6 +128,25 @@ def main() -> int:
         broker.stop()
         print("\nfourfold dev: everything stopped.")
     return 0
+
+
+def _demo_token(
+    settings: FourfoldSettings,
+    now: datetime,
+    role: Role,
+    subject: str,
+    partner_id: str | None = None,
+) -> str:
+    """A week-long token for the banner, signed with this run's secret."""
+    return issue_token(
+        secret=settings.auth_secret.get_secret_value(),
+        issuer=settings.auth_issuer,
+        role=role,
+        subject=subject,
+        partner_id=partner_id,
+        ttl=timedelta(days=7),
+        now=now,
+    )
 
 
 async def _feed_until_signal(ingest_url: str, token: str, clock: SystemClock) -> None:
