@@ -5,11 +5,27 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from fourfold.auth import Role, issue_token
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
+SECRET = "bench-secret-bench-secret-bench-secret-00"  # handed to the served apps
+
+
+def bearer(role: Role) -> dict[str, str]:
+    """An Authorization header for `role`, signed with the bench's secret, valid an hour."""
+    token = issue_token(
+        secret=SECRET,
+        issuer="fourfold",
+        role=role,
+        subject="bench",
+        ttl=timedelta(hours=1),
+        now=datetime.now(UTC),
+    )
+    return {"Authorization": f"Bearer {token}"}
 
 
 def write_latest(filename: str, title: str, table: str) -> Path:

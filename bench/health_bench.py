@@ -40,9 +40,8 @@ import asyncpg
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from harness import serve, write_latest
+from harness import SECRET, bearer, serve, write_latest
 
-from fourfold.auth import issue_token
 from fourfold.events import ACTIVITY_TOPIC, BILLING_TOPIC, HEALTH_TOPIC, USAGE_TOPIC
 from fourfold.events.registry import parse_event
 from fourfold.infra.broker import EmbeddedBroker
@@ -50,7 +49,6 @@ from fourfold.infra.postgres import EmbeddedPostgres
 from fourfold.infra.process import free_port
 from fourfold.kafka.topics import ensure_topics, with_dead_letters
 
-SECRET = "bench-secret-bench-secret-bench-secret-00"
 CUSTOMERS = 10_000
 PARTNERS = 100
 USAGE_PER_CUSTOMER = 6
@@ -377,30 +375,11 @@ async def service_rate(
 
 
 def admin_headers() -> dict[str, str]:
-    token = issue_token(
-        secret=SECRET,
-        issuer="fourfold",
-        role="admin",
-        subject="bench",
-        ttl=timedelta(hours=1),
-        now=datetime.now(UTC),
-    )
-    return {"Authorization": f"Bearer {token}"}
+    return bearer("admin")
 
 
 def ingest_headers() -> dict[str, str]:
-    token = issue_token(
-        secret=SECRET,
-        issuer="fourfold",
-        role="ingest",
-        subject="bench",
-        ttl=timedelta(hours=1),
-        now=datetime.now(UTC),
-    )
-    return {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/cloudevents-batch+json",
-    }
+    return {**bearer("ingest"), "Content-Type": "application/cloudevents-batch+json"}
 
 
 @dataclass

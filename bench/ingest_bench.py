@@ -19,15 +19,13 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
-from harness import serve, write_latest
+from harness import SECRET, bearer, serve, write_latest
 
-from fourfold.auth import issue_token
 from fourfold.events import USAGE_TOPIC
 from fourfold.events.registry import INPUT_TOPICS
 from fourfold.infra.broker import EmbeddedBroker
@@ -36,7 +34,6 @@ from fourfold.infra.process import free_port
 from fourfold.kafka.topics import ensure_topics, with_dead_letters
 from fourfold.testing.samples import usage_reported
 
-SECRET = "bench-secret-bench-secret-bench-secret-00"
 RAW_EVENTS = 50_000
 BATCH_SIZE = 500
 BATCH_REQUESTS = 100
@@ -151,15 +148,7 @@ async def main() -> None:
         processes.append(serve("bare_app:app", bare_port, env, state / "bare.log"))
         wait_http(f"http://127.0.0.1:{ingest_port}/readyz")
         wait_http(f"http://127.0.0.1:{bare_port}/docs")
-        token = issue_token(
-            secret=SECRET,
-            issuer="fourfold",
-            role="ingest",
-            subject="bench",
-            ttl=timedelta(hours=1),
-            now=datetime.now(UTC),
-        )
-        auth = {"Authorization": f"Bearer {token}"}
+        auth = bearer("ingest")
         batch_headers = {**auth, "Content-Type": "application/cloudevents-batch+json"}
         single_headers = {**auth, "Content-Type": "application/cloudevents+json"}
         run = uuid.uuid4().hex[:6]
