@@ -30,7 +30,7 @@ def signals(**changes: Any) -> CustomerSignals:
 
 
 def reading(name: ComponentName, customer: CustomerSignals) -> Decimal | None:
-    config = CARD.components.configured()[name]
+    config = CARD.components.configured[name]
     return read_component(name, customer, config, AS_OF).score
 
 
@@ -160,7 +160,7 @@ def test_sentiment(answer: Sentiment | None, expected: Decimal | None) -> None:
 
 
 def test_readings_explain_their_inputs() -> None:
-    config = CARD.components.configured()[ComponentName.ADOPTION]
+    config = CARD.components.configured[ComponentName.ADOPTION]
     found = read_component(
         ComponentName.ADOPTION, signals(seats_bought=10, seats_in_use=4), config, AS_OF
     )

@@ -33,7 +33,7 @@ def test_default_scorecard_has_every_component_and_a_version() -> None:
     card = default_scorecard()
     assert card == load_scorecard(DEFAULT_PATH)
     assert card.version
-    assert set(card.components.configured()) == set(ComponentName)
+    assert set(card.components.configured) == set(ComponentName)
     assert card.lifecycle.core_milestones == {
         Milestone.KICKOFF,
         Milestone.CONFIGURED,
@@ -52,7 +52,7 @@ def test_weights_per_step_fall_back_to_the_default_weight() -> None:
 def test_minimal_scorecard_uses_documented_defaults() -> None:
     card = parse_scorecard(MINIMAL)
     assert card.lifecycle.activation_utilisation == Decimal("0.5")
-    assert card.components.configured().keys() == {ComponentName.ADOPTION}
+    assert card.components.configured.keys() == {ComponentName.ADOPTION}
 
 
 def _mutated(path: list[str], value: object) -> str:

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 from fourfold.events import HealthSignalsSnapshot
-from fourfold.events import Money as EventMoney
 from fourfold.health.domain.components import engagement_windows, utilisation
 from fourfold.health.domain.lifecycle import is_activated
 from fourfold.health.domain.override import ManualOverride
@@ -25,12 +24,17 @@ def signals_snapshot(
     state: CustomerState, scorecard: Scorecard, as_of: datetime
 ) -> HealthSignalsSnapshot:
     """What incentives and notifications need, already aggregated at `as_of`."""
+    return HealthSignalsSnapshot.model_validate(snapshot_fields(state, scorecard, as_of))
+
+
+def snapshot_fields(state: CustomerState, scorecard: Scorecard, as_of: datetime) -> dict[str, Any]:
+    """The snapshot as plain fields, for building a whole event in one validation call."""
     s = state.signals
     recent, prior = engagement_windows(s.active_users, utc_day(as_of), USAGE_WINDOW_DAYS)
     ratio = utilisation(s)
     sentiment, arr = s.sentiment, s.arr
     seen = bool(s.active_users)
-    return HealthSignalsSnapshot(
+    return dict(
         partner_id=state.partner_id,
         plan=s.plan,
         subscription_status=None if s.status is None else s.status.value,
@@ -47,7 +51,7 @@ def signals_snapshot(
         subscription_start=None if s.subscription_start is None else s.subscription_start.date(),
         term_end=None if s.term_end is None else s.term_end.date(),
         cancel_effective=None if s.cancel_effective is None else s.cancel_effective.date(),
-        arr=None if arr is None else EventMoney(amount=arr.amount, currency=arr.currency),
+        arr=None if arr is None else {"amount": arr.amount, "currency": arr.currency},
         failed_payments=0 if s.payment is None else s.payment.failed_invoices,
         past_due=False if s.payment is None else s.payment.past_due,
         last_nps=nps_from_domain(sentiment.value)
@@ -58,10 +62,6 @@ def signals_snapshot(
         else None,
         last_expansion_at=max((e.at for e in s.expansions), default=None),
     )
-
-
-def _number(value: Any) -> Any:
-    return float(value) if isinstance(value, Decimal) else value
 
 
 def override_json(override: ManualOverride | None) -> dict[str, Any] | None:
@@ -89,11 +89,15 @@ def explanation_json(result: HealthResult) -> dict[str, Any]:
             {
                 "name": c.name.value,
                 "available": c.available,
-                "inputs": {key: _number(value) for key, value in c.inputs.items()},
-                "score": _number(c.score),
-                "weight": _number(c.weight),
-                "effective_weight": _number(c.effective_weight),
-                "contribution": _number(c.contribution),
+                # JSON numbers: Decimals become floats (inline, this runs per rescore)
+                "inputs": {
+                    key: float(value) if type(value) is Decimal else value
+                    for key, value in c.inputs.items()
+                },
+                "score": None if c.score is None else float(c.score),
+                "weight": float(c.weight),
+                "effective_weight": float(c.effective_weight),
+                "contribution": float(c.contribution),
             }
             for c in result.components
         ],

@@ -175,5 +175,5 @@ def read_components(
     """Read every component the scorecard configures, available or not."""
     return tuple(
         read_component(name, signals, config, as_of)
-        for name, config in scorecard.components.configured().items()
+        for name, config in scorecard.components.configured.items()
     )

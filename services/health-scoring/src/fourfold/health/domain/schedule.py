@@ -26,9 +26,11 @@ def _instants(
     components, rules = scorecard.components, scorecard.lifecycle
     if components.engagement is not None or signals.seats_bought in (None, 0):
         window = timedelta(days=components.engagement.window_days if components.engagement else 0)
+        twice = 2 * window
         for day, _ in signals.active_users:
             # a day enters the recent window, moves to the prior one, then leaves
-            yield from (_midnight(day), _midnight(day + window), _midnight(day + 2 * window))
+            entered = _midnight(day)
+            yield from (entered, entered + window, entered + twice)
     yield from signals.milestones.values()
     start = signals.subscription_start
     if start is not None:

@@ -6,10 +6,13 @@ A scorecard is YAML validated into frozen pydantic models. Leaving a component o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any
 
 import yaml
@@ -101,10 +104,12 @@ class Components(_Model):
     payment: PaymentConfig | None = None
     sentiment: SentimentConfig | None = None
 
-    def configured(self) -> dict[ComponentName, ComponentConfig]:
-        """The components present in this scorecard, in declaration order."""
+    @cached_property
+    def configured(self) -> Mapping[ComponentName, ComponentConfig]:
+        """The components present in this scorecard, in declaration order (computed once:
+        every evaluation reads it)."""
         found = {name: getattr(self, name.value) for name in ComponentName}
-        return {name: config for name, config in found.items() if config is not None}
+        return MappingProxyType({name: c for name, c in found.items() if c is not None})
 
 
 class Bands(_Model):
@@ -146,13 +151,24 @@ class Scorecard(_Model):
 
     @model_validator(mode="after")
     def _every_step_has_weight(self) -> Scorecard:
-        configured = self.components.configured()
+        configured = self.components.configured
         if not configured:
             raise ValueError("components: configure at least one component")
         for step in LifecycleStep:
             if sum((c.weight_for(step) for c in configured.values()), Decimal(0)) <= 0:
                 raise ValueError(f"components: weights for step {step.value} sum to zero")
         return self
+
+    @cached_property
+    def weights(self) -> Mapping[LifecycleStep, Mapping[ComponentName, Decimal]]:
+        """Each step's weight per configured component, resolved once."""
+        configured = self.components.configured
+        return MappingProxyType(
+            {
+                step: MappingProxyType({n: c.weight_for(step) for n, c in configured.items()})
+                for step in LifecycleStep
+            }
+        )
 
 
 def parse_scorecard(text: str) -> Scorecard:

@@ -75,8 +75,7 @@ def weigh(
 ) -> WeightedScore:
     """Combine component readings with the step's weights, redistributing unavailable ones."""
     readings = tuple(readings)
-    configured = scorecard.components.configured()
-    weights = {r.name: configured[r.name].weight_for(step) for r in readings}
+    weights = scorecard.weights[step]
     total = sum((weights[r.name] for r in readings if r.score is not None), Decimal(0))
     weighted = sum((weights[r.name] * r.score for r in readings if r.score is not None), Decimal(0))
     raw = None if total == 0 else weighted * HUNDRED / total
