@@ -8,12 +8,14 @@ consumers' inboxes make that harmless.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import BigInteger, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fourfold.db.bulk import UnnestInsert, any_of
 from fourfold.events.envelope import Envelope
 from fourfold.kafka.producer import EventProducer, OutgoingRecord
 from fourfold.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
@@ -23,12 +25,15 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = ("content-type", b"application/cloudevents+json")
 
 
+@functools.cache
+def _staging(outbox: Table) -> UnnestInsert:
+    return UnnestInsert(outbox, columns=("topic", "key", "payload", "headers"))
+
+
 async def stage(session: AsyncSession, outbox: Table, events: Sequence[Envelope]) -> None:
     """Write events into the outbox inside the caller's transaction."""
-    if not events:
-        return
-    await session.execute(
-        insert(outbox),
+    await _staging(outbox).execute(
+        session,
         [
             {
                 "topic": event.topic,
@@ -97,7 +102,8 @@ class OutboxRelay:
                     for row in rows
                 ]
             )
-            await session.execute(delete(table).where(table.c.id.in_([row.id for row in rows])))
+            ids = [row.id for row in rows]
+            await session.execute(delete(table).where(table.c.id == any_of(ids, BigInteger())))
         OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
         return len(rows)
 

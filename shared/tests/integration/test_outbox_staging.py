@@ -1,0 +1,55 @@
+"""Staging events in the outbox: one statement for the batch, rows in the order given."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fourfold.db.engine import create_engine, session_factory
+from fourfold.events import UsageReported, UsageReportedData
+from fourfold.kafka.outbox import stage
+from fourfold.testing import effects
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def engine(database_url: str, fresh_schema: str) -> AsyncIterator[AsyncEngine]:
+    await effects.create_tables(database_url, fresh_schema)
+    engine = create_engine(database_url, schema=fresh_schema)
+    yield engine
+    await engine.dispose()
+
+
+def usage(n: int) -> UsageReported:
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    return UsageReported(
+        id=f"e-{n}",
+        source="test/usage",
+        type="usage.reported",
+        time=at,
+        data=UsageReportedData(
+            customer_id=f"c-{n % 7}", metric="active_users", value=n, period_start=at, period_end=at
+        ),
+    )
+
+
+async def test_staged_rows_keep_the_given_order_and_bytes(engine: AsyncEngine) -> None:
+    events = [usage(n) for n in range(300, 0, -1)]  # ids and keys deliberately unsorted
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        await stage(session, effects.outbox, events[:150])
+        await stage(session, effects.outbox, events[150:])
+        await stage(session, effects.outbox, [])  # nothing to stage is not an error
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(select(effects.outbox).order_by(effects.outbox.c.id))
+        ).all()
+    assert [row.payload for row in rows] == [event.to_json_bytes() for event in events]
+    assert [row.key for row in rows] == [event.key for event in events]
+    assert {row.topic for row in rows} == {UsageReported.topic}
+    assert all(row.headers == {"ce_type": "usage.reported"} for row in rows)
