@@ -31,7 +31,8 @@ from fourfold.health.domain.signals import (
     PaymentState,
     SubscriptionStatus,
 )
-from fourfold.health.evaluation import Evaluation, Previous, evaluate
+from fourfold.health.domain.trend import trend
+from fourfold.health.evaluation import TREND_LOOKBACK, Evaluation, Previous, evaluate
 from fourfold.health.models import customers, score_history
 from fourfold.health.state import CustomerState
 from fourfold.kafka.consumer import Batch
@@ -39,6 +40,7 @@ from fourfold.kafka.consumer import Batch
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
 SCORECARD = default_scorecard()
 
 
@@ -183,10 +185,48 @@ async def test_reads_by_id_find_the_given_customers(
         assert await repository.load_overrides(session, ids) == {ids[1]: override}
         assert await repository.load_overrides(session, [ids[0]]) == {}
 
-        trend = await repository.load_trend_history(session, ids[:2], NOW - timedelta(days=1))
+        week_later = NOW + timedelta(days=7)
+        trend = await repository.load_trend_history(session, ids[:2], week_later, NOW)
         assert set(trend) == set(ids[:2])
-        assert trend[ids[0]] == [(NOW, found[0].result.computed_score)]
-        assert await repository.load_trend_history(session, ids, NOW + timedelta(seconds=1)) == {}
+        assert trend[ids[0]] == [(NOW, found[0].result.computed_score)], "only the 7-day point"
+        assert await repository.load_trend_history(session, ids, week_later, NOW + SECOND) == {}
+        assert await repository.load_trend_history(session, ids, NOW, NOW) == {}, "none 7d ago"
+
+
+async def test_the_trend_points_give_the_trend_the_whole_history_gives(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The repository loads two points per customer, not the whole month: the trend must
+    come out the same as from every point of the lookback, at any `as_of`."""
+    points = {
+        customer: [(NOW - timedelta(hours=h), (h * 7 + len(customer)) % 101) for h in hours]
+        for customer, hours in (("t-1", range(0, 24 * 40, 13)), ("t-2", (3, 200, 725, 900)))
+    }
+    rows = [
+        {
+            "customer_id": customer,
+            "at": at,
+            "score": value,
+            "computed_score": value,
+            "band": "yellow",
+            "step": "improve",
+            "scorecard_version": "v",
+            "cause": "event",
+            "override": None,
+        }
+        for customer, series in points.items()
+        for at, value in series
+    ]
+    async with sessions() as session, session.begin():
+        await repository.add_history(session, rows)
+    for as_of in (NOW, NOW - timedelta(days=3, hours=5), NOW + timedelta(days=6, minutes=1)):
+        since = as_of - TREND_LOOKBACK
+        async with sessions() as session:
+            loaded = await repository.load_trend_history(session, list(points), as_of, since)
+        for customer, series in points.items():
+            whole = [(at, value) for at, value in series if at >= since]
+            assert trend(loaded.get(customer, []), 50, as_of) == trend(whole, 50, as_of)
+            assert len(loaded.get(customer, [])) <= 2
 
 
 async def test_two_writers_of_a_new_customers_first_events_both_land(

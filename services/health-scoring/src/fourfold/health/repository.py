@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fourfold.db.bulk import UnnestInsert, any_of
 from fourfold.health.domain.override import ManualOverride
 from fourfold.health.domain.scorecard import Band
+from fourfold.health.domain.trend import trend_instants
 from fourfold.health.evaluation import Previous
 from fourfold.health.models import customers, overrides, score_history
 from fourfold.health.state import CustomerState, state_from_json
@@ -111,15 +112,25 @@ def _override(row: Any) -> ManualOverride:
     )
 
 
+_TREND_POINTS = text(
+    "SELECT i.id AS customer_id, p.at, p.computed_score "
+    "FROM unnest(CAST(:ids AS text[])) AS i(id) "
+    "CROSS JOIN unnest(CAST(:instants AS timestamptz[])) AS t(instant) "
+    "JOIN LATERAL (SELECT h.at, h.computed_score FROM score_history AS h "
+    "  WHERE h.customer_id = i.id AND h.at <= t.instant AND h.at >= :since "
+    "  ORDER BY h.at DESC, h.id DESC LIMIT 1) AS p ON true"
+)
+
+
 async def load_trend_history(
-    session: AsyncSession, ids: Iterable[str], since: datetime
+    session: AsyncSession, ids: Iterable[str], as_of: datetime, since: datetime
 ) -> dict[str, list[tuple[datetime, int | None]]]:
-    """Computed-score points since `since`, per customer, for the trend."""
-    query = select(
-        score_history.c.customer_id, score_history.c.at, score_history.c.computed_score
-    ).where(score_history.c.customer_id == any_of(list(ids)), score_history.c.at >= since)
+    """Per customer, the computed-score points the trend at `as_of` compares with: the newest
+    point since `since` at or before each of `trend_instants(as_of)`. Two index probes per
+    customer, whatever the length of its history."""
+    parameters = {"ids": list(ids), "instants": list(trend_instants(as_of)), "since": since}
     found: dict[str, list[tuple[datetime, int | None]]] = {}
-    for row in await session.execute(query):
+    for row in await session.execute(_TREND_POINTS, parameters):
         found.setdefault(row.customer_id, []).append((row.at, row.computed_score))
     return found
 

@@ -35,7 +35,7 @@ async def rescore(
         return []
     ids = list(customers)
     overrides = await repository.load_overrides(session, ids)
-    history = await repository.load_trend_history(session, ids, now - TREND_LOOKBACK)
+    history = await repository.load_trend_history(session, ids, now, now - TREND_LOOKBACK)
     evaluations = [
         evaluate(
             state,

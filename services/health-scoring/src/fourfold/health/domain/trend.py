@@ -27,14 +27,24 @@ def score_at(history: Iterable[tuple[datetime, int | None]], at: datetime) -> in
     return max(before, key=lambda point: point.at).score if before else None
 
 
+TREND_DAYS = (7, 30)
+
+
+def trend_instants(as_of: datetime) -> tuple[datetime, ...]:
+    """The past instants the trend compares with: the only history points `trend` needs are
+    the newest at or before each of them."""
+    return tuple(as_of - timedelta(days=days) for days in TREND_DAYS)
+
+
 def trend(
     history: Iterable[tuple[datetime, int | None]], current: int | None, as_of: datetime
 ) -> Trend:
     """Change of `current` against 7 and 30 days ago; unknown on either side gives None."""
     points = list(history)
 
-    def change(days: int) -> int | None:
-        past = score_at(points, as_of - timedelta(days=days))
+    def change(at: datetime) -> int | None:
+        past = score_at(points, at)
         return None if past is None or current is None else current - past
 
-    return Trend(change_7d=change(7), change_30d=change(30))
+    week, month = (change(at) for at in trend_instants(as_of))
+    return Trend(change_7d=week, change_30d=month)
