@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from types import MappingProxyType
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fourfold.health.domain.signals import (
     USAGE_RETENTION_DAYS,
@@ -17,6 +20,7 @@ from fourfold.health.domain.signals import (
     SentimentKind,
     SubscriptionStatus,
     UsageMetric,
+    utc_day,
     with_expansion,
     with_features,
     with_milestone,
@@ -144,3 +148,69 @@ def test_naive_times_and_negative_counts_are_rejected() -> None:
         with_milestone(BLANK, Milestone.KICKOFF, datetime(2025, 1, 1))  # noqa: DTZ001
     with pytest.raises(ValueError, match="negative"):
         with_usage(BLANK, UsageMetric.ACTIVE_USERS, -1, T0)
+
+
+@pytest.mark.parametrize(
+    ("at", "day"),
+    [
+        (datetime(2025, 3, 2, 8, tzinfo=timezone(timedelta(hours=9))), date(2025, 3, 1)),
+        (datetime(2025, 3, 1, 20, tzinfo=timezone(timedelta(hours=-5))), date(2025, 3, 2)),
+        (datetime(2025, 3, 1, 23, 59, tzinfo=UTC), date(2025, 3, 1)),
+    ],
+)
+def test_utc_day_shifts_by_the_offset(at: datetime, day: date) -> None:
+    assert utc_day(at) == day
+    with pytest.raises(ValueError, match="timezone-aware"):
+        utc_day(at.replace(tzinfo=None))
+
+
+def _reference_series(points: list[tuple[date, int]]) -> tuple[tuple[date, int], ...]:
+    """The active-user series by definition: each day's highest count, sorted, and only the
+    days within retention of the newest one."""
+    series: dict[date, int] = {}
+    for day, value in points:
+        series[day] = max(value, series.get(day, 0))
+    oldest_kept = max(series) - timedelta(days=USAGE_RETENTION_DAYS)
+    return tuple(sorted((d, v) for d, v in series.items() if d > oldest_kept))
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2 * USAGE_RETENTION_DAYS), st.integers(0, 40)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_active_users_match_their_definition_whatever_the_order(
+    observations: list[tuple[int, int]],
+) -> None:
+    points = [(date(2025, 1, 1) + timedelta(days=n), value) for n, value in observations]
+    folded = BLANK
+    for seen, (day, value) in enumerate(points, start=1):
+        at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=5)
+        folded = with_usage(folded, UsageMetric.ACTIVE_USERS, value, at)
+        assert folded.active_users == _reference_series(points[:seen])
+
+
+def test_folds_keep_the_other_fields_and_the_mappings_read_only() -> None:
+    folded = with_milestone(BLANK, Milestone.KICKOFF, T0)
+    folded = with_usage(folded, UsageMetric.SEATS_IN_USE, 4, T0)
+    assert folded == CustomerSignals(
+        customer_id="c1",
+        partner_id="p1",
+        seats_in_use=4,
+        seats_in_use_at=T0,
+        milestones={Milestone.KICKOFF: T0},
+    )
+    assert isinstance(folded.milestones, MappingProxyType)
+    assert BLANK.milestones == {}, "folding never changes the state it started from"
+
+
+def test_replays_return_an_equal_state() -> None:
+    once = with_usage(BLANK, UsageMetric.ACTIVE_USERS, 5, T0)
+    once = with_features(once, used=frozenset({"a"}), available=3)
+    once = with_expansion(once, ExpansionKind.ADDON, T0)
+    again = with_usage(once, UsageMetric.ACTIVE_USERS, 5, T0)
+    again = with_features(again, used=frozenset({"a"}), available=3)
+    again = with_expansion(again, ExpansionKind.ADDON, T0)
+    assert again == once

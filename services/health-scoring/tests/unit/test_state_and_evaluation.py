@@ -6,11 +6,14 @@ import base64
 import dataclasses
 import itertools
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fourfold.clock import ManualClock
 from fourfold.errors import BadRequest
@@ -33,7 +36,7 @@ from fourfold.health.evaluation import HISTORY_EVERY, Previous, evaluate
 from fourfold.health.queries import decode_cursor, encode_cursor
 from fourfold.health.schemas import SortKey, SortOrder
 from fourfold.health.snapshot import signals_snapshot
-from fourfold.health.state import CustomerState, state_from_json, state_to_json
+from fourfold.health.state import NO_PARTNER, CustomerState, state_from_json, state_to_json
 from fourfold.health.views import partner_summary
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -80,6 +83,34 @@ def test_state_round_trips_through_json() -> None:
     assert state_from_json(doc) == state
     empty = CustomerState.new("c2")
     assert state_from_json(json.loads(json.dumps(state_to_json(empty)))) == empty
+
+
+def test_new_and_loaded_states_are_like_constructed_ones() -> None:
+    assert CustomerState.new("c2") == CustomerState(CustomerSignals("c2", NO_PARTNER))
+    assert state_from_json({"customer_id": "c2"}) == CustomerState.new("c2"), "keys added later"
+    loaded = state_from_json(json.loads(json.dumps(state_to_json(rich_state()))))
+    assert isinstance(loaded.signals.milestones, MappingProxyType)
+    assert isinstance(loaded.paid_invoices, MappingProxyType)
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),  # noqa: DTZ001 (hypothesis takes naive bounds)
+        max_value=datetime(9999, 12, 30),  # noqa: DTZ001
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-3))]
+        ),
+    )
+)
+def test_stored_times_are_written_as_their_isoformat(at: datetime) -> None:
+    state = CustomerState(
+        CustomerSignals("c1", "p1", subscription_at=at, milestones={Milestone.KICKOFF: at}),
+        paid_invoices={"i1": at},
+    )
+    doc = state_to_json(state)
+    assert doc["subscription_at"] == doc["milestones"]["kickoff"] == at.isoformat()
+    assert doc["paid_invoices"] == {"i1": at.isoformat()}
+    assert state_from_json(json.loads(json.dumps(doc))) == state
 
 
 def test_snapshot_carries_what_downstream_needs() -> None:

@@ -7,9 +7,10 @@ period, milestones keep their earliest date; the inbox guarantees each event fol
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
+from operator import attrgetter
+from types import MappingProxyType
 
 from fourfold.events import (
     CustomerPartnerChanged,
@@ -35,6 +36,7 @@ from fourfold.health.domain.signals import (
     SentimentKind,
     SubscriptionStatus,
     UsageMetric,
+    evolve,
     with_expansion,
     with_features,
     with_milestone,
@@ -43,7 +45,7 @@ from fourfold.health.domain.signals import (
     with_subscription,
     with_usage,
 )
-from fourfold.health.state import PAID_INVOICES_KEPT, CustomerState
+from fourfold.health.state import NO_PARTNER, PAID_INVOICES_KEPT, CustomerState
 
 FEATURE_PREFIX = "feature:"
 
@@ -79,19 +81,16 @@ def with_partner(state: CustomerState, partner_id: str, at: datetime) -> Custome
     late, older reassignment does not win over a newer one."""
     if state.partner_at is not None and at < state.partner_at:
         return state
-    signals = dataclasses.replace(state.signals, partner_id=partner_id)
-    return dataclasses.replace(state, signals=signals, partner_at=at)
+    return evolve(state, signals=evolve(state.signals, partner_id=partner_id), partner_at=at)
 
 
-def with_first_partner(state: CustomerState, partner_id: str) -> CustomerState:
+def with_first_partner(signals: CustomerSignals, partner_id: str) -> CustomerSignals:
     """The partner a subscription event names, taken only while no owner is known: once a
     customer has a partner of record only `customer.partner_changed` moves it, so a late or
     stale event of the former partner cannot hand the customer back."""
-    if state.partner_id is not None:
-        return state
-    return dataclasses.replace(
-        state, signals=dataclasses.replace(state.signals, partner_id=partner_id)
-    )
+    if signals.partner_id != NO_PARTNER:
+        return signals
+    return evolve(signals, partner_id=partner_id)
 
 
 def with_invoice(
@@ -101,16 +100,16 @@ def with_invoice(
 
     A payment is remembered (for the most recently paid invoices) so a failure of the same
     invoice at or before its payment, arriving late, does not make it unpaid again."""
-    paid = dict(state.paid_invoices)
+    paid = state.paid_invoices
     if failed:
         paid_at = paid.get(invoice_id)
         if paid_at is not None and at <= paid_at:
             return state
         unpaid = state.failed_invoices | {invoice_id}
     else:
-        paid[invoice_id] = max(at, paid.get(invoice_id, at))
-        newest = sorted(paid.items(), key=lambda item: (item[1], item[0]), reverse=True)
-        paid = dict(newest[:PAID_INVOICES_KEPT])
+        remembered = {**paid, invoice_id: max(at, paid.get(invoice_id, at))}
+        newest = sorted(remembered.items(), key=lambda item: (item[1], item[0]), reverse=True)
+        paid = MappingProxyType(dict(newest[:PAID_INVOICES_KEPT]))
         unpaid = state.failed_invoices - {invoice_id}
     current = state.signals.payment
     # The invoice set is the truth, so the derived state always applies (never "older").
@@ -118,17 +117,20 @@ def with_invoice(
     signals = with_payment(
         state.signals, failed_invoices=len(unpaid), past_due=bool(unpaid), at=stamp
     )
-    return dataclasses.replace(state, signals=signals, failed_invoices=unpaid, paid_invoices=paid)
+    return evolve(state, signals=signals, failed_invoices=unpaid, paid_invoices=paid)
 
 
 def fold_event(state: CustomerState, event: Envelope) -> CustomerState:
     """Merge one input event into a customer's state (unknown types leave it unchanged)."""
     at, s = event.time, state.signals
+    # Usage first: it is most of the stream, and each case tried before the matching one
+    # costs an isinstance check through pydantic's ABC metaclass.
     match event:
+        case UsageReported(data=d):
+            s = _fold_usage(s, d.metric, d.value, d.period_start, d.period_end)
         case SubscriptionCreated(data=d):
-            state = with_first_partner(state, d.partner_id)
             s = with_subscription(
-                state.signals,
+                with_first_partner(s, d.partner_id),
                 at=at,
                 status=SubscriptionStatus.ACTIVE,
                 plan=d.plan,
@@ -139,9 +141,8 @@ def fold_event(state: CustomerState, event: Envelope) -> CustomerState:
             )
             s = with_features(s, available=d.features_available)
         case SubscriptionRenewed(data=d):
-            state = with_first_partner(state, d.partner_id)
             s = with_subscription(
-                state.signals,
+                with_first_partner(s, d.partner_id),
                 at=at,
                 status=SubscriptionStatus.ACTIVE,
                 plan=d.plan,
@@ -151,24 +152,28 @@ def fold_event(state: CustomerState, event: Envelope) -> CustomerState:
             )
             s = with_expansion(s, ExpansionKind.RENEWAL, at)
         case SubscriptionExpanded(data=d):
-            state = with_first_partner(state, d.partner_id)
             s = with_subscription(
-                state.signals, at=at, plan=d.plan, seats_bought=d.seats, mrr=money(d.mrr)
+                with_first_partner(s, d.partner_id),
+                at=at,
+                plan=d.plan,
+                seats_bought=d.seats,
+                mrr=money(d.mrr),
             )
             s = with_expansion(s, ExpansionKind.EXPANSION, at)
         case SubscriptionAddonAdded(data=d):
-            state = with_first_partner(state, d.partner_id)
-            s = with_subscription(state.signals, at=at, mrr=money(d.mrr))
+            s = with_subscription(with_first_partner(s, d.partner_id), at=at, mrr=money(d.mrr))
             s = with_expansion(s, ExpansionKind.ADDON, at)
         case SubscriptionContracted(data=d):
-            state = with_first_partner(state, d.partner_id)
             s = with_subscription(
-                state.signals, at=at, plan=d.plan, seats_bought=d.seats, mrr=money(d.mrr)
+                with_first_partner(s, d.partner_id),
+                at=at,
+                plan=d.plan,
+                seats_bought=d.seats,
+                mrr=money(d.mrr),
             )
         case SubscriptionCancelled(data=d):
-            state = with_first_partner(state, d.partner_id)
             s = with_subscription(
-                state.signals,
+                with_first_partner(s, d.partner_id),
                 at=at,
                 status=SubscriptionStatus.CANCELLED,
                 cancel_effective=midnight(d.effective_date),
@@ -177,8 +182,6 @@ def fold_event(state: CustomerState, event: Envelope) -> CustomerState:
             return with_invoice(state, d.invoice_id, failed=True, at=at)
         case InvoicePaid(data=d):
             return with_invoice(state, d.invoice_id, failed=False, at=d.paid_at)
-        case UsageReported(data=d):
-            s = _fold_usage(s, d.metric, d.value, d.period_start, d.period_end)
         case MilestoneCompleted(data=d):
             s = with_milestone(s, Milestone(d.milestone.value), d.completed_at)
         case FeedbackSubmitted(data=d):
@@ -189,7 +192,7 @@ def fold_event(state: CustomerState, event: Envelope) -> CustomerState:
             return with_partner(state, d.partner_id, d.effective_at)
         case _:
             return state
-    return dataclasses.replace(state, signals=s)
+    return state if s is state.signals else evolve(state, signals=s)
 
 
 def _fold_usage(
@@ -207,8 +210,11 @@ def _fold_usage(
     return s
 
 
+_event_time = attrgetter("time")
+
+
 def fold_events(state: CustomerState, events: Iterable[Envelope]) -> CustomerState:
     """Fold a customer's events in event-time order (ties keep arrival order)."""
-    for event in sorted(events, key=lambda e: e.time):
+    for event in sorted(events, key=_event_time):
         state = fold_event(state, event)
     return state

@@ -8,13 +8,15 @@ loads, folds and saves.
 
 from __future__ import annotations
 
-import dataclasses
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from operator import itemgetter
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 # The contracts' vocabulary: a milestone means the same in an event and in the signals.
 from fourfold.events.activity import Milestone as Milestone
@@ -22,6 +24,12 @@ from fourfold.events.activity import Milestone as Milestone
 USAGE_RETENTION_DAYS = 120
 """Daily active-user points older than this (before the newest point) are dropped: the
 engagement windows need 60 days, the rest only bloats the stored snapshot."""
+
+_RETENTION = timedelta(days=USAGE_RETENTION_DAYS)
+_ONE_DAY = timedelta(days=1)
+_day_of = itemgetter(0)
+
+_Record = TypeVar("_Record")
 
 
 class SubscriptionStatus(StrEnum):
@@ -50,14 +58,37 @@ class UsageMetric(StrEnum):
 
 def require_aware(at: datetime, what: str = "time") -> datetime:
     """Reject naive datetimes: comparing them with aware ones would crash later, far away."""
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError(f"{what} must be timezone-aware, got {at!r}")
+    if at.utcoffset() is None:  # also None when there is no tzinfo at all
+        raise _naive(at, what)
     return at
 
 
 def utc_day(at: datetime) -> date:
     """The UTC calendar day of an instant: usage is bucketed per UTC day on every host."""
-    return require_aware(at).astimezone(UTC).date()
+    offset = at.utcoffset()
+    if offset is None:
+        raise _naive(at, "time")
+    # Shifting by the offset gives the UTC wall time without building a converted datetime.
+    return (at - offset).date() if offset else at.date()
+
+
+def _naive(at: datetime, what: str) -> ValueError:
+    return ValueError(f"{what} must be timezone-aware, got {at!r}")
+
+
+def evolve(record: _Record, /, **changes: Any) -> _Record:
+    """`dataclasses.replace` for the frozen records the folds produce (signals, the stored
+    state), without rerunning `__init__` and `__post_init__`.
+
+    A fold runs once per event and changes one or two fields of a record of twenty whose
+    other values are already valid; `dataclasses.replace` re-runs the whole constructor (a
+    frozen `setattr` per field) and was the largest cost of folding. Callers pass values that
+    are already checked (or built by their own constructor) and keep what `__post_init__`
+    would establish: mappings are read-only `MappingProxyType`s.
+    """
+    new = object.__new__(type(record))
+    object.__setattr__(new, "__dict__", record.__dict__ | changes)
+    return new
 
 
 @dataclass(frozen=True)
@@ -157,7 +188,7 @@ def with_subscription(
     if seats_bought is not None and seats_bought < 0:
         raise ValueError("seats_bought must not be negative")
     if signals.subscription_at is not None and at < signals.subscription_at:
-        return dataclasses.replace(
+        return evolve(
             signals,
             status=signals.status if signals.status is not None else status,
             plan=signals.plan if signals.plan is not None else plan,
@@ -171,7 +202,7 @@ def with_subscription(
             if signals.cancel_effective is not None
             else cancel_effective,
         )
-    return dataclasses.replace(
+    return evolve(
         signals,
         subscription_at=at,
         status=status if status is not None else signals.status,
@@ -207,13 +238,34 @@ def with_usage(
         require_aware(at)
         if signals.seats_in_use_at is not None and at < signals.seats_in_use_at:
             return signals
-        return dataclasses.replace(signals, seats_in_use=value, seats_in_use_at=at)
-    day = utc_day(at)
-    series = dict(signals.active_users)
-    series[day] = max(value, series.get(day, 0))
-    oldest_kept = max(series) - timedelta(days=USAGE_RETENTION_DAYS)
-    kept = tuple(sorted((d, v) for d, v in series.items() if d > oldest_kept))
-    return dataclasses.replace(signals, active_users=kept)
+        return evolve(signals, seats_in_use=value, seats_in_use_at=at)
+    series = _with_daily_point(signals.active_users, utc_day(at), value)
+    return signals if series is signals.active_users else evolve(signals, active_users=series)
+
+
+def _with_daily_point(
+    series: tuple[tuple[date, int], ...], day: date, value: int
+) -> tuple[tuple[date, int], ...]:
+    """Place a day's count in a series sorted by day (as every fold and stored state keeps it)
+    and drop the days beyond retention; the same tuple back when nothing changes.
+
+    Appending or bisecting instead of rebuilding and sorting the whole series: a fold usually
+    adds the newest day or repeats a known one, and re-sorting up to 120 points per event was
+    most of its cost."""
+    if not series or series[-1][0] < day:
+        placed = (*series, (day, value))
+    else:
+        i = bisect_left(series, day, key=_day_of)
+        if series[i][0] != day:
+            placed = (*series[:i], (day, value), *series[i:])
+        elif series[i][1] < value:
+            placed = (*series[:i], (day, value), *series[i + 1 :])
+        else:
+            placed = series
+    oldest_kept = placed[-1][0] - _RETENTION
+    if placed[0][0] <= oldest_kept:
+        placed = placed[bisect_left(placed, oldest_kept + _ONE_DAY, key=_day_of) :]
+    return placed
 
 
 def with_features(
@@ -225,9 +277,12 @@ def with_features(
     """Add features seen in use (a set, so replays change nothing) and/or the plan's total."""
     if available is not None and available < 0:
         raise ValueError("features available must not be negative")
-    return dataclasses.replace(
+    grows = not used <= signals.features_used
+    if not grows and (available is None or available == signals.features_available):
+        return signals
+    return evolve(
         signals,
-        features_used=signals.features_used | used,
+        features_used=signals.features_used | used if grows else signals.features_used,
         features_available=available if available is not None else signals.features_available,
     )
 
@@ -238,7 +293,7 @@ def with_milestone(signals: CustomerSignals, milestone: Milestone, at: datetime)
     known = signals.milestones.get(milestone)
     if known is not None and known <= at:
         return signals
-    return dataclasses.replace(signals, milestones={**signals.milestones, milestone: at})
+    return evolve(signals, milestones=MappingProxyType({**signals.milestones, milestone: at}))
 
 
 def with_payment(
@@ -250,7 +305,7 @@ def with_payment(
         raise ValueError("failed_invoices must not be negative")
     if signals.payment is not None and at < signals.payment.at:
         return signals
-    return dataclasses.replace(signals, payment=PaymentState(failed_invoices, past_due, at))
+    return evolve(signals, payment=PaymentState(failed_invoices, past_due, at))
 
 
 def with_sentiment(
@@ -260,14 +315,18 @@ def with_sentiment(
     answer = Sentiment(kind, value, at)
     if signals.sentiment is not None and at < signals.sentiment.at:
         return signals
-    return dataclasses.replace(signals, sentiment=answer)
+    return evolve(signals, sentiment=answer)
 
 
 def with_expansion(signals: CustomerSignals, kind: ExpansionKind, at: datetime) -> CustomerSignals:
     """Add an expansion, add-on or renewal to the history (kept sorted, duplicates dropped)."""
     require_aware(at)
-    history = set(signals.expansions) | {Expansion(kind, at)}
-    return dataclasses.replace(signals, expansions=tuple(sorted(history, key=_expansion_key)))
+    added, history = Expansion(kind, at), signals.expansions
+    if added in history:
+        return signals
+    if not history or _expansion_key(history[-1]) < _expansion_key(added):
+        return evolve(signals, expansions=(*history, added))
+    return evolve(signals, expansions=tuple(sorted((*history, added), key=_expansion_key)))
 
 
 def _expansion_key(expansion: Expansion) -> tuple[datetime, str]:
