@@ -2,7 +2,7 @@
 
 One array parameter per column instead of SQLAlchemy's `executemany`, which binds (and
 JSON-encodes) every value of every row in Python: a batch of rows costs one statement and
-one round trip whatever its size. JSONB values travel as orjson-encoded text.
+one round trip whatever its size. JSON and JSONB values travel as orjson-encoded text.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    JSON,
     BigInteger,
     BindParameter,
     ColumnElement,
@@ -39,10 +40,10 @@ def any_of(values: Sequence[Any], element: TypeEngine[Any] | None = None) -> Col
 
 
 def _array_type(table: Table, name: str) -> str:
-    """The PostgreSQL array type a column's values travel in. Strings and JSONB go as text
-    (the INSERT's assignment then checks lengths, JSONB is cast in the SELECT)."""
+    """The PostgreSQL array type a column's values travel in. Strings and JSON go as text
+    (the INSERT's assignment then checks lengths, JSON is cast in the SELECT)."""
     kind = table.c[name].type
-    if isinstance(kind, (String, JSONB)):
+    if isinstance(kind, (String, JSON)):
         return "text[]"
     if isinstance(kind, LargeBinary):
         return "bytea[]"
@@ -70,11 +71,15 @@ class UnnestInsert:
             else tuple(c.name for c in table.c if c.identity is None)
         )
         self.names = names
-        self.json = frozenset(n for n in names if isinstance(table.c[n].type, JSONB))
+        self.json = {
+            n: "jsonb" if isinstance(table.c[n].type, JSONB) else "json"
+            for n in names
+            if isinstance(table.c[n].type, JSON)
+        }
         quoted = ", ".join(f'"{n}"' for n in names)
         arrays = ", ".join(f"CAST(:{n} AS {_array_type(table, n)})" for n in names)
         values = ", ".join(
-            f'CAST(r."{n}" AS jsonb)' if n in self.json else f'r."{n}"' for n in names
+            f'CAST(r."{n}" AS {self.json[n]})' if n in self.json else f'r."{n}"' for n in names
         )
         # WITH ORDINALITY … ORDER BY: rows go in (and take identity values) in the order
         # given, which the outbox relies on to publish in order.
@@ -89,7 +94,7 @@ class UnnestInsert:
 
     def parameters(self, rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
         """One list per column. JSON values, None included, encode as the JSON text
-        SQLAlchemy's JSONB type would store (None is the JSON `null`)."""
+        SQLAlchemy's JSON types would store (None is the JSON `null`)."""
         return {
             name: [orjson.dumps(row[name]).decode() for row in rows]
             if name in self.json

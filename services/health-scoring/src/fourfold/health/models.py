@@ -1,7 +1,7 @@
 """Tables of the health-scoring schema (declared without a schema: the engine's search_path
 points at the service's own one).
 
-- customers: one row per customer: its folded signals (JSONB), the fold's bookkeeping, and
+- customers: one row per customer: its folded signals (a JSON document), the fold's bookkeeping, and
   the current result with the columns the book of business filters and sorts on.
 - score_history: the result on every change and at least daily; trend reads it back.
 - overrides: at most one manual override per customer.
@@ -10,6 +10,7 @@ points at the service's own one).
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
@@ -34,7 +35,8 @@ customers = Table(
     metadata,
     Column("customer_id", String(128), primary_key=True),
     Column("partner_id", String(128), nullable=True),
-    Column("signals", JSONB, nullable=False),
+    # json, not jsonb: written and read whole, never queried inside (migration 0002)
+    Column("signals", JSON, nullable=False),
     Column("score", Integer, nullable=True),
     Column("computed_score", Integer, nullable=True),
     Column("band", String(16), nullable=False),
@@ -44,7 +46,7 @@ customers = Table(
     Column("arr_amount", Numeric(22, 4), nullable=True),
     Column("arr_currency", String(3), nullable=True),
     Column("scorecard_version", String(128), nullable=False),
-    Column("explanation", JSONB, nullable=False),
+    Column("explanation", JSON, nullable=False),
     Column("scored_at", DateTime(timezone=True), nullable=False),
     Column("history_at", DateTime(timezone=True), nullable=False),
     Column("next_recompute_at", DateTime(timezone=True), nullable=False),
