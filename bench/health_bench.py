@@ -44,6 +44,7 @@ from harness import SECRET, bearer, serve, write_latest
 
 from fourfold.events import ACTIVITY_TOPIC, BILLING_TOPIC, HEALTH_TOPIC, USAGE_TOPIC
 from fourfold.events.registry import parse_event
+from fourfold.health.settings import HealthSettings
 from fourfold.infra.broker import EmbeddedBroker
 from fourfold.infra.postgres import EmbeddedPostgres
 from fourfold.infra.process import free_port
@@ -53,7 +54,9 @@ CUSTOMERS = 10_000
 PARTNERS = 100
 USAGE_PER_CUSTOMER = 6
 PARTITIONS = 6
-MAX_RECORDS = 500  # the service's default FOURFOLD_HEALTH_CONSUMER_MAX_RECORDS
+MAX_RECORDS = HealthSettings().health_consumer_max_records
+"""Polls of the same size as the service's (FOURFOLD_HEALTH_CONSUMER_MAX_RECORDS, its default
+unless set in the environment, which the service inherits)."""
 HEALTH_SCHEMA = "health_bench"
 BASELINE_SCHEMA = "baseline"
 CONSUME_TIMEOUT_S = 240.0
