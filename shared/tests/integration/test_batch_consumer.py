@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from fourfold.db.engine import create_engine, session_factory
+from fourfold.db.engine import session_factory
 from fourfold.events import UsageReported, UsageReportedData, parse_event
 from fourfold.kafka.consumer import BatchConsumer
 from fourfold.kafka.outbox import OutboxRelay
@@ -53,14 +53,6 @@ async def topic(kafka_bootstrap: str, unique: str) -> str:
     name = f"test.effects.{unique}"
     await ensure_topics(kafka_bootstrap, with_dead_letters([name]), partitions=3)
     return name
-
-
-@pytest.fixture
-async def engine(database_url: str, fresh_schema: str) -> AsyncIterator[AsyncEngine]:
-    await effects.create_tables(database_url, fresh_schema)
-    engine = create_engine(database_url, schema=fresh_schema)
-    yield engine
-    await engine.dispose()
 
 
 async def effect_counts(engine: AsyncEngine) -> dict[str, int]:

@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from fourfold.db.engine import create_engine, session_factory
-from fourfold.events import UsageReported, UsageReportedData
+from fourfold.db.engine import session_factory
+from fourfold.events import Envelope, UsageReported, parse_event
 from fourfold.kafka.outbox import stage
-from fourfold.testing import effects
+from fourfold.testing import effects, samples
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def engine(database_url: str, fresh_schema: str) -> AsyncIterator[AsyncEngine]:
-    await effects.create_tables(database_url, fresh_schema)
-    engine = create_engine(database_url, schema=fresh_schema)
-    yield engine
-    await engine.dispose()
-
-
-def usage(n: int) -> UsageReported:
-    at = datetime(2026, 5, 1, tzinfo=UTC)
-    return UsageReported(
-        id=f"e-{n}",
-        source="test/usage",
-        type="usage.reported",
-        time=at,
-        data=UsageReportedData(
-            customer_id=f"c-{n % 7}", metric="active_users", value=n, period_start=at, period_end=at
-        ),
-    )
+def usage(n: int) -> Envelope:
+    return parse_event(samples.usage_reported(f"e-{n}", f"c-{n % 7}", value=n))
 
 
 async def test_staged_rows_keep_the_given_order_and_bytes(engine: AsyncEngine) -> None:
