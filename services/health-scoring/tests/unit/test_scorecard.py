@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from decimal import Decimal
 from pathlib import Path
 
@@ -127,3 +129,15 @@ def test_whole_scorecard_mistakes_are_reported(text: str, message: str) -> None:
 )
 def test_bands_split_at_their_thresholds(value: int | None, band: Band) -> None:
     assert default_scorecard().bands.band_for(value) is band
+
+
+def test_a_copy_with_other_components_does_not_keep_the_cached_maps() -> None:
+    card = default_scorecard()
+    assert ComponentName.ENGAGEMENT in card.components.configured  # cached now
+    assert ComponentName.ENGAGEMENT in card.weights[LifecycleStep.IMPROVE]
+    fewer = card.components.model_copy(update={"engagement": None})
+    assert ComponentName.ENGAGEMENT not in fewer.configured
+    smaller = card.model_copy(update={"components": fewer})
+    assert ComponentName.ENGAGEMENT not in smaller.weights[LifecycleStep.IMPROVE]
+    assert copy.deepcopy(card) == card
+    assert pickle.loads(pickle.dumps(card)) == card

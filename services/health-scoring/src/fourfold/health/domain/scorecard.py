@@ -12,8 +12,7 @@ from enum import StrEnum
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from types import MappingProxyType
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -45,6 +44,24 @@ class ScorecardError(ValueError):
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy without the values cached from this one (`cached_property`s live in the
+        instance's `__dict__`, which pydantic copies): a copy with other fields must not
+        answer with the original's derived maps."""
+        copied = super().model_copy(update=update, deep=deep)
+        for name in _cached_names(type(self)):
+            copied.__dict__.pop(name, None)
+        return copied
+
+
+def _cached_names(model: type[BaseModel]) -> list[str]:
+    return [
+        name
+        for klass in model.__mro__
+        for name, value in vars(klass).items()
+        if isinstance(value, cached_property)
+    ]
 
 
 Fraction = Annotated[Decimal, Field(gt=0, le=1)]
@@ -109,7 +126,7 @@ class Components(_Model):
         """The components present in this scorecard, in declaration order (computed once:
         every evaluation reads it)."""
         found = {name: getattr(self, name.value) for name in ComponentName}
-        return MappingProxyType({name: c for name, c in found.items() if c is not None})
+        return {name: c for name, c in found.items() if c is not None}
 
 
 class Bands(_Model):
@@ -161,14 +178,13 @@ class Scorecard(_Model):
 
     @cached_property
     def weights(self) -> Mapping[LifecycleStep, Mapping[ComponentName, Decimal]]:
-        """Each step's weight per configured component, resolved once."""
+        """Each step's weight per configured component, resolved once. (Plain dicts typed
+        read-only: a `MappingProxyType` here would make the scorecard impossible to deep-copy
+        or pickle.)"""
         configured = self.components.configured
-        return MappingProxyType(
-            {
-                step: MappingProxyType({n: c.weight_for(step) for n, c in configured.items()})
-                for step in LifecycleStep
-            }
-        )
+        return {
+            step: {n: c.weight_for(step) for n, c in configured.items()} for step in LifecycleStep
+        }
 
 
 def parse_scorecard(text: str) -> Scorecard:
