@@ -20,6 +20,7 @@ from fourfold.health.domain.signals import (
     SentimentKind,
     SubscriptionStatus,
     UsageMetric,
+    evolve,
     utc_day,
     with_expansion,
     with_features,
@@ -29,6 +30,7 @@ from fourfold.health.domain.signals import (
     with_subscription,
     with_usage,
 )
+from fourfold.health.state import CustomerState
 
 T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
 BLANK = CustomerSignals(customer_id="c1", partner_id="p1")
@@ -214,3 +216,20 @@ def test_replays_return_an_equal_state() -> None:
     again = with_features(again, used=frozenset({"a"}), available=3)
     again = with_expansion(again, ExpansionKind.ADDON, T0)
     assert again == once
+
+
+def test_evolve_refuses_a_name_that_is_not_a_field() -> None:
+    with pytest.raises(TypeError, match="seats_sold"):
+        evolve(BLANK, seats_sold=3)
+    assert evolve(BLANK, seats_bought=3).seats_bought == 3
+
+
+def test_every_default_a_blank_state_shares_is_immutable() -> None:
+    """New and loaded states copy one blank template (`state._BLANK`): a mutable default
+    would be shared by every customer."""
+    blank = CustomerState.new("c-1")
+    for record in (blank, blank.signals):
+        for name, value in vars(record).items():
+            if isinstance(value, (MappingProxyType, CustomerSignals)):
+                continue  # read-only mappings; the signals are checked on their own
+            assert hash(value) is not None, f"{type(record).__name__}.{name} is mutable"

@@ -1,5 +1,5 @@
 """What is stored per customer: the domain's signals plus the fold's own bookkeeping, and
-their JSON form (the `customers.signals` JSONB column).
+their JSON form (the `customers.signals` json column).
 
 The bookkeeping is what the event contracts need beyond the domain's signals: when the
 partner of record was last explicitly reassigned (so an older reassignment arriving late
@@ -103,7 +103,7 @@ _day_text = lru_cache(maxsize=4096)(date.isoformat)
 
 
 def state_to_json(state: CustomerState) -> dict[str, Any]:
-    """The JSONB document of a state; `state_from_json` reads it back unchanged."""
+    """The JSON document of a state; `state_from_json` reads it back unchanged."""
     s = state.signals
     return {
         "customer_id": s.customer_id,
@@ -144,7 +144,7 @@ def state_to_json(state: CustomerState) -> dict[str, Any]:
 
 
 def state_from_json(doc: dict[str, Any]) -> CustomerState:
-    """Rebuild a state from its JSONB document."""
+    """Rebuild a state from its JSON document."""
     mrr, payment, sentiment = doc.get("mrr"), doc.get("payment"), doc.get("sentiment")
     status = doc.get("status")
     signals = evolve(

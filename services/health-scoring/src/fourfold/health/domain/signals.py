@@ -84,8 +84,12 @@ def evolve(record: _Record, /, **changes: Any) -> _Record:
     other values are already valid; `dataclasses.replace` re-runs the whole constructor (a
     frozen `setattr` per field) and was the largest cost of folding. Callers pass values that
     are already checked (or built by their own constructor) and keep what `__post_init__`
-    would establish: mappings are read-only `MappingProxyType`s.
+    would establish: mappings are read-only `MappingProxyType`s. A name that is not a field
+    raises, as with `dataclasses.replace`.
     """
+    if not changes.keys() <= record.__dict__.keys():
+        unknown = ", ".join(sorted(changes.keys() - record.__dict__.keys()))
+        raise TypeError(f"{type(record).__name__} has no field {unknown}")
     new = object.__new__(type(record))
     object.__setattr__(new, "__dict__", record.__dict__ | changes)
     return new
