@@ -22,11 +22,15 @@ depends_on = None
 DOCUMENTS = ("signals", "explanation")
 
 
+def _retype(kind: str) -> str:
+    """One ALTER for both columns: the table is rewritten (and locked) once."""
+    changes = ", ".join(f"ALTER COLUMN {c} TYPE {kind} USING {c}::{kind}" for c in DOCUMENTS)
+    return f"ALTER TABLE customers {changes}"
+
+
 def upgrade() -> None:
-    for column in DOCUMENTS:
-        op.execute(f"ALTER TABLE customers ALTER COLUMN {column} TYPE json USING {column}::json")
+    op.execute(_retype("json"))
 
 
 def downgrade() -> None:
-    for column in DOCUMENTS:
-        op.execute(f"ALTER TABLE customers ALTER COLUMN {column} TYPE jsonb USING {column}::jsonb")
+    op.execute(_retype("jsonb"))
