@@ -17,6 +17,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     DateTime,
+    Float,
     Integer,
     LargeBinary,
     Numeric,
@@ -47,6 +48,8 @@ def _array_type(table: Table, name: str) -> str:
         return "text[]"
     if isinstance(kind, LargeBinary):
         return "bytea[]"
+    if isinstance(kind, Float):
+        return "double precision[]"
     if isinstance(kind, BigInteger):
         return "bigint[]"
     if isinstance(kind, Integer):
@@ -71,6 +74,11 @@ class UnnestInsert:
             else tuple(c.name for c in table.c if c.identity is None)
         )
         self.names = names
+        for n in names:
+            kind = table.c[n].type
+            if isinstance(kind, JSON) and kind.none_as_null:
+                # parameters() writes None as the JSON null; SQL NULL would need its own path
+                raise TypeError(f"{table.name}.{n}: JSON columns with none_as_null=True")
         self.json = {
             n: "jsonb" if isinstance(table.c[n].type, JSONB) else "json"
             for n in names
