@@ -12,7 +12,6 @@ poison event goes to the DLQ and the rest of the partition moves on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,6 +40,7 @@ from fourfold.metrics import (
     EVENTS_DEAD_LETTERED,
     EVENTS_FAILED,
 )
+from fourfold.service.stopping import pause_unless_stopped
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +151,7 @@ class BatchConsumer:
                     )
                 except KafkaError as exc:  # the broker is away: keep trying, never die
                     log.warning("poll failed; retrying", extra={"error": repr(exc)})
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), self._max_pause_s)
+                    await pause_unless_stopped(self._stopping, self._max_pause_s)
                     continue
                 if not polled:
                     continue
@@ -166,8 +165,7 @@ class BatchConsumer:
                         "dependency unavailable; poll will be retried",
                         extra={"error": str(exc.__cause__ or exc), "pause_s": pause},
                     )
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), pause)
+                    await pause_unless_stopped(self._stopping, pause)
         finally:
             await self.close()
 

@@ -10,7 +10,6 @@ clock for `now`, so tests drive it with a ManualClock and call `recompute_due` d
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -24,6 +23,7 @@ from fourfold.health.domain.scorecard import Scorecard
 from fourfold.health.metrics import SCHEDULED_RECOMPUTES
 from fourfold.health.rescoring import changed_events, rescore
 from fourfold.kafka.outbox import stage
+from fourfold.service.stopping import pause_unless_stopped
 
 log = logging.getLogger(__name__)
 
@@ -84,5 +84,4 @@ class Recomputer:
                 await self.recompute_due(self._clock.now())
             except Exception:
                 log.exception("scheduled recompute failed; retrying next interval")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval_s)
+            await pause_unless_stopped(self._stopping, self._interval_s)
