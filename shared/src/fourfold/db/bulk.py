@@ -61,6 +61,15 @@ def _array_type(table: Table, name: str) -> str:
     raise TypeError(f"{table.name}.{name}: no array type for {kind!r}")
 
 
+def _json_cast(table: Table, name: str) -> str:
+    """The type a JSON column's text is cast to in the SELECT (json or jsonb)."""
+    kind = table.c[name].type
+    if isinstance(kind, JSON) and kind.none_as_null:
+        # parameters() writes None as the JSON null; SQL NULL would need its own path
+        raise TypeError(f"{table.name}.{name}: JSON columns with none_as_null=True")
+    return "jsonb" if isinstance(kind, JSONB) else "json"
+
+
 class UnnestInsert:
     """All rows of `table` in one statement. `columns` defaults to every column that is not
     an identity; with `conflict` (a unique column), an upsert replacing the other columns."""
@@ -74,16 +83,7 @@ class UnnestInsert:
             else tuple(c.name for c in table.c if c.identity is None)
         )
         self.names = names
-        for n in names:
-            kind = table.c[n].type
-            if isinstance(kind, JSON) and kind.none_as_null:
-                # parameters() writes None as the JSON null; SQL NULL would need its own path
-                raise TypeError(f"{table.name}.{n}: JSON columns with none_as_null=True")
-        self.json = {
-            n: "jsonb" if isinstance(table.c[n].type, JSONB) else "json"
-            for n in names
-            if isinstance(table.c[n].type, JSON)
-        }
+        self.json = {n: _json_cast(table, n) for n in names if isinstance(table.c[n].type, JSON)}
         quoted = ", ".join(f'"{n}"' for n in names)
         arrays = ", ".join(f"CAST(:{n} AS {_array_type(table, n)})" for n in names)
         values = ", ".join(
