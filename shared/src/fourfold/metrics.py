@@ -58,6 +58,11 @@ OUTBOX_PENDING = Gauge("fourfold_outbox_pending", "Outbox rows not yet published
 OUTBOX_PUBLISHED = Counter(
     "fourfold_outbox_published_total", "Outbox rows published to the broker.", ["service"]
 )
+INBOX_PRUNED = Counter(
+    "fourfold_inbox_pruned_total",
+    "Inbox rows deleted because they are older than the retention.",
+    ["service"],
+)
 
 
 class HttpMetricsMiddleware:

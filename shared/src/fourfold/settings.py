@@ -43,6 +43,17 @@ class FourfoldSettings(BaseSettings):
         description="HMAC secret signing bearer tokens (HS256). Set it in production.",
     )
     auth_issuer: str = Field(default="fourfold")
+    inbox_retention_days: int = Field(
+        default=14,
+        ge=1,
+        description=(
+            "Days an applied event's inbox row is kept (its replay is a no-op meanwhile). "
+            "Keep it above the consumed topics' retention."
+        ),
+    )
+    inbox_prune_interval_s: float = Field(
+        default=900.0, gt=0, description="How often a consuming service prunes its inbox."
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=True, description="Structured JSON logs (false: plain text).")
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlalchemy import text
 
 from fourfold.testing.kafka import produce_raw, read_topic
 
@@ -142,3 +143,24 @@ async def test_readiness_fails_when_a_background_loop_has_stopped(service: Servi
     not_ready = await service.client.get("/readyz")
     assert not_ready.status_code == 503
     assert not_ready.json()["detail"] == ["background task stopped: scheduler"]
+
+
+async def test_the_service_prunes_inbox_rows_past_the_retention(
+    service: Service, make: Make, unique: str
+) -> None:
+    events = make.healthy(f"c-{unique}", f"p-{unique}")
+    await service.produce(events)
+    await service.settled(len(events))
+    assert "inbox pruning" in service.app.state.tasks
+    aged = events[: len(events) // 2]
+    async with service.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE inbox SET processed_at = now() - interval '15 days' "
+                "WHERE event_id = ANY(CAST(:ids AS text[]))"
+            ),
+            {"ids": [event.id for event in aged]},
+        )
+
+    assert await service.app.state.pruner.prune() == len(aged)  # 14 days by default
+    assert await service.processed() == len(events) - len(aged)

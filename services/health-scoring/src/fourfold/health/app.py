@@ -2,8 +2,9 @@
 
 Composition root: settings → logging → scorecard; at start the infrastructure is resolved
 (embedded broker and PostgreSQL when none is named), migrations run, topics are ensured, then
-the outbox relay, the batch consumer and the recompute scheduler run as tasks until shutdown,
-which stops them in order (consumer and scheduler first, so their last commits still publish).
+the outbox relay, the batch consumer, the recompute scheduler and the inbox pruner run as
+tasks until shutdown, which stops them in order (consumer and scheduler first, so their last
+commits still publish).
 
     uvicorn fourfold.health.app:create_app --factory
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -29,6 +31,7 @@ from fourfold.health.models import inbox, outbox
 from fourfold.health.scheduler import Recomputer
 from fourfold.health.settings import HealthSettings
 from fourfold.kafka.consumer import BatchConsumer
+from fourfold.kafka.inbox_retention import InboxPruner
 from fourfold.kafka.outbox import OutboxRelay
 from fourfold.kafka.producer import EventProducer
 from fourfold.kafka.topics import ensure_topics, with_dead_letters
@@ -153,18 +156,33 @@ async def _running(
         batch_size=settings.health_recompute_batch_size,
         on_committed=relay.notify,
     )
+    pruner = InboxPruner(
+        sessions=sessions,
+        inbox=inbox,
+        retention=timedelta(days=settings.inbox_retention_days),
+        interval_s=settings.inbox_prune_interval_s,
+        service=service,
+    )
     app.state.engine, app.state.bootstrap_servers = engine, bootstrap
     app.state.sessions, app.state.outbox, app.state.relay = sessions, outbox, relay
-    app.state.consumer, app.state.recomputer = consumer, recomputer
+    app.state.consumer, app.state.recomputer, app.state.pruner = consumer, recomputer, pruner
     await consumer.start()
-    tasks = [asyncio.create_task(t) for t in (consumer.run(), recomputer.run(), relay.run())]
-    app.state.tasks = dict(zip(("consumer", "scheduler", "outbox relay"), tasks, strict=True))
+    loops = {
+        "consumer": consumer.run(),
+        "scheduler": recomputer.run(),
+        "inbox pruning": pruner.run(),
+        "outbox relay": relay.run(),
+    }
+    tasks = {name: asyncio.create_task(loop) for name, loop in loops.items()}
+    app.state.tasks = tasks
     tune_gc()
     try:
         yield
     finally:
         consumer.stop()
         recomputer.stop()
-        await asyncio.gather(tasks[0], tasks[1], return_exceptions=True)
+        pruner.stop()
+        writers = [tasks["consumer"], tasks["scheduler"], tasks["inbox pruning"]]
+        await asyncio.gather(*writers, return_exceptions=True)
         relay.stop()
-        await asyncio.gather(tasks[2], return_exceptions=True)
+        await asyncio.gather(tasks["outbox relay"], return_exceptions=True)

@@ -1,0 +1,91 @@
+"""Keep the inbox to the window in which an event can still come back.
+
+The inbox holds one row per applied event so that a replay is a no-op. A replay comes from
+the broker (within the topics' retention) or from a producer retrying a send (seconds to
+minutes); past that window the row protects nothing and only grows the table and its index.
+`InboxPruner` deletes rows older than the retention, a chunk per transaction so it never
+holds many locks or a long transaction beside the consumer. Set the retention above the
+longest retention of the consumed topics: an event replayed after its row is gone would
+be applied again.
+
+Age is measured on the database's clock, the one that stamped `processed_at`; the service's
+injectable clock (which tests move freely) would prune rows by a time they were never
+stamped with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fourfold.metrics import INBOX_PRUNED
+from fourfold.service.stopping import pause_unless_stopped
+
+log = logging.getLogger(__name__)
+
+
+class InboxPruner:
+    """Deletes inbox rows older than `retention` every `interval_s` until `stop()`."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        inbox: Table,
+        retention: timedelta,
+        interval_s: float,
+        service: str,
+        chunk_size: int = 10_000,
+    ) -> None:
+        if retention <= timedelta(0):
+            raise ValueError("inbox retention must be positive")
+        self._sessions = sessions
+        self._retention = retention
+        self._interval_s = interval_s
+        self._service = service
+        self._chunk_size = chunk_size
+        self._stopping = asyncio.Event()
+        # ctid: the physical row address, so a chunk is deleted without re-matching the
+        # three-column key; the BRIN index on processed_at finds the old rows cheaply.
+        self._delete_chunk = text(
+            f"DELETE FROM {inbox.name} WHERE ctid = ANY(ARRAY("
+            f"SELECT ctid FROM {inbox.name} "
+            "WHERE processed_at < now() - CAST(:retention AS interval) LIMIT :chunk))"
+        )
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def prune(self) -> int:
+        """Delete every row processed longer than the retention ago; return how many."""
+        total = 0
+        while not self._stopping.is_set():
+            async with self._sessions() as session, session.begin():
+                result = await session.execute(
+                    self._delete_chunk, {"retention": self._retention, "chunk": self._chunk_size}
+                )
+            deleted = int(result.rowcount)  # type: ignore[attr-defined]
+            total += deleted
+            INBOX_PRUNED.labels(self._service).inc(deleted)
+            if deleted < self._chunk_size:
+                break
+        if total:
+            log.info(
+                "inbox pruned",
+                extra={"rows": total, "retention_days": self._retention / timedelta(days=1)},
+            )
+        return total
+
+    async def run(self) -> None:
+        """Prune, then wait `interval_s`, until stopped; a failure is logged and retried."""
+        while not self._stopping.is_set():
+            try:
+                await self.prune()
+            except Exception:
+                # The database being away must not end pruning for good.
+                log.exception("inbox pruning failed; retrying next interval")
+            await pause_unless_stopped(self._stopping, self._interval_s)
