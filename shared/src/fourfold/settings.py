@@ -44,11 +44,11 @@ class FourfoldSettings(BaseSettings):
     )
     auth_issuer: str = Field(default="fourfold")
     inbox_retention_days: int = Field(
-        default=14,
+        default=21,
         ge=1,
         description=(
-            "Days an applied event's inbox row is kept (its replay is a no-op meanwhile). "
-            "Keep it above the consumed topics' retention."
+            "Days an applied event's inbox row is kept (its replay is a no-op meanwhile); "
+            "raised at start above what the consumed topics may still replay."
         ),
     )
     inbox_prune_interval_s: float = Field(

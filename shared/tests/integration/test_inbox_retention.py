@@ -1,4 +1,5 @@
-"""Inbox pruning: rows past the retention go, in chunks; the rest stay; outages are survived."""
+"""Inbox pruning: rows past the retention go, in chunks; the rest stay; outages are survived;
+the retention is never shorter than what the broker may replay."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fourfold.db.engine import create_engine, session_factory
 from fourfold.infra.process import free_port
-from fourfold.kafka.inbox_retention import InboxPruner
+from fourfold.kafka.inbox_retention import InboxPruner, retention_for
+from fourfold.kafka.replay_window import describe_replay_windows
+from fourfold.kafka.topics import ensure_topics
 from fourfold.testing import effects
 from fourfold.testing.wait import wait_until
 
@@ -109,3 +112,26 @@ async def test_the_loop_survives_a_database_outage(caplog: pytest.LogCaptureFixt
         pruner.stop()
         await asyncio.wait_for(loop, 5)
         await engine.dispose()
+
+
+async def test_a_stop_during_a_prune_ends_it_after_the_chunk_in_hand(engine: AsyncEngine) -> None:
+    await add_rows(engine, "old-", 10, RETENTION * 2)
+    pruner = pruner_of(engine, chunk_size=1)
+    pruner.stop()
+    assert await pruner.prune() == 0
+    assert len(await remaining_ids(engine)) == 10
+
+
+async def test_a_broker_that_describes_no_retention_leaves_the_configured_one(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    """The embedded Tansu broker answers DescribeConfigs with no entries."""
+    topic = f"retention-{unique}"
+    await ensure_topics(kafka_bootstrap, [topic], partitions=1)
+    assert await describe_replay_windows(kafka_bootstrap, [topic]) == []
+    assert await retention_for(RETENTION, kafka_bootstrap, [topic]) == RETENTION
+
+
+async def test_a_broker_that_cannot_be_asked_leaves_the_configured_one() -> None:
+    nowhere = f"127.0.0.1:{free_port()}"
+    assert await retention_for(RETENTION, nowhere, ["any"]) == RETENTION

@@ -14,9 +14,10 @@ from fourfold.kafka.inbox_retention import InboxPruner
 from fourfold.settings import FourfoldSettings
 
 
-def test_the_defaults_keep_two_weeks_and_prune_every_quarter_hour() -> None:
+def test_the_defaults_keep_three_weeks_and_prune_every_quarter_hour() -> None:
+    """Three weeks: a week beyond what Kafka's defaults may replay (7 days + a 7-day segment)."""
     settings = FourfoldSettings()
-    assert (settings.inbox_retention_days, settings.inbox_prune_interval_s) == (14, 900.0)
+    assert (settings.inbox_retention_days, settings.inbox_prune_interval_s) == (21, 900.0)
 
 
 @pytest.mark.parametrize(

@@ -156,11 +156,11 @@ async def test_the_service_prunes_inbox_rows_past_the_retention(
     async with service.engine.begin() as connection:
         await connection.execute(
             text(
-                "UPDATE inbox SET processed_at = now() - interval '15 days' "
+                "UPDATE inbox SET processed_at = now() - make_interval(days => :days) "
                 "WHERE event_id = ANY(CAST(:ids AS text[]))"
             ),
-            {"ids": [event.id for event in aged]},
+            {"days": service.settings.inbox_retention_days + 1, "ids": [e.id for e in aged]},
         )
 
-    assert await service.app.state.pruner.prune() == len(aged)  # 14 days by default
+    assert await service.app.state.pruner.prune() == len(aged)
     assert await service.processed() == len(events) - len(aged)

@@ -1,8 +1,8 @@
 """The inbox and outbox tables that every consuming service keeps in its own schema.
 
 - inbox: one row per (source, id) a consumer group has applied; a replay finds it and skips.
-  Rows past the retention are deleted by `fourfold.kafka.inbox_retention`; they are written
-  in time order, so a BRIN index on `processed_at` finds the old ones at almost no cost.
+  Rows past the retention are deleted by `fourfold.kafka.inbox_retention`, found by the
+  index on `processed_at`.
 - outbox: events written in the handler's transaction, published by the relay afterwards.
 """
 
@@ -31,7 +31,7 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("event_source", String(256), primary_key=True),
         Column("event_id", String(256), primary_key=True),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-        Index("inbox_processed_at_idx", "processed_at", postgresql_using="brin"),
+        Index("inbox_processed_at_idx", "processed_at"),
     )
 
 

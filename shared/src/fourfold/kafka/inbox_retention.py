@@ -4,9 +4,10 @@ The inbox holds one row per applied event so that a replay is a no-op. A replay 
 the broker (within the topics' retention) or from a producer retrying a send (seconds to
 minutes); past that window the row protects nothing and only grows the table and its index.
 `InboxPruner` deletes rows older than the retention, a chunk per transaction so it never
-holds many locks or a long transaction beside the consumer. Set the retention above the
-longest retention of the consumed topics: an event replayed after its row is gone would
-be applied again.
+holds many locks or a long transaction beside the consumer. An event replayed after its
+row is gone would be applied again, so `retention_for` never prunes inside the broker's
+replay window (`fourfold.kafka.replay_window`): it raises a shorter configured retention
+above it, and turns pruning off when a consumed topic keeps its records forever.
 
 Age is measured on the database's clock, the one that stamped `processed_at`; the service's
 injectable clock (which tests move freely) would prune rows by a time they were never
@@ -17,15 +18,64 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
+from aiokafka.errors import KafkaError
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fourfold.kafka.replay_window import ReplayWindow, describe_replay_windows
 from fourfold.metrics import INBOX_PRUNED
 from fourfold.service.stopping import pause_unless_stopped
 
 log = logging.getLogger(__name__)
+
+REPLAY_MARGIN = timedelta(days=1)
+"""Kept beyond the broker's replay window (its retention check runs every few minutes)."""
+
+
+def safe_retention(configured: timedelta, windows: Sequence[ReplayWindow]) -> timedelta | None:
+    """The retention to prune with: `configured`, or longer when a topic may still replay
+    older records; None (do not prune) when a topic keeps its records forever."""
+    if any(window.keeps_for is None for window in windows):
+        return None
+    longest = max((w.keeps_for for w in windows if w.keeps_for is not None), default=None)
+    if longest is None or configured > longest + REPLAY_MARGIN:
+        return configured
+    return longest + REPLAY_MARGIN
+
+
+async def retention_for(
+    configured: timedelta, bootstrap_servers: str, topics: Iterable[str]
+) -> timedelta | None:
+    """`safe_retention` against what the broker says of `topics`, with a log line when it
+    differs from `configured`. A broker that describes no retention (the embedded one) or
+    cannot be asked leaves `configured` in force."""
+    names = list(topics)
+    try:
+        windows = await describe_replay_windows(bootstrap_servers, names)
+    except KafkaError as exc:
+        log.warning(
+            "topic retention unknown; keeping the configured inbox retention",
+            extra={"error": repr(exc)},
+        )
+        windows = []
+    retention = safe_retention(configured, windows)
+    if retention is None:
+        forever = [w.topic for w in windows if w.keeps_for is None]
+        log.warning(
+            "a consumed topic keeps records forever: inbox not pruned", extra={"topics": forever}
+        )
+    elif retention != configured:
+        log.warning(
+            "inbox retention raised above the topics' replay window",
+            extra={
+                "configured_days": configured / timedelta(days=1),
+                "retention_days": retention / timedelta(days=1),
+            },
+        )
+    return retention
 
 
 class InboxPruner:
@@ -50,7 +100,7 @@ class InboxPruner:
         self._chunk_size = chunk_size
         self._stopping = asyncio.Event()
         # ctid: the physical row address, so a chunk is deleted without re-matching the
-        # three-column key; the BRIN index on processed_at finds the old rows cheaply.
+        # three-column key; the index on processed_at finds the old rows.
         self._delete_chunk = text(
             f"DELETE FROM {inbox.name} WHERE ctid = ANY(ARRAY("
             f"SELECT ctid FROM {inbox.name} "

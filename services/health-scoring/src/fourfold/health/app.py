@@ -31,7 +31,7 @@ from fourfold.health.models import inbox, outbox
 from fourfold.health.scheduler import Recomputer
 from fourfold.health.settings import HealthSettings
 from fourfold.kafka.consumer import BatchConsumer
-from fourfold.kafka.inbox_retention import InboxPruner
+from fourfold.kafka.inbox_retention import InboxPruner, retention_for
 from fourfold.kafka.outbox import OutboxRelay
 from fourfold.kafka.producer import EventProducer
 from fourfold.kafka.topics import ensure_topics, with_dead_letters
@@ -156,24 +156,28 @@ async def _running(
         batch_size=settings.health_recompute_batch_size,
         on_committed=relay.notify,
     )
-    pruner = InboxPruner(
-        sessions=sessions,
-        inbox=inbox,
-        retention=timedelta(days=settings.inbox_retention_days),
-        interval_s=settings.inbox_prune_interval_s,
-        service=service,
+    configured = timedelta(days=settings.inbox_retention_days)
+    retention = await retention_for(configured, bootstrap, consumed_topics(settings))
+    pruner = (
+        None
+        if retention is None
+        else InboxPruner(
+            sessions=sessions,
+            inbox=inbox,
+            retention=retention,
+            interval_s=settings.inbox_prune_interval_s,
+            service=service,
+        )
     )
     app.state.engine, app.state.bootstrap_servers = engine, bootstrap
     app.state.sessions, app.state.outbox, app.state.relay = sessions, outbox, relay
     app.state.consumer, app.state.recomputer, app.state.pruner = consumer, recomputer, pruner
     await consumer.start()
-    loops = {
-        "consumer": consumer.run(),
-        "scheduler": recomputer.run(),
-        "inbox pruning": pruner.run(),
-        "outbox relay": relay.run(),
-    }
+    loops = {"consumer": consumer.run(), "scheduler": recomputer.run()}
+    if pruner is not None:
+        loops["inbox pruning"] = pruner.run()
     tasks = {name: asyncio.create_task(loop) for name, loop in loops.items()}
+    tasks["outbox relay"] = asyncio.create_task(relay.run())
     app.state.tasks = tasks
     tune_gc()
     try:
@@ -181,8 +185,9 @@ async def _running(
     finally:
         consumer.stop()
         recomputer.stop()
-        pruner.stop()
-        writers = [tasks["consumer"], tasks["scheduler"], tasks["inbox pruning"]]
+        if pruner is not None:
+            pruner.stop()
+        writers = [task for name, task in tasks.items() if name != "outbox relay"]
         await asyncio.gather(*writers, return_exceptions=True)
         relay.stop()
         await asyncio.gather(tasks["outbox relay"], return_exceptions=True)
