@@ -11,7 +11,9 @@ same run, and the end-to-end latency from an ingest POST to the new score being 
 (c) end-to-end latency at a steady 1,000 events/s for ~20 s: small batches POSTed to the
     ingest service (open loop, paced by the clock); every 50th event is a `usage.reported`
     for a distinct, already-scored customer that receives nothing else, and the time from the
-    POST until `GET /v1/customers/{id}/health` shows a new `scored_at` is recorded.
+    POST until the customer's committed row (what `GET /v1/customers/{id}/health` serves)
+    shows a new `scored_at` is recorded. After the run each sample is read once through the
+    API, which must agree with the row.
     The health service is restarted for (c) with the prefix unset (ingest publishes to the
     plain topic names) on the same schema, so the customers scored in (b) exist.
 
@@ -67,6 +69,7 @@ E2E_BATCH = 25  # events per POST -> 40 POSTs/s
 E2E_SAMPLE_EVERY = 50
 E2E_POLL_S = 0.025
 E2E_SAMPLE_TIMEOUT_S = 30.0
+API_IN_FLIGHT = 8
 INPUTS = (BILLING_TOPIC, USAGE_TOPIC, ACTIVITY_TOPIC)
 # To measure a candidate change without editing the service: another app factory.
 HEALTH_APP = os.environ.get("BENCH_HEALTH_APP", "fourfold.health.app:create_app")
@@ -401,13 +404,31 @@ def ingest_headers() -> dict[str, str]:
 class E2E:
     latencies_ms: list[float]
     post_ms: list[float]
+    api_ms: list[float]
     events: int
     seconds: float
     missed: int
     failed_posts: int
+    api_mismatches: int
 
 
-async def end_to_end(ingest_url: str, health_url: str, run: str) -> E2E:
+async def scored_at(db: asyncpg.Connection, customers: list[str]) -> dict[str, datetime]:
+    """Each customer's committed `scored_at`: the row the API's GET serves."""
+    rows = await db.fetch(
+        f"SELECT customer_id, scored_at FROM {HEALTH_SCHEMA}.customers"
+        " WHERE customer_id = ANY($1::text[])",
+        customers,
+    )
+    return {row["customer_id"]: row["scored_at"] for row in rows}
+
+
+async def end_to_end(ingest_url: str, health_url: str, dsn: str, run: str) -> E2E:
+    """Open-loop POSTs at E2E_RATE; one watcher reads the sample customers' committed rows
+    every E2E_POLL_S in one query. Polling the API once per sample instead put up to
+    thousands of GETs a second on the service under test once latency grew (40 per second
+    per sample in flight), and the service's event loop served them instead of consuming.
+    After the run every sample is read once through the API, which must show the same
+    `scored_at`; those GETs' own latency is reported apart."""
     total = int(E2E_RATE * E2E_SECONDS)
     samples = total // E2E_SAMPLE_EVERY
     sample_ids = [customer_id(i) for i in range(samples)]  # each gets exactly one event
@@ -427,35 +448,31 @@ async def end_to_end(ingest_url: str, health_url: str, run: str) -> E2E:
     batches = [events[i : i + E2E_BATCH] for i in range(0, total, E2E_BATCH)]
     bodies = [orjson.dumps([e for e, _ in b]) for b in batches]
 
-    admin = admin_headers()
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    db = await asyncpg.connect(dsn)
+    before = await scored_at(db, sample_ids)  # what each sample customer shows before
+    pending: dict[str, float] = {}  # sample customer -> when its POST was sent
     latencies: list[float] = []
     post_ms: list[float] = []
     missed = failed = 0
-    async with (
-        httpx.AsyncClient(headers=ingest_headers(), limits=limits, timeout=10) as ingest,
-        httpx.AsyncClient(headers=admin, limits=limits, timeout=10) as health,
-    ):
-        # What each sample customer shows before its event.
-        before: dict[str, str] = {}
-        for customer in sample_ids:
-            r = await health.get(f"{health_url}/v1/customers/{customer}/health")
-            r.raise_for_status()
-            before[customer] = r.json()["scored_at"]
+    sending = True
 
-        async def watch(customer: str, t0: float) -> None:
-            nonlocal missed
-            deadline = t0 + E2E_SAMPLE_TIMEOUT_S
-            while time.perf_counter() < deadline:
-                try:
-                    r = await health.get(f"{health_url}/v1/customers/{customer}/health")
-                    if r.status_code == 200 and r.json()["scored_at"] != before[customer]:
-                        latencies.append((time.perf_counter() - t0) * 1000)
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(E2E_POLL_S)
-            missed += 1
+    async def watch() -> None:
+        nonlocal missed
+        while sending or pending:
+            if pending:
+                now_rows = await scored_at(db, list(pending))
+                seen = time.perf_counter()
+                for customer, t0 in list(pending.items()):
+                    if now_rows.get(customer) != before.get(customer):
+                        latencies.append((seen - t0) * 1000)
+                        del pending[customer]
+                    elif seen - t0 > E2E_SAMPLE_TIMEOUT_S:
+                        missed += 1
+                        del pending[customer]
+            await asyncio.sleep(E2E_POLL_S)
+
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(headers=ingest_headers(), limits=limits, timeout=10) as ingest:
 
         async def send(body: bytes, batch: list[tuple[dict[str, Any], str | None]]) -> None:
             nonlocal failed
@@ -469,8 +486,11 @@ async def end_to_end(ingest_url: str, health_url: str, run: str) -> E2E:
             if not ok:
                 failed += 1
                 return
-            await asyncio.gather(*(watch(s, t0) for _, s in batch if s is not None))
+            for _, sample in batch:
+                if sample is not None:
+                    pending[sample] = t0
 
+        watcher = asyncio.create_task(watch())
         interval = E2E_BATCH / E2E_RATE
         tasks: list[asyncio.Task[None]] = []
         started = time.perf_counter()
@@ -480,8 +500,37 @@ async def end_to_end(ingest_url: str, health_url: str, run: str) -> E2E:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(send(body, batches[i])))
         sent_in = time.perf_counter() - started
-        await asyncio.wait_for(asyncio.gather(*tasks), E2E_SAMPLE_TIMEOUT_S + 30)
-    return E2E(latencies, post_ms, total, sent_in, missed, failed)
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+        sending = False
+        await asyncio.wait_for(watcher, E2E_SAMPLE_TIMEOUT_S + 30)
+
+    api_ms, mismatches = await read_through_api(health_url, db, sample_ids)
+    await db.close()
+    return E2E(latencies, post_ms, api_ms, total, sent_in, missed, failed, mismatches)
+
+
+async def read_through_api(
+    health_url: str, db: asyncpg.Connection, customers: list[str]
+) -> tuple[list[float], int]:
+    """GET each customer's health once; count those whose `scored_at` differs from the row."""
+    stored = await scored_at(db, customers)
+    timings: list[float] = []
+    mismatches = 0
+    in_flight = asyncio.Semaphore(API_IN_FLIGHT)  # timed inside: no queueing in the client
+    async with httpx.AsyncClient(headers=admin_headers(), timeout=10) as health:
+
+        async def read(customer: str) -> None:
+            nonlocal mismatches
+            async with in_flight:
+                t0 = time.perf_counter()
+                r = await health.get(f"{health_url}/v1/customers/{customer}/health")
+                timings.append((time.perf_counter() - t0) * 1000)
+            shown = datetime.fromisoformat(r.json()["scored_at"]) if r.status_code == 200 else None
+            if shown != stored.get(customer):
+                mismatches += 1
+
+        await asyncio.gather(*(read(customer) for customer in customers))
+    return timings, mismatches
 
 
 # ------------------------------------------------------------------------------ main
@@ -576,11 +625,12 @@ async def main() -> None:
         await wait_ready(f"{ingest_url}/readyz", ingest, state / "ingest.log")
         await wait_ready(f"{health_url}/readyz", health, health_log)
         await asyncio.sleep(5)  # group join, the scheduler's first pass
-        e2e = await end_to_end(ingest_url, health_url, run)
+        e2e = await end_to_end(ingest_url, health_url, dsn, run)
         p50, p99 = pct(e2e.latencies_ms, 0.5), pct(e2e.latencies_ms, 0.99)
         print(
             f"(c) e2e: p50 {p50:.0f} ms, p99 {p99:.0f} ms, {len(e2e.latencies_ms)} samples, "
-            f"{e2e.missed} missed, {e2e.failed_posts} failed POSTs",
+            f"{e2e.missed} missed, {e2e.failed_posts} failed POSTs,"
+            f" {e2e.api_mismatches} API mismatches",
             flush=True,
         )
         if profile is not None and profile.exists():
@@ -605,6 +655,7 @@ def write_report(
     ratio, rates = service.rate / base.rate, (base, parsed, floor, service)
     post50, post99 = pct(e2e.post_ms, 0.5), pct(e2e.post_ms, 0.99)
     lat50, lat99 = pct(e2e.latencies_ms, 0.5), pct(e2e.latencies_ms, 0.99)
+    api50, api99 = pct(e2e.api_ms, 0.5), pct(e2e.api_ms, 0.99)
     lines = [
         "| measurement | events | seconds | events/s | CPU µs/event | p50 ms | p99 ms |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -617,6 +668,8 @@ def write_report(
         f" | {e2e.events:,} | {e2e.seconds:.1f} | | | {post50:.0f} | {post99:.0f} |",
         f"| (c) ingest POST → new score readable (every {E2E_SAMPLE_EVERY}th event)"
         f" | {len(e2e.latencies_ms)} | | | | {lat50:.0f} | {lat99:.0f} |",
+        f"| (c) after the run: GET /v1/customers/{{id}}/health, {API_IN_FLIGHT} in flight"
+        f" | {len(e2e.api_ms)} | | | | {api50:.0f} | {api99:.0f} |",
         "",
         f"- (b)/(a) service vs bare consume-and-write: **{ratio:.0%}** (target ≥ 40%)",
         f"- (a3)/(a) the delivery rules alone: {floor.rate / base.rate:.0%};"
@@ -628,7 +681,8 @@ def write_report(
         f" inbox processed_at span {stats['db_span_s']:.1f}s;"
         f" service process CPU {stats['service_cpu']:.0%} of one core",
         f"- (c) samples missed (> {E2E_SAMPLE_TIMEOUT_S:.0f}s): {e2e.missed};"
-        f" failed POSTs: {e2e.failed_posts}",
+        f" failed POSTs: {e2e.failed_posts}; API answers that differ from the row read:"
+        f" {e2e.api_mismatches}",
         f"- whole run: {wall:.0f}s",
     ]
     table = "\n".join(lines)
