@@ -46,6 +46,7 @@ class FourfoldSettings(BaseSettings):
     inbox_retention_days: int = Field(
         default=21,
         ge=1,
+        le=36_500,
         description=(
             "Days an applied event's inbox row is kept (its replay is a no-op meanwhile); "
             "raised at start above what the consumed topics may still replay."

@@ -22,9 +22,12 @@ def test_the_defaults_keep_three_weeks_and_prune_every_quarter_hour() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("inbox_retention_days", 0), ("inbox_prune_interval_s", 0)]
+    ("field", "value"),
+    [("inbox_retention_days", 0), ("inbox_retention_days", 36_501), ("inbox_prune_interval_s", 0)],
 )
-def test_a_zero_retention_or_interval_is_refused_naming_the_field(field: str, value: int) -> None:
+def test_a_retention_or_interval_out_of_range_is_refused_naming_the_field(
+    field: str, value: int
+) -> None:
     with pytest.raises(ValidationError) as refused:
         FourfoldSettings.model_validate({field: value})
     assert refused.value.errors()[0]["loc"] == (field,)

@@ -20,10 +20,13 @@ WEEK = timedelta(days=7)
         ({"retention.ms": str(3 * DAY_MS), "segment.ms": str(DAY_MS)}, timedelta(days=4)),
         ({"retention.ms": str(3 * DAY_MS)}, timedelta(days=3) + WEEK),  # Kafka's segment.ms
         (
-            {"retention.ms": str(DAY_MS), "segment.ms": "0", "cleanup.policy": "compact,delete"},
-            timedelta(days=1),
+            {"retention.ms": str(DAY_MS), "segment.ms": "1", "cleanup.policy": "compact,delete"},
+            timedelta(days=1, milliseconds=1),
         ),
+        ({"retention.ms": str(DAY_MS), "segment.ms": "0"}, timedelta(days=1) + WEEK),
         ({"retention.ms": "-1"}, None),
+        ({"retention.ms": str(2**63 - 1)}, None),  # Long.MAX: "keep", not a date range
+        ({"retention.ms": str(10**15)}, None),  # ~31,700 years
         ({"retention.ms": str(DAY_MS), "cleanup.policy": "compact"}, None),
     ],
 )

@@ -164,3 +164,19 @@ async def test_the_service_prunes_inbox_rows_past_the_retention(
 
     assert await service.app.state.pruner.prune() == len(aged)
     assert await service.processed() == len(events) - len(aged)
+
+
+async def test_when_a_topic_keeps_records_forever_the_inbox_is_not_pruned_and_all_is_ready(
+    start: Callable[[], running_service], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded broker describes no retention, so the start-up decision's answer for a
+    topic kept forever (None) is given here; `retention_for` itself is tested in shared."""
+
+    async def kept_forever(*_: object) -> None:
+        return None
+
+    monkeypatch.setattr("fourfold.health.app.retention_for", kept_forever)
+    async with start() as service:
+        assert service.app.state.pruner is None
+        assert "inbox pruning" not in service.app.state.tasks
+        assert (await service.client.get("/readyz")).json() == {"status": "ready"}

@@ -20,6 +20,9 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 log = logging.getLogger(__name__)
 
 KAFKA_DEFAULT_SEGMENT_MS = 7 * 24 * 3600 * 1000
+FOREVER_AFTER = timedelta(days=365 * 1000)
+"""Windows beyond this count as forever: operators write Long.MAX for "keep", and such a
+window is not a retention a date can be subtracted from (in Python or PostgreSQL)."""
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,16 @@ def window_from_config(topic: str, config: Mapping[str, str]) -> ReplayWindow | 
     retention = config.get("retention.ms")
     if retention is None:
         return None
-    if int(retention) < 0:
+    retention_ms = int(retention)
+    if retention_ms < 0:
         return ReplayWindow(topic, None)
-    segment = int(config.get("segment.ms", KAFKA_DEFAULT_SEGMENT_MS))
-    return ReplayWindow(topic, timedelta(milliseconds=int(retention) + segment))
+    segment_ms = int(config.get("segment.ms", KAFKA_DEFAULT_SEGMENT_MS))
+    if segment_ms <= 0:  # not a value Kafka accepts: assume its default
+        segment_ms = KAFKA_DEFAULT_SEGMENT_MS
+    window_ms = retention_ms + segment_ms
+    if window_ms > FOREVER_AFTER / timedelta(milliseconds=1):
+        return ReplayWindow(topic, None)
+    return ReplayWindow(topic, timedelta(milliseconds=window_ms))
 
 
 async def describe_replay_windows(
