@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fourfold.kafka.replay_window import ReplayWindow, describe_replay_windows
 from fourfold.metrics import INBOX_PRUNED
-from fourfold.service.stopping import pause_unless_stopped
+from fourfold.service.stopping import every_interval_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +132,10 @@ class InboxPruner:
 
     async def run(self) -> None:
         """Prune, then wait `interval_s`, until stopped; a failure is logged and retried."""
-        while not self._stopping.is_set():
-            try:
-                await self.prune()
-            except Exception:
-                # The database being away must not end pruning for good.
-                log.exception("inbox pruning failed; retrying next interval")
-            await pause_unless_stopped(self._stopping, self._interval_s)
+        await every_interval_until_stopped(
+            self._stopping,
+            self._interval_s,
+            self.prune,
+            log=log,
+            failure="inbox pruning failed; retrying next interval",
+        )

@@ -23,7 +23,7 @@ from fourfold.health.domain.scorecard import Scorecard
 from fourfold.health.metrics import SCHEDULED_RECOMPUTES
 from fourfold.health.rescoring import changed_events, rescore
 from fourfold.kafka.outbox import stage
-from fourfold.service.stopping import pause_unless_stopped
+from fourfold.service.stopping import every_interval_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +79,10 @@ class Recomputer:
 
     async def run(self) -> None:
         """Recompute, then wait `interval_s`, until stopped; a failure is logged and retried."""
-        while not self._stopping.is_set():
-            try:
-                await self.recompute_due(self._clock.now())
-            except Exception:
-                log.exception("scheduled recompute failed; retrying next interval")
-            await pause_unless_stopped(self._stopping, self._interval_s)
+        await every_interval_until_stopped(
+            self._stopping,
+            self._interval_s,
+            lambda: self.recompute_due(self._clock.now()),
+            log=log,
+            failure="scheduled recompute failed; retrying next interval",
+        )
