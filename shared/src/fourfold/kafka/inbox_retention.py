@@ -52,9 +52,8 @@ async def retention_for(
     """`safe_retention` against what the broker says of `topics`, with a log line when it
     differs from `configured`. A broker that describes no retention (the embedded one) or
     cannot be asked leaves `configured` in force."""
-    names = list(topics)
     try:
-        windows = await describe_replay_windows(bootstrap_servers, names)
+        windows = await describe_replay_windows(bootstrap_servers, topics)
     except KafkaError as exc:
         log.warning(
             "topic retention unknown; keeping the configured inbox retention",

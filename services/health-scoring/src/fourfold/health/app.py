@@ -177,7 +177,8 @@ async def _running(
     if pruner is not None:
         loops["inbox pruning"] = pruner.run()
     tasks = {name: asyncio.create_task(loop) for name, loop in loops.items()}
-    tasks["outbox relay"] = asyncio.create_task(relay.run())
+    writers = list(tasks.values())  # stopped before the relay, which publishes their last commits
+    tasks["outbox relay"] = publishing = asyncio.create_task(relay.run())
     app.state.tasks = tasks
     tune_gc()
     try:
@@ -187,7 +188,6 @@ async def _running(
         recomputer.stop()
         if pruner is not None:
             pruner.stop()
-        writers = [task for name, task in tasks.items() if name != "outbox relay"]
         await asyncio.gather(*writers, return_exceptions=True)
         relay.stop()
-        await asyncio.gather(tasks["outbox relay"], return_exceptions=True)
+        await asyncio.gather(publishing, return_exceptions=True)
