@@ -27,6 +27,8 @@ COPY pyproject.toml uv.lock ./
 COPY shared/pyproject.toml shared/pyproject.toml
 COPY services/ingest/pyproject.toml services/ingest/pyproject.toml
 COPY services/health-scoring/pyproject.toml services/health-scoring/pyproject.toml
+COPY services/incentives/pyproject.toml services/incentives/pyproject.toml
+COPY services/notifications/pyproject.toml services/notifications/pyproject.toml
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-workspace
 
@@ -34,6 +36,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY shared/ shared/
 COPY services/ingest/ services/ingest/
 COPY services/health-scoring/ services/health-scoring/
+COPY services/incentives/ services/incentives/
+COPY services/notifications/ services/notifications/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable
 

@@ -42,7 +42,7 @@ test-e2e: install ## Only the cross-service tests (ingest -> health-scoring)
 lint: install ## ruff check, ruff format --check, mypy strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/src services/ingest/src services/health-scoring/src
+	$(VENV)/bin/mypy shared/src services/ingest/src services/health-scoring/src services/incentives/src services/notifications/src
 
 fmt: install ## Format and autofix
 	$(VENV)/bin/ruff format .

@@ -1,0 +1,1 @@
+"""Fourfold incentives: lifecycle incentive programs and an append-only ledger."""

@@ -1,0 +1,1 @@
+"""Fourfold notifications: nudges for partners and their reliable delivery."""
