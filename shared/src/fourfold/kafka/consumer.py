@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fourfold.clock import Clock, SystemClock
 from fourfold.events.envelope import Envelope
-from fourfold.events.problems import field_problems, problems_summary
+from fourfold.events.problems import field_problems
 from fourfold.events.registry import parse_event
 from fourfold.kafka.dead_letters import ConsumedRecord, DeadLetter
 from fourfold.kafka.outbox import stage
@@ -220,11 +220,9 @@ class BatchConsumer:
                     raise ValueError("record has no value")
                 parsed.append(_Parsed(record, parse_event(record.value)))
             except ValidationError as exc:
-                dead.append(
-                    DeadLetter(record, "unparseable", problems_summary(field_problems(exc)))
-                )
+                dead.append(DeadLetter.unparseable(record, field_problems(exc)))
             except ValueError as exc:
-                dead.append(DeadLetter(record, "unparseable", str(exc)))
+                dead.append(DeadLetter.unparseable(record, str(exc)))
         return parsed, dead
 
     async def _apply(self, parsed: list[_Parsed]) -> list[DeadLetter]:
