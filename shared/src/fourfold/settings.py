@@ -43,6 +43,22 @@ class FourfoldSettings(BaseSettings):
         description="HMAC secret signing bearer tokens (HS256). Set it in production.",
     )
     auth_issuer: str = Field(default="fourfold")
+    auth_clock_skew_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How far a token's `iat` may be ahead of this service's clock.",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Request body limit in bytes (413 past it), enforced by the app shell.",
+    )
+    body_read_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Time a client has to send a whole request body (408 past it).",
+    )
     inbox_retention_days: int = Field(
         default=21,
         ge=1,
