@@ -5,6 +5,7 @@
     ├── Unauthenticated (401, unauthenticated)
     ├── Forbidden (403, forbidden)
     ├── NotFound (404, not_found)
+    ├── RequestTimeout (408, request_timeout)
     ├── PayloadTooLarge (413, payload_too_large)
     ├── UnsupportedMediaType (415, unsupported_media_type)
     ├── ValidationFailed (422, validation_failed)
@@ -57,6 +58,11 @@ class Forbidden(FourfoldError):
 class NotFound(FourfoldError):
     status_code = 404
     code = "not_found"
+
+
+class RequestTimeout(FourfoldError):
+    status_code = 408
+    code = "request_timeout"
 
 
 class PayloadTooLarge(FourfoldError):

@@ -167,7 +167,7 @@ async def test_an_unparseable_record_names_its_json_id_and_no_empty_location(
     assert headers[b"{not json"]["dlq.event_id"] == b""
     for value, header in headers.items():
         detail = header["dlq.detail"].decode()
-        assert not detail.startswith(":") and not detail.startswith(" "), (value, detail)
+        assert not detail.startswith((":", " ")), (value, detail)
     assert headers[b"{not json"]["dlq.detail"].startswith(b"Invalid JSON")
     assert b"data: Field required" in headers[bad_event]["dlq.detail"]
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from fourfold.events import Band, HealthSignalsSnapshot, LifecycleStep, Money
+from fourfold.service.text import RequestModel
 
 
 class _Out(BaseModel):
@@ -122,13 +123,23 @@ class PartnerSummary(_Out):
     )
 
 
-class OverrideIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OverrideIn(RequestModel):
+    """A score, a band or both (the schema says so with `anyOf`; the route checks it)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["score"], "properties": {"score": {"type": "integer"}}},
+                {"required": ["band"], "properties": {"band": {"type": "string"}}},
+            ]
+        },
+    )
 
     score: int | None = Field(default=None, ge=0, le=100)
     band: Literal["red", "yellow", "green"] | None = None
-    reason: str = Field(min_length=1, max_length=1000)
-    expires_at: AwareDatetime
+    reason: str = Field(min_length=1, max_length=1000, pattern=r"\S", description="Why; not blank.")
+    expires_at: AwareDatetime = Field(description="When it lapses; must be in the future.")
 
 
 class ActiveScorecard(_Out):
