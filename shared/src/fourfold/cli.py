@@ -7,7 +7,8 @@ import sys
 USAGE = """usage: fourfold COMMAND
 
 commands:
-  dev                 run the whole system on embedded parts with a demo feed
+  dev [--keep-state]  run the whole system on embedded parts with a demo feed
+                      (fourfold dev --help)
   token issue ...     issue a bearer token (fourfold token issue --help)
   schemas [DIR]       write the event JSON Schemas (default docs/events)
   migrate SERVICE     apply a service's migrations (ingest | health-scoring) to the
@@ -18,10 +19,10 @@ commands:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     match args:
-        case ["dev", *_]:
+        case ["dev", *rest]:
             from fourfold.dev.stack import main as dev
 
-            return dev()
+            return dev(rest)
         case ["token", "issue", *rest]:
             from fourfold.auth.cli import main_issue_token
 

@@ -1,0 +1,267 @@
+"""`fourfold dev` (make dev) as a user runs it: a real stack in a subprocess, on its own
+state dir and ports.
+
+One stack runs for the module: a second start is refused without harm, the CLI's tokens are
+accepted, the printed curl example changes the partner's data, demo customers have trends,
+and Ctrl-C stops everything cleanly (last test). A start that fails stops what it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fourfold.dev.stack import SERVICES
+from fourfold.infra.process import port_open
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+HOST = "127.0.0.1"
+BANNER_END = "A demo feed posts"
+
+
+def _free_offset() -> int:
+    """A port offset where every service port (and two spare ones) is free."""
+    for _ in range(50):
+        offset = random.randrange(20_000, 40_000, 10)
+        if not any(port_open(HOST, 8001 + offset + i) for i in range(4)):
+            return offset
+    raise RuntimeError("no free port range")
+
+
+def _env(state_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOURFOLD_")}
+    return {**env, "FOURFOLD_STATE_DIR": str(state_dir), **extra}
+
+
+def _dev(state_dir: Path, offset: int, *args: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "fourfold.cli", "dev", "--port-offset", str(offset), *args],
+        env=_env(state_dir, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own group, as a terminal's foreground job is
+    )
+
+
+def _processes_of(state_dir: Path) -> list[str]:
+    """Every live process whose environment names `state_dir`: what a run left behind."""
+    marker = f"FOURFOLD_STATE_DIR={state_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes()[:120]!r}")
+        except OSError:
+            continue
+    return found
+
+
+def _infra_ports(state_dir: Path) -> list[int]:
+    """The broker's and PostgreSQL's ports, from their logs."""
+    logs = state_dir / "logs"
+    ports = [int(p.stem.split("-")[1]) for p in logs.glob("tansu-*.log")]
+    postgres = logs / "postgres.log"
+    if postgres.exists():
+        ports += [int(m) for m in re.findall(r"port (\d+)", postgres.read_text())]
+    return ports
+
+
+def _gone(state_dir: Path, ports: list[int], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left, listening = _processes_of(state_dir), [p for p in ports if port_open(HOST, p)]
+        if not left and not listening:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"left running: {left}; still listening: {listening}")
+
+
+def test_a_failed_start_stops_what_it_started(tmp_path: Path) -> None:
+    """health-scoring cannot start (its scorecard file is missing) after the broker,
+    PostgreSQL and ingest are up: the run says why, exits 1 and leaves nothing behind."""
+    offset = _free_offset()
+    dev = _dev(
+        tmp_path,
+        offset,
+        "--history-days",
+        "0",
+        FOURFOLD_HEALTH_SCORECARD_PATH=str(tmp_path / "missing.yaml"),
+    )
+    output, _ = dev.communicate(timeout=300)
+    assert dev.returncode == 1, output
+    assert "start failed: health-scoring exited at start" in output
+    assert "starting ingest" in output  # it got that far: broker, postgres, ingest were up
+    ports = _infra_ports(tmp_path)
+    assert len(ports) >= 2, ports
+    _gone(tmp_path, [*ports, 8001 + offset, 8002 + offset])
+
+
+@dataclass
+class Stack:
+    process: subprocess.Popen[str]
+    state_dir: Path
+    offset: int
+    banner: str
+
+    def url(self, service: str) -> str:
+        spec = next(s for s in SERVICES if s.name == service)
+        return f"http://{HOST}:{spec.port + self.offset}"
+
+    def tokens(self) -> dict[str, str]:
+        return dict(re.findall(r"export (\w+)=(\S+)", self.banner))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    state_dir = tmp_path_factory.mktemp("dev-state")
+    offset = _free_offset()
+    dev = _dev(state_dir, offset)
+    assert dev.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 400
+    try:
+        while time.monotonic() < deadline:
+            line = dev.stdout.readline()
+            if not line:
+                raise AssertionError("dev exited before its banner:\n" + "".join(lines))
+            lines.append(line)
+            if line.startswith(BANNER_END):
+                break
+        else:
+            raise AssertionError("no banner in time:\n" + "".join(lines))
+        yield Stack(dev, state_dir, offset, "".join(lines))
+    finally:
+        if dev.poll() is None:
+            os.killpg(dev.pid, signal.SIGINT)
+            dev.communicate(timeout=90)
+        dev.stdout.close()
+
+
+def test_a_second_dev_says_where_the_first_runs_and_leaves_it_alone(stack: Stack) -> None:
+    second = _dev(stack.state_dir, stack.offset)
+    output, _ = second.communicate(timeout=60)
+    assert second.returncode == 1
+    assert "already running" in output
+    assert stack.url("ingest") in output
+    assert f"{stack.process.pid}" in output
+    for service in ("ingest", "health-scoring"):
+        assert httpx.get(f"{stack.url(service)}/readyz").status_code == 200
+    assert stack.process.poll() is None
+
+
+def test_the_banner_gives_a_token_per_demo_partner(stack: Stack) -> None:
+    tokens = stack.tokens()
+    health = stack.url("health-scoring")
+    for partner in ("northwind-msp", "contoso-reseller", "fabrikam-cloud"):
+        token = tokens[partner.upper().replace("-", "_") + "_TOKEN"]
+        book = httpx.get(
+            f"{health}/v1/partners/{partner}/customers",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert book.status_code == 200, book.text
+        assert book.json()["items"], partner
+
+
+def test_cli_tokens_are_accepted_by_the_running_stack(stack: Stack) -> None:
+    issued = subprocess.run(
+        [
+            *(sys.executable, "-m", "fourfold.cli", "token", "issue", "--role", "partner"),
+            *("--partner-id", "contoso-reseller", "--subject", "me", "--ttl-days", "1"),
+        ],
+        env=_env(stack.state_dir),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = issued.stdout.strip()
+    book = httpx.get(
+        f"{stack.url('health-scoring')}/v1/partners/contoso-reseller/customers",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert book.status_code == 200, book.text
+    assert "dev stack" in issued.stderr
+
+
+def test_demo_customers_have_7_and_30_day_trends(stack: Stack) -> None:
+    admin = {"Authorization": f"Bearer {stack.tokens()['ADMIN_TOKEN']}"}
+    items = []
+    for partner in ("northwind-msp", "contoso-reseller", "fabrikam-cloud"):
+        url = f"{stack.url('health-scoring')}/v1/partners/{partner}/customers"
+        items += httpx.get(url, headers=admin).json()["items"]
+    assert len(items) == 12
+    assert [i["customer_id"] for i in items if i["trend_7d"] is None] == []
+    assert [i["customer_id"] for i in items if i["trend_30d"] is None] == []
+
+
+def _example_commands(banner: str) -> list[str]:
+    """The curl commands of the banner's example, joined across continuation lines."""
+    example = banner[banner.index("Try it as partner") :]
+    commands, current = [], ""
+    for raw in example.splitlines()[1:]:
+        line = raw.strip()
+        if line.startswith("#") or not line:
+            continue
+        current += line.removesuffix("\\") + " "
+        if not line.endswith("\\"):
+            if current.startswith("curl"):
+                commands.append(current)
+            current = ""
+    return commands
+
+
+def test_the_printed_example_visibly_changes_the_partners_data(stack: Stack) -> None:
+    commands = _example_commands(stack.banner)
+    before_get, post, after_get = commands[0], commands[1], commands[2]
+    env = {**os.environ, **stack.tokens()}
+
+    def run(command: str) -> dict[str, object]:
+        done = subprocess.run(
+            ["bash", "-c", command], env=env, capture_output=True, text=True, check=True
+        )
+        body: dict[str, object] = json.loads(done.stdout)
+        return body
+
+    before = run(before_get)
+    assert before["signals"]["past_due"] is False  # type: ignore[index]
+    accepted = run(post)
+    assert accepted["accepted"] == 1, accepted
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        after = run(after_get)
+        if after["signals"]["past_due"]:  # type: ignore[index]
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"the example changed nothing: {after}")
+    assert shlex.split(before_get) == shlex.split(after_get)
+
+
+def test_ctrl_c_stops_services_then_infrastructure_without_errors(stack: Stack) -> None:
+    ports = [*_infra_ports(stack.state_dir), 8001 + stack.offset, 8002 + stack.offset]
+    os.killpg(stack.process.pid, signal.SIGINT)  # what the terminal's Ctrl-C does
+    rest, _ = stack.process.communicate(timeout=90)
+    assert stack.process.returncode == 0, rest
+    assert "everything stopped" in rest
+    for service in ("ingest", "health-scoring"):
+        log = (stack.state_dir / "logs" / f"{service}.log").read_text()
+        assert "Application shutdown complete" in log
+        bad = [line for line in log.splitlines() if "ERROR" in line or "Traceback" in line]
+        assert bad == [], service
+    _gone(stack.state_dir, ports)
