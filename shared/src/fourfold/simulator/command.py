@@ -46,7 +46,8 @@ late. Same seed and options, same events (byte for byte).
   --batch-size N       events per POST (default 500)
 
 The live mode authenticates with FOURFOLD_SIMULATOR_TOKEN, or issues itself an ingest token
-with FOURFOLD_AUTH_SECRET. Exit codes: 0 done, 1 ingest refused or rejected events, 2 usage.
+with FOURFOLD_AUTH_SECRET. Exit codes: 0 done, 1 ingest refused or rejected events,
+2 usage error, 130 stopped (Ctrl-C).
 """
 SHORT_USAGE = "usage: fourfold simulate [OPTIONS] (--help for the options)\n"
 
@@ -117,7 +118,20 @@ def simulate(
         service=settings.service_name, level=settings.log_level, json=settings.log_json
     )
     assert options.ingest_url is not None
-    return asyncio.run(_live(timeline, options, settings, clock, report))
+    live = post_live(
+        timeline,
+        ingest_url=options.ingest_url,
+        settings=settings,
+        clock=clock,
+        days=options.days,
+        batch_size=options.batch_size,
+        report=report,
+    )
+    try:
+        return asyncio.run(live)
+    except KeyboardInterrupt:
+        report("fourfold simulate: stopped\n")
+        return 130
 
 
 def _write(
@@ -134,13 +148,18 @@ def _write(
     return 0
 
 
-async def _live(
+async def post_live(
     timeline: Timeline,
-    options: SimulateOptions,
+    *,
+    ingest_url: str,
     settings: SimulatorSettings,
     clock: Clock,
-    report: Callable[[str], object],
+    days: int | None = None,
+    batch_size: int = 500,
+    transport: httpx.AsyncBaseTransport | None = None,
+    report: Callable[[str], object] = sys.stderr.write,
 ) -> int:
+    """Post the timeline to ingest as the clock reaches each event; return the exit code."""
     token = settings.simulator_token
     if token is not None:
         bearer = token.get_secret_value()
@@ -152,11 +171,11 @@ async def _live(
             subject="simulator",
             now=clock.now(),
         )
-    async with httpx.AsyncClient(base_url=str(options.ingest_url), timeout=30) as http:
-        poster = IngestPoster(http, token=bearer, batch_size=options.batch_size)
-        report(f"simulating from {timeline.start} on the clock, posting to {options.ingest_url}\n")
+    async with httpx.AsyncClient(base_url=ingest_url, timeout=30, transport=transport) as http:
+        poster = IngestPoster(http, token=bearer, batch_size=batch_size)
+        report(f"simulating from {timeline.start} on the clock, posting to {ingest_url}\n")
         try:
-            await run_live(timeline, clock=clock, sink=poster, days=options.days)
+            await run_live(timeline, clock=clock, sink=poster, days=days)
         except IngestRefused as exc:
             report(f"fourfold simulate: error: {exc}\n")
             return 1

@@ -125,9 +125,18 @@ _T = TypeVar("_T")
 
 
 def build_vendor(
-    *, seed: int, partners: int = 36, customers: int = 300, signup_days: int = 90
+    *,
+    seed: int,
+    partners: int = 36,
+    customers: int = 300,
+    signup_days: int = 90,
+    prefix: str = "",
 ) -> Vendor:
-    """A vendor with `partners` partners and `customers` customers signing up over `signup_days`."""
+    """A vendor with `partners` partners and `customers` customers signing up over `signup_days`.
+
+    `prefix` goes in front of every partner and customer id, so that two simulated vendors
+    (or two tests) can share one Fourfold without sharing customers.
+    """
     if not 1 <= partners <= MAX_PARTNERS:
         raise ValueError(f"partners must be within 1..{MAX_PARTNERS}")
     if not 0 <= customers <= MAX_CUSTOMERS:
@@ -136,12 +145,12 @@ def build_vendor(
         raise ValueError("signup_days must be at least 1")
     rng = random.Random(f"{seed}:vendor")
     names = rng.sample(sorted(f"{a}-{b}" for a, b in product(_NAMES, _KINDS)), partners)
-    book = tuple(_partner(name, rng) for name in sorted(names))
+    book = tuple(_partner(f"{prefix}{name}", rng) for name in sorted(names))
     weights = [_SALES_WEIGHT[p.tier] for p in book]
     clients = []
     for index in range(customers):
         partner = rng.choices(book, weights)[0]
-        clients.append(_customer(index, partner, signup_days, rng, seed))
+        clients.append(_customer(f"{prefix}cust-{index + 1:05d}", partner, signup_days, rng, seed))
     return Vendor(seed=seed, partners=book, customers=tuple(clients))
 
 
@@ -162,11 +171,10 @@ def _partner(partner_id: str, rng: random.Random) -> Partner:
 
 
 def _customer(
-    index: int, partner: Partner, signup_days: int, rng: random.Random, seed: int
+    customer_id: str, partner: Partner, signup_days: int, rng: random.Random, seed: int
 ) -> Customer:
     plan = PLANS[_pick(_PLAN_MIX, rng)]
     low, high = plan.seats
-    customer_id = f"cust-{index + 1:05d}"
     archetype = _pick(_ARCHETYPE_MIX[partner.tier], rng)
     return Customer(
         customer_id=customer_id,
