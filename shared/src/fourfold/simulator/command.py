@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,6 +118,7 @@ def simulate(
     configure_logging(
         service=settings.service_name, level=settings.log_level, json=settings.log_json
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per POST
     assert options.ingest_url is not None
     live = post_live(
         timeline,
