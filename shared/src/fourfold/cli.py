@@ -1,4 +1,4 @@
-"""The `fourfold` command: dev, token issue, migrate, schemas."""
+"""The `fourfold` command: dev, simulate, token issue, migrate, schemas."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ commands:
   dev [--keep-state]  run the whole system on embedded parts with a demo feed
                       (fourfold dev --help)
   token issue ...     issue a bearer token (fourfold token issue --help)
+  simulate ...        a simulated vendor's events, to NDJSON or live to ingest (--help)
   schemas [DIR]       write the event JSON Schemas (default docs/events)
   migrate SERVICE     apply a service's migrations (ingest | health-scoring) to the
                       database its settings name (FOURFOLD_DATABASE_URL)
@@ -23,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
             from fourfold.dev.stack import main as dev
 
             return dev(rest)
+        case ["simulate", *rest]:
+            from fourfold.simulator.command import main as simulate
+
+            return simulate(rest)
         case ["token", "issue", *rest]:
             from fourfold.auth.cli import main_issue_token
 
