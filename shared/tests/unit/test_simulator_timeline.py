@@ -278,13 +278,26 @@ def test_the_vendor_has_dozens_of_partners_with_tiers_and_certifications() -> No
         ({"partners": 10_000}, "partners"),
         ({"customers": -1}, "customers"),
         ({"signup_days": 0}, "signup_days"),
+        ({"prefix": "x" * 65}, "prefix"),
+        ({"prefix": "a\x00"}, "prefix"),
     ],
 )
 def test_an_impossible_vendor_is_refused_naming_the_argument(
-    arguments: dict[str, int], message: str
+    arguments: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
         build_vendor(seed=1, **arguments)
+
+
+def test_a_prefix_goes_before_every_partner_and_customer_id() -> None:
+    plain = build_vendor(seed=4, partners=3, customers=9)
+    prefixed = build_vendor(seed=4, partners=3, customers=9, prefix="acme-")
+    assert [p.partner_id for p in prefixed.partners] == [
+        f"acme-{p.partner_id}" for p in plain.partners
+    ]
+    for customer in prefixed.customers:
+        assert customer.customer_id.startswith("acme-cust-")
+        assert customer.partner_id.startswith("acme-")
 
 
 def test_ids_are_the_name_based_uuids_of_the_run() -> None:

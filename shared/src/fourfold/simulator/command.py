@@ -44,6 +44,8 @@ late. Same seed and options, same events (byte for byte).
   --partners N         partners of the vendor (default 36)
   --customers N        customers of the vendor (default 300)
   --signup-days N      customers sign up over the first N days (default 90)
+  --prefix TEXT        put TEXT before every partner and customer id (two simulated
+                       vendors in one Fourfold)
   --batch-size N       events per POST (default 500)
 
 The live mode authenticates with FOURFOLD_SIMULATOR_TOKEN, or issues itself an ingest token
@@ -65,6 +67,7 @@ class SimulateOptions:
     ingest_url: str | None = None
     history_days: int = 0
     batch_size: int = 500
+    prefix: str = ""
 
     def problem(self) -> str | None:
         """What makes these options unusable, in words for the user; None if nothing."""
@@ -105,6 +108,7 @@ def simulate(
             partners=options.partners,
             customers=options.customers,
             signup_days=options.signup_days,
+            prefix=options.prefix,
         )
     except ValueError as exc:
         report(f"fourfold simulate: error: {exc}\n")
@@ -213,6 +217,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "start": date.fromisoformat,
     "out": Path,
     "ingest_url": str,
+    "prefix": str,
 }
 
 

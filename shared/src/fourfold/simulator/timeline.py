@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -141,7 +141,7 @@ class Timeline:
         return found
 
     def _usage_event(
-        self, contract: Contract, at: Any, day: date, metric: str, value: int
+        self, contract: Contract, at: datetime, day: date, metric: str, value: int
     ) -> Planned:
         cid = contract.customer.customer_id
         data = {
@@ -216,7 +216,7 @@ class Timeline:
         }
         return self._partner_event("feedback.submitted", at, data, f"{cid}/{kind}/{day}")
 
-    def _partner_event(self, type_: str, at: Any, data: dict[str, Any], key: str) -> Planned:
+    def _partner_event(self, type_: str, at: datetime, data: dict[str, Any], key: str) -> Planned:
         return self._wire.event(source=PARTNER_SOURCE, type_=type_, at=at, data=data, key=key)
 
 
