@@ -87,9 +87,10 @@ def simulate(
     *,
     clock: Clock | None = None,
     stdout: BinaryIO | None = None,
-    report: Callable[[str], object] = sys.stderr.write,
+    report: Callable[[str], object] | None = None,
 ) -> int:
     """Run the simulation the options describe; return the process exit code."""
+    report = report or _to_stderr
     settings = settings or SimulatorSettings()
     clock = clock or clock_from(settings)
     problem = options.problem()
@@ -102,23 +103,14 @@ def simulate(
     if problem is not None:
         report(f"{SHORT_USAGE}fourfold simulate: error: {problem}\n")
         return 2
+    days = options.days or 365
     try:
-        vendor = build_vendor(
-            seed=options.seed,
-            partners=options.partners,
-            customers=options.customers,
-            signup_days=options.signup_days,
-            prefix=options.prefix,
-        )
+        timeline = _timeline(options, today=clock.now().date(), days=days)
     except ValueError as exc:
         report(f"fourfold simulate: error: {exc}\n")
         return 2
-    today = clock.now().date()
     if options.out is not None:
-        days = options.days or 365
-        timeline = Timeline(vendor, start=options.start or today - timedelta(days=days))
         return _write(timeline, days, options.out, stdout or sys.stdout.buffer, report)
-    timeline = Timeline(vendor, start=options.start or today - timedelta(options.history_days))
     configure_logging(
         service=settings.service_name, level=settings.log_level, json=settings.log_json
     )
@@ -138,6 +130,19 @@ def simulate(
     except KeyboardInterrupt:
         report("fourfold simulate: stopped\n")
         return 130
+
+
+def _timeline(options: SimulateOptions, *, today: date, days: int) -> Timeline:
+    """The run the options describe; ValueError names an impossible option."""
+    vendor = build_vendor(
+        seed=options.seed,
+        partners=options.partners,
+        customers=options.customers,
+        signup_days=options.signup_days,
+        prefix=options.prefix,
+    )
+    before = days if options.out is not None else options.history_days
+    return Timeline(vendor, start=options.start or today - timedelta(days=before))
 
 
 def _write(
@@ -163,9 +168,10 @@ async def post_live(
     days: int | None = None,
     batch_size: int = 500,
     transport: httpx.AsyncBaseTransport | None = None,
-    report: Callable[[str], object] = sys.stderr.write,
+    report: Callable[[str], object] | None = None,
 ) -> int:
     """Post the timeline to ingest as the clock reaches each event; return the exit code."""
+    report = report or _to_stderr
     token = settings.simulator_token
     if token is not None:
         bearer = token.get_secret_value()
@@ -191,6 +197,11 @@ async def post_live(
         f"{delivery.duplicates} duplicates, {delivery.rejected} rejected\n"
     )
     return 1 if delivery.rejected else 0
+
+
+def _to_stderr(text: str) -> None:
+    """Notes for the user go to the stderr of the moment (not the one at import)."""
+    sys.stderr.write(text)
 
 
 def parse_options(argv: list[str]) -> SimulateOptions | str:

@@ -46,12 +46,17 @@ NPS_FIRST_AGE = 30
 NPS_EVERY_DAYS = 90
 NPS_RESPONSE_RATE = 0.75
 CSAT_AFTER = Milestone.USERS_TRAINED
+FIRST_START = date(1970, 1, 1)
+LAST_START = date(2150, 12, 31)
+"""Runs start inside the contracts' years (1970..2199), with decades to spare for renewals."""
 
 
 class Timeline:
     """The events of `vendor` for a run whose day 0 is `start`."""
 
     def __init__(self, vendor: Vendor, *, start: date) -> None:
+        if not FIRST_START <= start <= LAST_START:
+            raise ValueError(f"start must be within {FIRST_START}..{LAST_START}")
         self.vendor = vendor
         self.start = start
         self._seed = vendor.seed
