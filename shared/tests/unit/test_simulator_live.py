@@ -131,6 +131,7 @@ def test_out_dash_writes_to_stdout() -> None:
         (SimulateOptions(out=Path("x"), history_days=-1), "--history-days must be at least 0"),
         (SimulateOptions(out=Path("x"), batch_size=0), "--batch-size must be at least 1"),
         (SimulateOptions(out=Path("x"), partners=500), "partners must be within"),
+        (SimulateOptions(out=Path("x"), start=date(1960, 1, 1)), "start must be within"),
     ],
 )
 def test_unusable_options_exit_2_saying_why(

@@ -136,25 +136,49 @@ def test_a_customer_begins_with_its_subscription_and_stays_with_its_partner(
             assert event["data"].get("partner_id", customer.partner_id) == customer.partner_id
 
 
+def _check_billing_chain(events: list[dict[str, Any]]) -> None:
+    """previous_* of a change is exactly the state left by the one before it."""
+    state: dict[str, Any] = {}
+    for event in events:
+        data = event["data"]
+        if event["type"] in ("subscription.expanded", "subscription.contracted"):
+            previous = {"plan": data["previous_plan"], "seats": data["previous_seats"]}
+            assert previous | {"mrr": data["previous_mrr"]} == state
+        if event["type"] == "subscription.addon_added":
+            added = Decimal(data["mrr"]["amount"]) - Decimal(state["mrr"]["amount"])
+            assert added == Decimal(data["addon_mrr"]["amount"]) > 0
+            state = state | {"mrr": data["mrr"]}
+        elif "seats" in data and "plan" in data:
+            state = {"plan": data["plan"], "seats": data["seats"], "mrr": data["mrr"]}
+        if event["type"] == "invoice.paid":
+            assert data["amount"] == state["mrr"], "an invoice bills the mrr in force"
+
+
 def test_each_billing_change_starts_from_what_the_previous_one_left(
     vendor: Vendor, by_customer: dict[str, list[dict[str, Any]]]
 ) -> None:
-    """previous_* of a change is exactly the state left by the one before it."""
     for customer in vendor.customers:
-        state: dict[str, Any] = {}
-        for event in by_customer[customer.customer_id]:
-            data = event["data"]
-            if event["type"] in ("subscription.expanded", "subscription.contracted"):
-                previous = {"plan": data["previous_plan"], "seats": data["previous_seats"]}
-                assert previous | {"mrr": data["previous_mrr"]} == state
-            if event["type"] == "subscription.addon_added":
-                added = Decimal(data["mrr"]["amount"]) - Decimal(state["mrr"]["amount"])
-                assert added == Decimal(data["addon_mrr"]["amount"]) > 0
-                state = state | {"mrr": data["mrr"]}
-            elif "seats" in data and "plan" in data:
-                state = {"plan": data["plan"], "seats": data["seats"], "mrr": data["mrr"]}
-            if event["type"] == "invoice.paid":
-                assert data["amount"] == state["mrr"], "an invoice bills the mrr in force"
+        _check_billing_chain(by_customer[customer.customer_id])
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32))
+def test_for_any_seed_the_billing_chain_holds_and_churners_leave_in_the_window(
+    seed: int,
+) -> None:
+    vendor = build_vendor(seed=seed, partners=2, customers=8, signup_days=20)
+    events: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for planned in Timeline(vendor, start=START).events(420):
+        if "customer_id" in planned.event["data"]:
+            events[planned.event["data"]["customer_id"]].append(planned.event)
+    for customer in vendor.customers:
+        history = events[customer.customer_id]
+        _check_billing_chain(history)
+        start = date.fromisoformat(history[0]["data"]["start_date"])
+        for cancelled in _of(history, "subscription.cancelled"):
+            effective = date.fromisoformat(cancelled["effective_date"])
+            if customer.archetype is Archetype.CHURNS_EARLY:
+                assert (effective - start).days < CLAWBACK_WINDOW_DAYS
 
 
 def test_money_is_a_cent_exact_decimal_string(year: list[Planned]) -> None:
@@ -278,13 +302,26 @@ def test_the_vendor_has_dozens_of_partners_with_tiers_and_certifications() -> No
         ({"partners": 10_000}, "partners"),
         ({"customers": -1}, "customers"),
         ({"signup_days": 0}, "signup_days"),
+        ({"prefix": "x" * 65}, "prefix"),
+        ({"prefix": "a\x00"}, "prefix"),
     ],
 )
 def test_an_impossible_vendor_is_refused_naming_the_argument(
-    arguments: dict[str, int], message: str
+    arguments: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
         build_vendor(seed=1, **arguments)
+
+
+def test_a_prefix_goes_before_every_partner_and_customer_id() -> None:
+    plain = build_vendor(seed=4, partners=3, customers=9)
+    prefixed = build_vendor(seed=4, partners=3, customers=9, prefix="acme-")
+    assert [p.partner_id for p in prefixed.partners] == [
+        f"acme-{p.partner_id}" for p in plain.partners
+    ]
+    for customer in prefixed.customers:
+        assert customer.customer_id.startswith("acme-cust-")
+        assert customer.partner_id.startswith("acme-")
 
 
 def test_ids_are_the_name_based_uuids_of_the_run() -> None:

@@ -44,6 +44,8 @@ late. Same seed and options, same events (byte for byte).
   --partners N         partners of the vendor (default 36)
   --customers N        customers of the vendor (default 300)
   --signup-days N      customers sign up over the first N days (default 90)
+  --prefix TEXT        put TEXT before every partner and customer id (two simulated
+                       vendors in one Fourfold)
   --batch-size N       events per POST (default 500)
 
 The live mode authenticates with FOURFOLD_SIMULATOR_TOKEN, or issues itself an ingest token
@@ -65,6 +67,7 @@ class SimulateOptions:
     ingest_url: str | None = None
     history_days: int = 0
     batch_size: int = 500
+    prefix: str = ""
 
     def problem(self) -> str | None:
         """What makes these options unusable, in words for the user; None if nothing."""
@@ -84,9 +87,10 @@ def simulate(
     *,
     clock: Clock | None = None,
     stdout: BinaryIO | None = None,
-    report: Callable[[str], object] = sys.stderr.write,
+    report: Callable[[str], object] | None = None,
 ) -> int:
     """Run the simulation the options describe; return the process exit code."""
+    report = report or _to_stderr
     settings = settings or SimulatorSettings()
     clock = clock or clock_from(settings)
     problem = options.problem()
@@ -99,22 +103,14 @@ def simulate(
     if problem is not None:
         report(f"{SHORT_USAGE}fourfold simulate: error: {problem}\n")
         return 2
+    days = options.days or 365
     try:
-        vendor = build_vendor(
-            seed=options.seed,
-            partners=options.partners,
-            customers=options.customers,
-            signup_days=options.signup_days,
-        )
+        timeline = _timeline(options, today=clock.now().date(), days=days)
     except ValueError as exc:
         report(f"fourfold simulate: error: {exc}\n")
         return 2
-    today = clock.now().date()
     if options.out is not None:
-        days = options.days or 365
-        timeline = Timeline(vendor, start=options.start or today - timedelta(days=days))
         return _write(timeline, days, options.out, stdout or sys.stdout.buffer, report)
-    timeline = Timeline(vendor, start=options.start or today - timedelta(options.history_days))
     configure_logging(
         service=settings.service_name, level=settings.log_level, json=settings.log_json
     )
@@ -134,6 +130,19 @@ def simulate(
     except KeyboardInterrupt:
         report("fourfold simulate: stopped\n")
         return 130
+
+
+def _timeline(options: SimulateOptions, *, today: date, days: int) -> Timeline:
+    """The run the options describe; ValueError names an impossible option."""
+    vendor = build_vendor(
+        seed=options.seed,
+        partners=options.partners,
+        customers=options.customers,
+        signup_days=options.signup_days,
+        prefix=options.prefix,
+    )
+    before = days if options.out is not None else options.history_days
+    return Timeline(vendor, start=options.start or today - timedelta(days=before))
 
 
 def _write(
@@ -159,9 +168,10 @@ async def post_live(
     days: int | None = None,
     batch_size: int = 500,
     transport: httpx.AsyncBaseTransport | None = None,
-    report: Callable[[str], object] = sys.stderr.write,
+    report: Callable[[str], object] | None = None,
 ) -> int:
     """Post the timeline to ingest as the clock reaches each event; return the exit code."""
+    report = report or _to_stderr
     token = settings.simulator_token
     if token is not None:
         bearer = token.get_secret_value()
@@ -189,6 +199,11 @@ async def post_live(
     return 1 if delivery.rejected else 0
 
 
+def _to_stderr(text: str) -> None:
+    """Notes for the user go to the stderr of the moment (not the one at import)."""
+    sys.stderr.write(text)
+
+
 def parse_options(argv: list[str]) -> SimulateOptions | str:
     """`--name value` pairs into options, or the reason they cannot be (for the usage line)."""
     fields = {f.name: f for f in dataclasses.fields(SimulateOptions)}
@@ -213,6 +228,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "start": date.fromisoformat,
     "out": Path,
     "ingest_url": str,
+    "prefix": str,
 }
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -46,12 +46,17 @@ NPS_FIRST_AGE = 30
 NPS_EVERY_DAYS = 90
 NPS_RESPONSE_RATE = 0.75
 CSAT_AFTER = Milestone.USERS_TRAINED
+FIRST_START = date(1970, 1, 1)
+LAST_START = date(2150, 12, 31)
+"""Runs start inside the contracts' years (1970..2199), with decades to spare for renewals."""
 
 
 class Timeline:
     """The events of `vendor` for a run whose day 0 is `start`."""
 
     def __init__(self, vendor: Vendor, *, start: date) -> None:
+        if not FIRST_START <= start <= LAST_START:
+            raise ValueError(f"start must be within {FIRST_START}..{LAST_START}")
         self.vendor = vendor
         self.start = start
         self._seed = vendor.seed
@@ -141,7 +146,7 @@ class Timeline:
         return found
 
     def _usage_event(
-        self, contract: Contract, at: Any, day: date, metric: str, value: int
+        self, contract: Contract, at: datetime, day: date, metric: str, value: int
     ) -> Planned:
         cid = contract.customer.customer_id
         data = {
@@ -216,7 +221,7 @@ class Timeline:
         }
         return self._partner_event("feedback.submitted", at, data, f"{cid}/{kind}/{day}")
 
-    def _partner_event(self, type_: str, at: Any, data: dict[str, Any], key: str) -> Planned:
+    def _partner_event(self, type_: str, at: datetime, data: dict[str, Any], key: str) -> Planned:
         return self._wire.event(source=PARTNER_SOURCE, type_=type_, at=at, data=data, key=key)
 
 

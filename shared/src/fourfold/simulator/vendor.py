@@ -121,6 +121,8 @@ _ARCHETYPE_MIX: dict[Tier, dict[Archetype, int]] = {
 }  # fmt: skip
 MAX_PARTNERS = len(_NAMES) * len(_KINDS)
 MAX_CUSTOMERS = 99_999
+MAX_PREFIX = 64
+"""Ids stay well inside the contracts' 128 characters."""
 _T = TypeVar("_T")
 
 
@@ -143,6 +145,8 @@ def build_vendor(
         raise ValueError(f"customers must be within 0..{MAX_CUSTOMERS}")
     if signup_days < 1:
         raise ValueError("signup_days must be at least 1")
+    if len(prefix) > MAX_PREFIX or "\x00" in prefix:
+        raise ValueError(f"prefix must be at most {MAX_PREFIX} characters, without NUL")
     rng = random.Random(f"{seed}:vendor")
     names = rng.sample(sorted(f"{a}-{b}" for a, b in product(_NAMES, _KINDS)), partners)
     book = tuple(_partner(f"{prefix}{name}", rng) for name in sorted(names))
