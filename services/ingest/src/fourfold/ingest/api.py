@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fourfold.auth import Principal, require_roles
 from fourfold.errors import NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
-from fourfold.ingest import intake, repository
+from fourfold.ingest import binary_mode, intake, repository
 from fourfold.ingest.errors import EventsRejected, MalformedJson
 from fourfold.ingest.runtime import IngestRuntime
 from fourfold.ingest.schemas import AcceptedEvent, IngestResponse
@@ -28,6 +28,12 @@ Takes one CloudEvent (`application/cloudevents+json` or `application/json`) or a
 (`application/cloudevents-batch+json`: a JSON array; `application/json` with an array is
 read as a batch too). Limits: `FOURFOLD_MAX_BATCH_EVENTS` events (default 1,000) and
 `FOURFOLD_MAX_BODY_BYTES` (default 1 MiB).
+
+Binary content mode (what CloudEvents SDKs send by default): the attributes in `ce-specversion`,
+`ce-id`, `ce-source`, `ce-type`, `ce-time` (and optional `ce-subject`, extensions) headers,
+the body is `data` as `application/json`. A missing required header is a **422** naming it;
+the same validation, dedupe and results apply, and problems name the `ce-` header or the
+body path.
 
 **202** only after the broker acknowledged (acks=all) every accepted event. The body gives
 each event's outcome, in request order:
@@ -127,10 +133,14 @@ def _events_from(content_type: str, body: bytes, max_events: int) -> tuple[list[
 async def post_events(request: Request, _: Ingestor, rt: Runtime) -> Response:
     settings = rt.settings
     body = await _read_body(request, settings.max_body_bytes)
-    items, _single = _events_from(
-        request.headers.get("content-type", ""), body, settings.max_batch_events
-    )
-    valid, rejected = intake.validate(items)
+    if binary_mode.is_binary(request.headers):
+        valid, rejected = intake.validate([binary_mode.event_from(request.headers, body)])
+        rejected = binary_mode.relocated(rejected)
+    else:
+        items, _single = _events_from(
+            request.headers.get("content-type", ""), body, settings.max_batch_events
+        )
+        valid, rejected = intake.validate(items)
     if not valid:  # nothing to publish: the answer does not depend on the broker
         raise EventsRejected([r.model_dump(mode="json") for r in rejected])
     producer, generation = await rt.ready_producer()
