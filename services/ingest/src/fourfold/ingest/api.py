@@ -7,16 +7,14 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.exc import SQLAlchemyError
 
 from fourfold.auth import Principal, require_roles
-from fourfold.errors import NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from fourfold.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
 from fourfold.ingest import binary_mode, intake, repository
 from fourfold.ingest.errors import EventsRejected, MalformedJson
+from fourfold.ingest.publishing import publish
 from fourfold.ingest.runtime import IngestRuntime
 from fourfold.ingest.schemas import AcceptedEvent, IngestResponse
-from fourfold.kafka.producer import BrokerUnavailable
-from fourfold.kafka.transient import is_transient
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -143,21 +141,7 @@ async def post_events(request: Request, _: Ingestor, rt: Runtime) -> Response:
         valid, rejected = intake.validate(items)
     if not valid:  # nothing to publish: the answer does not depend on the broker
         raise EventsRejected([r.model_dump(mode="json") for r in rejected])
-    producer, generation = await rt.ready_producer()
-    try:
-        response = await intake.accept(
-            valid, rejected, sessions=rt.sessions, producer=producer, clock=rt.clock
-        )
-    except BrokerUnavailable as exc:
-        rt.broker_failed(generation)
-        raise BrokerUnavailable(exc.detail, retry_after_seconds=settings.retry_after_s) from exc
-    except (SQLAlchemyError, OSError) as exc:
-        if not is_transient(exc):
-            raise  # a bug or a data error: a 500 the client should not retry blindly
-        raise Unavailable(
-            f"database unavailable: {type(exc).__name__}",
-            retry_after_seconds=settings.retry_after_s,
-        ) from exc
+    response = await publish(rt, valid, rejected)
     return Response(orjson.dumps(response), status_code=202, media_type="application/json")
 
 
