@@ -305,3 +305,216 @@ def stripe_event(
         "request": {"id": f"req_{event_id[4:18]}", "idempotency_key": None},
         "type": event_type,
     }
+
+
+@dataclass(frozen=True)
+class ChargebeeItem:
+    """One subscription item (Product Catalog 2.0): an item price × quantity, minor units."""
+
+    item_price_id: str
+    unit_price: int
+    quantity: int = 1
+    item_type: str = "plan"
+
+
+def chargebee_subscription(
+    subscription_id: str,
+    customer_id: str,
+    items: list[ChargebeeItem],
+    *,
+    currency: str = "USD",
+    period_unit: str = "month",
+    period: int = 1,
+    term_start: int = 1764547200,
+    term_end: int | None = None,
+    status: str = "active",
+    partner: str | None = None,
+    cancelled_at: int | None = None,
+    cancel_reason: str | None = None,
+) -> dict[str, Any]:
+    months = {"month": 1, "year": 12}.get(period_unit, 1) * period
+    term_end = term_start + months * 30 * 86400 if term_end is None else term_end
+    subscription: dict[str, Any] = {
+        "id": subscription_id,
+        "billing_period": period,
+        "billing_period_unit": period_unit,
+        "auto_collection": "on",
+        "customer_id": customer_id,
+        "status": status,
+        "current_term_start": term_start,
+        "current_term_end": term_end,
+        "next_billing_at": term_end,
+        "created_at": term_start,
+        "started_at": term_start,
+        "activated_at": term_start,
+        "created_from_ip": "203.0.113.7",
+        "updated_at": term_start,
+        "has_scheduled_changes": False,
+        "channel": "web",
+        "resource_version": term_start * 1000 + 512,
+        "deleted": False,
+        "object": "subscription",
+        "currency_code": currency,
+        "subscription_items": [
+            {
+                "item_price_id": item.item_price_id,
+                "item_type": item.item_type,
+                "quantity": item.quantity,
+                "unit_price": item.unit_price,
+                "amount": item.unit_price * item.quantity,
+                "free_quantity": 0,
+                "object": "subscription_item",
+            }
+            for item in items
+        ],
+        "due_invoices_count": 0,
+        "mrr": 0,
+        "has_scheduled_advance_invoices": False,
+        "create_pending_invoices": False,
+        "auto_close_invoices": True,
+    }
+    if partner is not None:
+        subscription["cf_partner_id"] = partner
+    if cancelled_at is not None:
+        subscription["cancelled_at"] = cancelled_at
+        subscription["cancel_reason_code"] = cancel_reason
+    return subscription
+
+
+def chargebee_customer(customer_id: str, *, partner: str | None = None) -> dict[str, Any]:
+    customer: dict[str, Any] = {
+        "id": customer_id,
+        "first_name": "Ada",
+        "last_name": "Acme",
+        "email": "billing@acme.example",
+        "company": "Acme GmbH",
+        "auto_collection": "on",
+        "net_term_days": 0,
+        "allow_direct_debit": False,
+        "created_at": 1764547000,
+        "taxability": "taxable",
+        "updated_at": 1764547000,
+        "pii_cleared": "active",
+        "channel": "web",
+        "resource_version": 1764547000123,
+        "deleted": False,
+        "object": "customer",
+        "card_status": "valid",
+        "promotional_credits": 0,
+        "refundable_credits": 0,
+        "excess_payments": 0,
+        "unbilled_charges": 0,
+        "preferred_currency_code": "USD",
+        "mrr": 0,
+    }
+    if partner is not None:
+        customer["meta_data"] = {"cf_partner_id": partner}
+    return customer
+
+
+def chargebee_invoice(
+    invoice_id: str,
+    *,
+    customer_id: str,
+    subscription_id: str | None,
+    amount: int,
+    currency: str = "USD",
+    paid_at: int | None = None,
+    dunning_attempts: int = 0,
+    next_retry_at: int | None = None,
+) -> dict[str, Any]:
+    paid = paid_at is not None
+    invoice: dict[str, Any] = {
+        "id": invoice_id,
+        "customer_id": customer_id,
+        "recurring": True,
+        "status": "paid" if paid else "payment_due",
+        "price_type": "tax_exclusive",
+        "date": 1767225600,
+        "due_date": 1767225600,
+        "net_term_days": 0,
+        "exchange_rate": 1.0,
+        "total": amount,
+        "amount_paid": amount if paid else 0,
+        "amount_adjusted": 0,
+        "write_off_amount": 0,
+        "credits_applied": 0,
+        "amount_due": 0 if paid else amount,
+        "updated_at": 1767225600,
+        "resource_version": 1767225600456,
+        "deleted": False,
+        "object": "invoice",
+        "first_invoice": False,
+        "amount_to_collect": 0 if paid else amount,
+        "round_off_amount": 0,
+        "has_advance_charges": False,
+        "currency_code": currency,
+        "base_currency_code": currency,
+        "generated_at": 1767225600,
+        "is_gifted": False,
+        "term_finalized": True,
+        "channel": "web",
+        "tax": 0,
+        "sub_total": amount,
+        "line_items": [],
+        "linked_payments": [],
+        "dunning_attempts": [
+            {
+                "attempt": n,
+                "created_at": 1767225600 + n * 86400,
+                "dunning_type": "auto_collect",
+                "transaction_id": f"txn_{invoice_id}_{n}",
+                "transaction_status": "failure",
+            }
+            for n in range(dunning_attempts)
+        ],
+    }
+    if subscription_id is not None:
+        invoice["subscription_id"] = subscription_id
+    if paid:
+        invoice["paid_at"] = paid_at
+    if next_retry_at is not None:
+        invoice["next_retry_at"] = next_retry_at
+    return invoice
+
+
+def chargebee_transaction(
+    transaction_id: str, *, amount: int, success: bool, currency: str = "USD"
+) -> dict[str, Any]:
+    transaction: dict[str, Any] = {
+        "id": transaction_id,
+        "customer_id": "cust",
+        "payment_method": "card",
+        "gateway": "stripe",
+        "type": "payment",
+        "date": 1767225600,
+        "currency_code": currency,
+        "amount": amount,
+        "id_at_gateway": f"ch_{transaction_id}",
+        "status": "success" if success else "failure",
+        "object": "transaction",
+        "deleted": False,
+    }
+    if not success:
+        transaction["error_code"] = "card_declined"
+        transaction["error_text"] = "Your card was declined."
+    return transaction
+
+
+def chargebee_event(
+    event_id: str, event_type: str, content: dict[str, Any], *, occurred_at: int = 1764547300
+) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "occurred_at": occurred_at,
+        "source": "admin_console",
+        "user": "ops@vendor.example",
+        "object": "event",
+        "api_version": "v2",
+        "content": content,
+        "event_type": event_type,
+        "webhook_status": "scheduled",
+        "webhooks": [
+            {"id": f"whv2_{event_id}", "webhook_status": "scheduled", "object": "webhook"}
+        ],
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fourfold.errors import BadRequest, NotFound, ValidationFailed
+from fourfold.errors import BadRequest, FourfoldError, NotFound, ValidationFailed
 
 
 class MalformedJson(BadRequest):
@@ -26,3 +26,13 @@ class AdapterOff(NotFound):
     """The adapter's secret or credential is not set: the route is off."""
 
     code = "adapter_not_configured"
+
+
+class BasicAuthFailed(FourfoldError):
+    """A webhook whose HTTP basic-auth credential does not match the configured one."""
+
+    status_code = 401
+    code = "unauthenticated"
+
+    def __init__(self, detail: str, *, realm: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": f'Basic realm="{realm}"'})

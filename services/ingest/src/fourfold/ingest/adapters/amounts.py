@@ -78,6 +78,7 @@ class RecurringLine:
     quantity: int
     interval: str
     interval_count: int = 1
+    amount: Decimal | None = None  # the line's total per interval, when the system gives it
 
     def monthly(self) -> Decimal:
         """This line's share of MRR, unrounded."""
@@ -86,7 +87,8 @@ class RecurringLine:
             raise AmountError(f"unknown billing interval {self.interval!r}")
         if self.interval_count < 1:
             raise AmountError(f"interval_count must be at least 1, not {self.interval_count}")
-        return self.unit_amount * self.quantity / (months * self.interval_count)
+        total = self.unit_amount * self.quantity if self.amount is None else self.amount
+        return total / (months * self.interval_count)
 
     def period_months(self) -> Decimal:
         return MONTHS_PER.get(self.interval, Decimal(0)) * self.interval_count

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fourfold.ingest.adapters import admin_api, stripe_api
+from fourfold.ingest.adapters import admin_api, chargebee_api, stripe_api
 
 router = APIRouter()
 router.include_router(stripe_api.router)
+router.include_router(chargebee_api.router)
 router.include_router(admin_api.router)

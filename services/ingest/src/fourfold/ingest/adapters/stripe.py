@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
-from fourfold.ingest.adapters.amounts import AmountError, RecurringLine, from_minor, money, mrr
+from fourfold.ingest.adapters.amounts import AmountError, RecurringLine, from_minor, mrr
 from fourfold.ingest.adapters.translation import (
     Outcome,
     PayloadError,
     Translation,
     at,
-    cloudevent,
     day,
+    lifecycle_event,
+    money_json,
     numbered,
     obj,
     text,
@@ -121,7 +122,7 @@ def _subscription(
         details = sub.get("cancellation_details") or {}
         reason = details.get("reason") or details.get("feedback")
         data = {**ref, "effective_date": day(ended), "reason": reason}
-        return Translation.mapped([_event(base, "subscription.cancelled", ref, data)])
+        return Translation.mapped([lifecycle_event(base, "subscription.cancelled", ref, data)])
     if not lines:
         raise PayloadError("subscription has no items")
     plan, seats, total = _plan(lines[0]), lines[0].quantity, mrr(lines)
@@ -130,11 +131,11 @@ def _subscription(
             **ref,
             "plan": plan,
             "seats": seats,
-            "mrr": _money(total, currency),
+            "mrr": money_json(total, currency),
             "start_date": day(sub.get("start_date") or sub.get("created")),
             "term_end": day(_period(sub, "current_period_end")),
         }
-        return Translation.mapped([_event(base, "subscription.created", ref, data)])
+        return Translation.mapped([lifecycle_event(base, "subscription.created", ref, data)])
     return _updated(event, sub, rules, base, ref, lines, currency)
 
 
@@ -160,11 +161,11 @@ def _updated(
             **ref,
             "plan": _plan(lines[0]),
             "seats": lines[0].quantity,
-            "mrr": _money(new_total, currency),
+            "mrr": money_json(new_total, currency),
             "term_start": day(new_start),
             "term_end": day(_period(sub, "current_period_end")),
         }
-        events.append(_event(base, "subscription.renewed", ref, data))
+        events.append(lifecycle_event(base, "subscription.renewed", ref, data))
     if "items" in previous:
         old = _lines(previous["items"])
         if old and _signature(old) != _signature(lines):
@@ -202,10 +203,10 @@ def _item_changes(
         data = {
             **ref,
             "addon": _plan(line),
-            "addon_mrr": _money(line.monthly(), currency),
-            "mrr": _money(new_total, currency),
+            "addon_mrr": money_json(line.monthly(), currency),
+            "mrr": money_json(new_total, currency),
         }
-        events.append(_event(base, "subscription.addon_added", ref, data))
+        events.append(lifecycle_event(base, "subscription.addon_added", ref, data))
     rest = [line for line in new if line not in added]
     old_total, rest_total = mrr(old), mrr(rest)
     old_seats, seats = old[0].quantity, (rest or new)[0].quantity
@@ -220,11 +221,11 @@ def _item_changes(
         "plan": plan,
         "previous_seats": old_seats,
         "seats": seats,
-        "previous_mrr": _money(old_total, currency),
-        "mrr": _money(new_total, currency),
+        "previous_mrr": money_json(old_total, currency),
+        "mrr": money_json(new_total, currency),
     }
     kind = "subscription.contracted" if shrank else "subscription.expanded"
-    events.append(_event(base, kind, ref, change))
+    events.append(lifecycle_event(base, kind, ref, change))
     return events
 
 
@@ -248,33 +249,20 @@ def _invoice(event: dict[str, Any], invoice: dict[str, Any], rules: StripeMappin
         paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or event["created"]
         data: dict[str, Any] = {
             **ref,
-            "amount": _money(from_minor(invoice["amount_paid"], currency), currency),
+            "amount": money_json(from_minor(invoice["amount_paid"], currency), currency),
             "paid_at": at(paid_at).isoformat(),
         }
-        return Translation.mapped([_event(base, "invoice.paid", ref, data)])
+        return Translation.mapped([lifecycle_event(base, "invoice.paid", ref, data)])
     error = invoice.get("last_finalization_error") or {}
     retry = invoice.get("next_payment_attempt")
     data = {
         **ref,
-        "amount": _money(from_minor(invoice["amount_due"], currency), currency),
+        "amount": money_json(from_minor(invoice["amount_due"], currency), currency),
         "attempt": max(1, int(invoice.get("attempt_count") or 1)),
         "failure_reason": error.get("message"),
         "next_retry_at": at(retry).isoformat() if retry else None,
     }
-    return Translation.mapped([_event(base, "invoice.payment_failed", ref, data)])
-
-
-def _event(
-    base: dict[str, Any], kind: str, ref: dict[str, str], data: dict[str, Any]
-) -> dict[str, Any]:
-    return cloudevent(
-        source=base["source"],
-        id=base["id"],
-        type=kind,
-        time=base["time"],
-        subject=ref["subscription_id"],
-        data=data,
-    )
+    return Translation.mapped([lifecycle_event(base, "invoice.payment_failed", ref, data)])
 
 
 def _lines(items: Any) -> list[RecurringLine]:
@@ -333,11 +321,6 @@ def _currency(sub: dict[str, Any], lines: list[RecurringLine]) -> str:
         items = (sub.get("items") or {}).get("data") or [{}]
         currency = ((items[0].get("price") or {}).get("currency")) or "usd"
     return currency.upper()
-
-
-def _money(amount: Decimal, currency: str) -> dict[str, str]:
-    value = money(amount, currency)
-    return {"amount": str(value.amount), "currency": value.currency}
 
 
 def _period(sub: dict[str, Any], name: str) -> int:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 
 from fourfold.ingest.adapters import repository, stripe, webhooks
@@ -19,7 +17,7 @@ from fourfold.ingest.adapters.stripe_signature import (
 )
 from fourfold.ingest.adapters.translation import Outcome, PayloadError, Translation
 from fourfold.ingest.api import Runtime, _read_body
-from fourfold.ingest.errors import AdapterOff, MalformedJson, SignatureInvalid
+from fourfold.ingest.errors import AdapterOff, SignatureInvalid
 from fourfold.ingest.publishing import database_outage_as_503
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -112,7 +110,7 @@ async def stripe_webhook(request: Request, rt: Runtime) -> WebhookReceipt:
         WEBHOOK_AUTH_FAILURES.labels(ADAPTER, exc.reason).inc()
         log.warning("stripe signature refused", extra={"reason": exc.reason, "detail": exc.detail})
         raise SignatureInvalid(exc.detail) from exc
-    event = _event(body)
+    event = webhooks.decode(body, system="Stripe", id_field="id", type_field="type")
     rules = stripe.StripeMapping(
         source=settings.ingest_stripe_source,
         partner_key=settings.ingest_stripe_partner_metadata_key,
@@ -136,17 +134,3 @@ async def stripe_webhook(request: Request, rt: Runtime) -> WebhookReceipt:
         translation=translation,
         payload=event,
     )
-
-
-def _event(body: bytes) -> dict[str, Any]:
-    try:
-        event = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedJson(f"body is not valid JSON: {exc}") from exc
-    if not isinstance(event, dict):
-        raise MalformedJson("a Stripe event is a JSON object")
-    for name in ("id", "type"):
-        value = event.get(name)
-        if not isinstance(value, str) or not value or len(value) > 256 or "\x00" in value:
-            raise MalformedJson(f"a Stripe event has a string `{name}` (1–256 characters)")
-    return event

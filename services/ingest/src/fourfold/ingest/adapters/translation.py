@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+
+from fourfold.ingest.adapters.amounts import money
 
 
 class Outcome(StrEnum):
@@ -23,11 +26,21 @@ class PayloadError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class KeptState:
+    """What an adapter remembers of a subscription when its system sends no previous values."""
+
+    subscription_id: str
+    state: dict[str, Any]
+    as_of: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Translation:
     outcome: Outcome
     events: list[dict[str, Any]] = field(default_factory=list)
     reason: str = ""
     learned_partner: tuple[str, str] | None = None  # (customer id, partner id) to remember
+    kept_state: KeptState | None = None  # a subscription's state, for the next comparison
 
     @classmethod
     def mapped(cls, events: list[dict[str, Any]]) -> Translation:
@@ -90,3 +103,23 @@ def obj(parent: Any, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise PayloadError(f"{name} is missing or not an object")
     return value
+
+
+def lifecycle_event(
+    base: dict[str, Any], kind: str, ref: dict[str, str], data: dict[str, Any]
+) -> dict[str, Any]:
+    """A billing event of one delivery (`base`: source, id, time) about one subscription."""
+    return cloudevent(
+        source=base["source"],
+        id=base["id"],
+        type=kind,
+        time=base["time"],
+        subject=ref["subscription_id"],
+        data=data,
+    )
+
+
+def money_json(amount: Decimal, currency: str) -> dict[str, str]:
+    """Contract money as JSON (the amount rounded once, see amounts.money)."""
+    value = money(amount, currency)
+    return {"amount": str(value.amount), "currency": value.currency}

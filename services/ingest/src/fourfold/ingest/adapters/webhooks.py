@@ -14,12 +14,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
+
 from fourfold.events.problems import problems_summary
 from fourfold.ingest import intake
 from fourfold.ingest.adapters import repository
 from fourfold.ingest.adapters.metrics import WEBHOOK_EVENTS
 from fourfold.ingest.adapters.schemas import WebhookReceipt
 from fourfold.ingest.adapters.translation import Outcome, Translation
+from fourfold.ingest.errors import MalformedJson
 from fourfold.ingest.publishing import database_outage_as_503, publish
 from fourfold.ingest.runtime import IngestRuntime
 
@@ -61,6 +64,17 @@ async def deliver(
             )
         elif duplicates and not published:
             outcome = "duplicate"
+    if translation.kept_state is not None:
+        kept = translation.kept_state
+        with database_outage_as_503(rt):
+            async with rt.sessions() as session, session.begin():
+                await repository.keep_state(
+                    session,
+                    adapter=adapter,
+                    subscription_id=kept.subscription_id,
+                    state=kept.state,
+                    as_of=kept.as_of,
+                )
     if outcome in (Outcome.UNMAPPED, Outcome.REJECTED):
         with database_outage_as_503(rt):
             async with rt.sessions() as session, session.begin():
@@ -98,3 +112,18 @@ async def deliver(
         published=published,
         duplicates=duplicates,
     )
+
+
+def decode(body: bytes, *, system: str, id_field: str, type_field: str) -> dict[str, Any]:
+    """The delivery as a JSON object with a usable id and type, or a 400 naming the field."""
+    try:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedJson(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(event, dict):
+        raise MalformedJson(f"a {system} event is a JSON object")
+    for name in (id_field, type_field):
+        value = event.get(name)
+        if not isinstance(value, str) or not value or len(value) > 256 or "\x00" in value:
+            raise MalformedJson(f"a {system} event has a string `{name}` (1-256 characters)")
+    return event
