@@ -10,6 +10,7 @@ commands:
   dev                 run the whole system on embedded parts with a demo feed
   token issue ...     issue a bearer token (fourfold token issue --help)
   schemas [DIR]       write the event JSON Schemas (default docs/events)
+  backfill FILE ...   send an NDJSON event history to ingest (fourfold backfill --help)
   migrate SERVICE     apply a service's migrations (ingest | health-scoring) to the
                       database its settings name (FOURFOLD_DATABASE_URL)
 """
@@ -30,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
             from fourfold.service.migrate import migrate
 
             return migrate(service)
+        case ["backfill", *rest]:
+            from fourfold.backfill.cli import main as backfill
+
+            return backfill(rest)
         case ["schemas", *rest]:
             from fourfold.events.schemas import main as schemas
 
