@@ -58,6 +58,8 @@ SETTINGS_ENV = REQUIRED_ENV | {"FOURFOLD_TOPIC_REPLICATION_FACTOR"}
 # Gateway: path prefix -> service.
 ROUTES: dict[str, str] = {
     "/v1/events": "ingest",
+    "/v1/webhooks": "ingest",
+    "/v1/admin/webhooks": "ingest",
     "/v1/customers": "health-scoring",
     "/v1/partners": "health-scoring",
     "/v1/admin/health": "health-scoring",
@@ -97,6 +99,8 @@ METRICS: dict[str, Metric] = {
     "fourfold_outbox_pending": _m("gauge", "service"),
     "fourfold_outbox_published_total": _m("counter", "service"),
     "fourfold_ingest_events_total": _m("counter", "result"),
+    "fourfold_ingest_webhook_events_total": _m("counter", "adapter", "outcome"),
+    "fourfold_ingest_webhook_auth_failures_total": _m("counter", "adapter", "reason"),
     "fourfold_health_scores_total": _m("counter", "band"),
 }
 # Labels Prometheus adds to every scraped series, and its own synthetic `up` series.

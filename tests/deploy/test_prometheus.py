@@ -19,6 +19,8 @@ REQUIRED_ALERTS = {
     "FourfoldHigh5xxRate": "fourfold_http_requests_total",
     "FourfoldIngest503": "fourfold_http_requests_total",
     "FourfoldOutboxBacklog": "fourfold_outbox_pending",
+    "FourfoldWebhookAuthFailures": "fourfold_ingest_webhook_auth_failures_total",
+    "FourfoldWebhookUnmapped": "fourfold_ingest_webhook_events_total",
 }
 
 

@@ -12,6 +12,7 @@ commands:
   token issue ...     issue a bearer token (fourfold token issue --help)
   simulate ...        a simulated vendor's events, to NDJSON or live to ingest (--help)
   schemas [DIR]       write the event JSON Schemas (default docs/events)
+  backfill FILE ...   send an NDJSON event history to ingest (fourfold backfill --help)
   migrate SERVICE     apply a service's migrations (ingest | health-scoring) to the
                       database its settings name (FOURFOLD_DATABASE_URL)
 """
@@ -36,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
             from fourfold.service.migrate import migrate
 
             return migrate(service)
+        case ["backfill", *rest]:
+            from fourfold.backfill.cli import main as backfill
+
+            return backfill(rest)
         case ["schemas", *rest]:
             from fourfold.events.schemas import main as schemas
 

@@ -22,6 +22,24 @@ async def produce_raw(
         await producer.stop()
 
 
+async def produce_with_headers(
+    bootstrap: str,
+    topic: str,
+    records: Sequence[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]],
+) -> None:
+    """Produce (key, value, headers) records as given (e.g. CloudEvents binary mode)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, value, key=key, headers=headers)
+            for key, value, headers in records
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
 async def read_topic(
     bootstrap: str,
     topic: str,

@@ -8,17 +8,15 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
-from sqlalchemy.exc import SQLAlchemyError
 
 from fourfold.auth import Principal, require_roles
-from fourfold.errors import NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from fourfold.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
 from fourfold.events.registry import InputEvent
-from fourfold.ingest import intake, repository
+from fourfold.ingest import binary_mode, intake, repository
 from fourfold.ingest.errors import EventsRejected, MalformedJson
+from fourfold.ingest.publishing import publish
 from fourfold.ingest.runtime import IngestRuntime
 from fourfold.ingest.schemas import AcceptedEvent, IngestResponse
-from fourfold.kafka.producer import BrokerUnavailable
-from fourfold.kafka.transient import is_transient
 from fourfold.service.openapi import error_responses, request_body
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -31,6 +29,12 @@ Takes one CloudEvent (`application/cloudevents+json` or `application/json`) or a
 (`application/cloudevents-batch+json`: a JSON array; `application/json` with an array is
 read as a batch too). Limits: `FOURFOLD_MAX_BATCH_EVENTS` events (default 1,000) and
 `FOURFOLD_MAX_BODY_BYTES` (default 1 MiB).
+
+Binary content mode (what CloudEvents SDKs send by default): the attributes in `ce-specversion`,
+`ce-id`, `ce-source`, `ce-type`, `ce-time` (and optional `ce-subject`, extensions) headers,
+the body is `data` as `application/json`. A missing required header is a **422** naming it;
+the same validation, dedupe and results apply, and problems name the `ce-` header or the
+body path.
 
 **202** only after the broker acknowledged (acks=all) every accepted event. The body gives
 each event's outcome, in request order:
@@ -122,27 +126,17 @@ def _events_from(content_type: str, body: bytes, max_events: int) -> tuple[list[
 async def post_events(request: Request, _: Ingestor, rt: Runtime) -> Response:
     settings = rt.settings
     body = await request.body()  # the shell authenticated first and bounded its size
-    items, _single = _events_from(
-        request.headers.get("content-type", ""), body, settings.max_batch_events
-    )
-    valid, rejected = intake.validate(items)
+    if binary_mode.is_binary(request.headers):
+        valid, rejected = intake.validate([binary_mode.event_from(request.headers, body)])
+        rejected = binary_mode.relocated(rejected)
+    else:
+        items, _single = _events_from(
+            request.headers.get("content-type", ""), body, settings.max_batch_events
+        )
+        valid, rejected = intake.validate(items)
     if not valid:  # nothing to publish: the answer does not depend on the broker
         raise EventsRejected([r.model_dump(mode="json") for r in rejected])
-    producer, generation = await rt.ready_producer()
-    try:
-        response = await intake.accept(
-            valid, rejected, sessions=rt.sessions, producer=producer, clock=rt.clock
-        )
-    except BrokerUnavailable as exc:
-        rt.broker_failed(generation)
-        raise BrokerUnavailable(exc.detail, retry_after_seconds=settings.retry_after_s) from exc
-    except (SQLAlchemyError, OSError) as exc:
-        if not is_transient(exc):
-            raise  # a bug or a data error: a 500 the client should not retry blindly
-        raise Unavailable(
-            f"database unavailable: {type(exc).__name__}",
-            retry_after_seconds=settings.retry_after_s,
-        ) from exc
+    response = await publish(rt, valid, rejected)
     return Response(orjson.dumps(response), status_code=202, media_type="application/json")
 
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fourfold.clock import Clock, clock_from
 from fourfold.db.engine import create_engine, session_factory
 from fourfold.db.migrations import upgrade
+from fourfold.ingest.adapters.routes import router as adapter_routes
 from fourfold.ingest.api import router
 from fourfold.ingest.runtime import IngestRuntime
 from fourfold.ingest.settings import IngestSettings
@@ -86,4 +87,5 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
 
     install_shell(app, service=settings.service_name, readiness=readiness)
     app.include_router(router)
+    app.include_router(adapter_routes)
     return app
