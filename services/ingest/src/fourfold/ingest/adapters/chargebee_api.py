@@ -18,6 +18,7 @@ from fourfold.ingest.errors import AdapterOff, BasicAuthFailed
 from fourfold.ingest.publishing import database_outage_as_503
 from fourfold.ingest.settings import IngestSettings
 from fourfold.service.edge import authenticates_own_body
+from fourfold.service.openapi import error_responses
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 log = logging.getLogger(__name__)
@@ -49,13 +50,19 @@ docs/adapters.md.
             "content": {"application/json": {"schema": {"type": "object"}}},
         },
     },
-    responses={
-        400: {"description": "Malformed JSON"},
-        401: {"description": "Missing or wrong basic-auth credential"},
-        404: {"description": "The Chargebee adapter is not configured"},
-        413: {"description": "Body too large"},
-        503: {"description": "Broker or database unavailable; Chargebee retries"},
-    },
+    responses=error_responses(
+        400,
+        401,
+        404,
+        413,
+        503,
+        descriptions={
+            400: "Malformed JSON",
+            401: "Missing or wrong basic-auth credential",
+            404: "The Chargebee adapter is not configured",
+            503: "Broker or database unavailable; Chargebee retries",
+        },
+    ),
 )
 @authenticates_own_body
 async def chargebee_webhook(request: Request, rt: Runtime) -> WebhookReceipt:

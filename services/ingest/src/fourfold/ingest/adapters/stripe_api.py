@@ -20,6 +20,7 @@ from fourfold.ingest.api import Runtime
 from fourfold.ingest.errors import AdapterOff, SignatureInvalid
 from fourfold.ingest.publishing import database_outage_as_503
 from fourfold.service.edge import authenticates_own_body
+from fourfold.service.openapi import error_responses
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 log = logging.getLogger(__name__)
@@ -81,10 +82,17 @@ EXAMPLE = {
     },
     responses={
         200: {"content": {"application/json": {"example": EXAMPLE}}},
-        400: {"description": "Signature missing, stale or not matching; or malformed JSON"},
-        404: {"description": "The Stripe adapter is not configured"},
-        413: {"description": "Body too large"},
-        503: {"description": "Broker or database unavailable; Stripe retries"},
+        **error_responses(
+            400,
+            404,
+            413,
+            503,
+            descriptions={
+                400: "Signature missing, stale or not matching; or malformed JSON",
+                404: "The Stripe adapter is not configured",
+                503: "Broker or database unavailable; Stripe retries",
+            },
+        ),
     },
 )
 @authenticates_own_body
