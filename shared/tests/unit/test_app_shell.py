@@ -124,3 +124,15 @@ async def test_a_body_without_token_is_refused_before_validation(client: httpx.A
     response = await client.post("/notes", json={"text": "x"})
     assert response.status_code == 401
     assert response.json() == {"error": "unauthenticated", "detail": "missing bearer token"}
+
+
+def test_uvicorns_own_lines_go_through_the_json_handler(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plain = logging.StreamHandler()
+    logging.getLogger("uvicorn.error").handlers[:] = [plain]  # as uvicorn's config leaves it
+    logging.getLogger("uvicorn.error").propagate = False
+    configure_logging(service="shell-test", json=True)
+    logging.getLogger("uvicorn.error").error("Exception in ASGI application")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert (line["logger"], line["service"]) == ("uvicorn.error", "shell-test")
