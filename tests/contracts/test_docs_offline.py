@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 
 import httpx
 import pytest
 
-from fourfold.dev.openapi import APPS
+from fourfold.dev.openapi import APPS, build_app
 
 pytestmark = pytest.mark.parametrize("service", sorted(APPS))
 ASSET = re.compile(r"""(?:src|href|url)\s*[=:(]\s*['"]([^'"]+)['"]""")
-
-
-def _app(service: str) -> object:
-    module_name, factory = APPS[service].split(":")
-    return getattr(importlib.import_module(module_name), factory)()
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
 async def test_the_docs_pages_reference_only_local_assets_and_they_are_served(
     service: str, page: str
 ) -> None:
-    transport = httpx.ASGITransport(app=_app(service))  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=build_app(service))
     async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
         html = (await client.get(page)).text
         references = ASSET.findall(html)

@@ -109,7 +109,9 @@ async def _render_request_validation(_: Request, exc: Exception) -> JSONResponse
 
 async def _render_http_exception(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
+        exc.status_code, "http_error"
+    )
     return JSONResponse(
         error_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers
     )

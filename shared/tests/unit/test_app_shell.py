@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from pydantic import SecretStr
 
 from fourfold.auth import issue_token
 from fourfold.clock import ManualClock
 from fourfold.logs import configure_logging
 from fourfold.service.app_shell import install_shell
+from fourfold.service.edge import authenticates_own_body
 from fourfold.service.text import RequestModel
 from fourfold.settings import FourfoldSettings
 
@@ -45,6 +46,12 @@ def _app() -> FastAPI:
     async def echo(word: str) -> dict[str, str]:
         """Says the word back."""
         return {"word": word}
+
+    @app.post("/webhook")
+    @authenticates_own_body
+    async def webhook(request: Request) -> dict[str, int]:
+        """Checks a signature over the body itself (here: none)."""
+        return {"bytes": len(await request.body())}
 
     @app.post("/notes")
     async def notes(note: Note) -> dict[str, str]:
@@ -124,3 +131,24 @@ async def test_a_body_without_token_is_refused_before_validation(client: httpx.A
     response = await client.post("/notes", json={"text": "x"})
     assert response.status_code == 401
     assert response.json() == {"error": "unauthenticated", "detail": "missing bearer token"}
+
+
+def test_uvicorns_own_lines_go_through_the_json_handler(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plain = logging.StreamHandler()
+    logging.getLogger("uvicorn.error").handlers[:] = [plain]  # as uvicorn's config leaves it
+    logging.getLogger("uvicorn.error").propagate = False
+    configure_logging(service="shell-test", json=True)
+    logging.getLogger("uvicorn.error").error("Exception in ASGI application")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert (line["logger"], line["service"]) == ("uvicorn.error", "shell-test")
+
+
+async def test_a_route_that_authenticates_its_own_body_gets_it_without_a_token(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/webhook", content=b"x" * 100)
+    assert (response.status_code, response.json()) == (200, {"bytes": 100})
+    too_large = await client.post("/webhook", content=b"x" * (1024 * 1024 + 1))
+    assert too_large.status_code == 413, "still bounded"

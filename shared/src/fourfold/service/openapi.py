@@ -6,8 +6,8 @@ every route, so no service repeats it:
 - an operation with a bearer security requirement lists **401** and **403**;
 - an operation with parameters or a body lists **422** with the shared error body (not
   FastAPI's `HTTPValidationError`, which the services never send);
-- an operation with a body lists **401** (the token is checked before the body is read),
-  **408** (body too slow) and **413** (body too large).
+- an operation with a body lists **400** (a body that cannot be decoded), **401** (the
+  token is checked before the body is read), **408** (body too slow) and **413** (too large).
 
 What only the route knows it says with `responses=error_responses(404, 400, ...)` (each with
 the shared `ErrorBody` schema and a default description; pass `descriptions=` to say more),
@@ -127,7 +127,7 @@ def _complete_operation(operation: dict[str, Any]) -> None:
     if operation.get("parameters") or operation.get("requestBody"):
         statuses.append(422)
     if operation.get("requestBody"):
-        statuses += [401, 408, 413]
+        statuses += [400, 401, 408, 413]  # 400: a body that cannot be decoded
     for status in statuses:
         existing = responses.get(str(status))
         if existing is None or _is_fastapi_validation(existing):
