@@ -179,8 +179,7 @@ class BatchConsumer:
         """Apply one poll's records, dead-letter what must be, then commit the offsets."""
         started = time.perf_counter()
         records = [record for partition in polled.values() for record in partition]
-        parsed, dead = self._parse(records)
-        dead += await self._apply(parsed)
+        dead = await self.apply_records(records)
         if dead:
             try:
                 await self._producer.send_all([d.to_outgoing(service=self._service) for d in dead])
@@ -211,7 +210,14 @@ class BatchConsumer:
                 lag = max(0, highwater - (partition_records[-1].offset + 1))
                 CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(lag)
 
-    def _parse(self, records: list[Record]) -> tuple[list[_Parsed], list[DeadLetter]]:
+    async def apply_records(self, records: Sequence[Record]) -> list[DeadLetter]:
+        """Parse and apply `records` as one poll (inbox, handler, outbox, retries, the search for
+        a poison event) and return what must be dead-lettered; nothing is published or
+        committed to the broker here. Tests ask it whether a consumer can process a record."""
+        parsed, dead = self._parse(records)
+        return dead + await self._apply(parsed)
+
+    def _parse(self, records: Sequence[Record]) -> tuple[list[_Parsed], list[DeadLetter]]:
         parsed: list[_Parsed] = []
         dead: list[DeadLetter] = []
         for record in records:

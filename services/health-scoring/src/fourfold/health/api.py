@@ -147,7 +147,10 @@ async def get_book(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(min_length=1)] = None,
 ) -> BookPage:
-    """A partner's book of business: filter by band and step, sort by score, ARR or trend."""
+    """A partner's book of business: filter by band and step, sort by score, ARR or trend.
+
+    Default order: score ascending (lowest first; customers without a score before all
+    scored ones), ties by customer id. ARR sorts by currency, then amount."""
     partner_scope(principal, partner_id, resource="partner")
     rows, next_cursor = await queries.book_page(
         session,
