@@ -57,7 +57,7 @@ pytestmark = pytest.mark.integration
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "events" / "v1"
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
-EXAMPLES = 25
+EXAMPLES = 20
 """Examples per (event type, consumer): enough to reach the bounds, few enough to stay fast."""
 
 
