@@ -93,6 +93,21 @@ def _gone(state_dir: Path, ports: list[int], timeout: float = 10) -> None:
     raise AssertionError(f"left running: {left}; still listening: {listening}")
 
 
+def test_a_database_that_cannot_start_stops_the_broker(tmp_path: Path) -> None:
+    """PostgreSQL fails after the broker is up (a kept, broken data dir): the broker is
+    stopped too, and the run exits 1 saying why."""
+    data = tmp_path / "postgres" / "data"
+    data.mkdir(parents=True)
+    (data / "PG_VERSION").write_text("18\n")  # looks initialised, is not: postgres exits
+    dev = _dev(tmp_path, _free_offset(), "--keep-state", "--history-days", "0")
+    output, _ = dev.communicate(timeout=300)
+    assert dev.returncode == 1, output
+    assert "start failed: postgres exited at start" in output
+    ports = _infra_ports(tmp_path)
+    assert ports, output  # the broker had started
+    _gone(tmp_path, ports)
+
+
 def test_a_failed_start_stops_what_it_started(tmp_path: Path) -> None:
     """health-scoring cannot start (its scorecard file is missing) after the broker,
     PostgreSQL and ingest are up: the run says why, exits 1 and leaves nothing behind."""
@@ -111,6 +126,53 @@ def test_a_failed_start_stops_what_it_started(tmp_path: Path) -> None:
     ports = _infra_ports(tmp_path)
     assert len(ports) >= 2, ports
     _gone(tmp_path, [*ports, 8001 + offset, 8002 + offset])
+
+
+def _until_banner(dev: subprocess.Popen[str], timeout: float = 400) -> str:
+    """The output of `dev` up to the end of its banner."""
+    assert dev.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = dev.stdout.readline()
+        if not line:
+            raise AssertionError("dev exited before its banner:\n" + "".join(lines))
+        lines.append(line)
+        if line.startswith(BANNER_END):
+            return "".join(lines)
+    raise AssertionError("no banner in time:\n" + "".join(lines))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_stack_killed_hard_is_cleaned_up_by_the_next_start(tmp_path: Path) -> None:
+    """SIGKILL gives `fourfold dev` no chance to stop its servers; the next start on the
+    same state dir finds them by their recorded pid and command line and stops them."""
+    offset = _free_offset()
+    first = _dev(tmp_path, offset, "--history-days", "0")
+    _until_banner(first)
+    record = json.loads((tmp_path / "dev" / "running.json").read_text())
+    pids = {name: pid for name, (pid, _) in record["processes"].items()}
+    assert set(pids) == {"tansu", "postgres", "ingest", "health-scoring"}
+    first.kill()
+    first.communicate(timeout=30)
+    assert all(_alive(pid) for pid in pids.values())  # orphans, as the bug left them
+    second = _dev(tmp_path, offset, "--history-days", "0")
+    try:
+        output = _until_banner(second)
+        assert "was killed and left" in output
+        assert [name for name, pid in pids.items() if _alive(pid)] == []
+    finally:
+        os.killpg(second.pid, signal.SIGINT)
+        rest, _ = second.communicate(timeout=90)
+    assert second.returncode == 0, rest
+    _gone(tmp_path, _infra_ports(tmp_path))
 
 
 @dataclass
@@ -133,20 +195,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state_dir = tmp_path_factory.mktemp("dev-state")
     offset = _free_offset()
     dev = _dev(state_dir, offset)
-    assert dev.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 400
     try:
-        while time.monotonic() < deadline:
-            line = dev.stdout.readline()
-            if not line:
-                raise AssertionError("dev exited before its banner:\n" + "".join(lines))
-            lines.append(line)
-            if line.startswith(BANNER_END):
-                break
-        else:
-            raise AssertionError("no banner in time:\n" + "".join(lines))
-        yield Stack(dev, state_dir, offset, "".join(lines))
+        yield Stack(dev, state_dir, offset, _until_banner(dev))
     finally:
         if dev.poll() is None:
             os.killpg(dev.pid, signal.SIGINT)

@@ -25,6 +25,8 @@ import os
 import shutil
 import signal
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -38,7 +40,13 @@ from fourfold.auth import Role, issue_token
 from fourfold.clock import SystemClock
 from fourfold.dev.clock import DevClock
 from fourfold.dev.demo_feed import PARTNERS, DemoFeed, ingest_client, waiting_for_scores
-from fourfold.dev.state import DevLock, RunRecord, load_or_create_secret, running_stack
+from fourfold.dev.state import (
+    DevLock,
+    RunRecord,
+    leftovers,
+    load_or_create_secret,
+    running_stack,
+)
 from fourfold.infra.broker import EmbeddedBroker
 from fourfold.infra.postgres import EmbeddedPostgres
 from fourfold.infra.process import ServerProcess, port_open
@@ -136,6 +144,7 @@ def _say_already_running(state_dir: Path) -> None:
 
 def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) -> int:
     state_dir = settings.state_dir.resolve()
+    _stop_leftovers(state_dir)
     specs = [replace(s, port=s.port + args.port_offset) for s in SERVICES if _available(s)]
     busy = [f"{s.name} ({s.port})" for s in specs if port_open(HOST, s.port)]
     if busy:
@@ -159,11 +168,13 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
     replay = not args.keep_state and args.history_days > 0
     if replay:
         clock.start_behind(timedelta(days=args.history_days + 1))
+    lock.begin_record(SystemClock().now().isoformat())
+    previous_sigint = signal.getsignal(signal.SIGINT)
     previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     stack = contextlib.ExitStack()
     code = 0
     try:
-        infra = _start_infrastructure(stack, state_dir)
+        infra = _start_infrastructure(stack, state_dir, lock)
         env = {
             "FOURFOLD_AUTH_SECRET": settings.auth_secret.get_secret_value(),
             "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": infra.broker.bootstrap_servers,
@@ -173,6 +184,7 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
         for spec in specs:
             _step(f"starting {spec.name} on {spec.url}")
             service = _service_process(spec, env, state_dir)
+            service.on_spawn = _recorded(lock)
             stack.callback(_stopping, service, spec.name)
             service.start(ready=functools.partial(_ready, spec), timeout=90)
         run = _Run(settings, args, clock, specs, infra, lock, replay)
@@ -188,7 +200,7 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
         _step("stopping: services first, then postgres and the broker")
         stack.close()
         clock.catch_up()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, previous_sigint)
         signal.signal(signal.SIGTERM, previous_sigterm)
         print("fourfold dev: everything stopped.", flush=True)
     return code
@@ -208,18 +220,52 @@ class _Infrastructure:
     postgres: EmbeddedPostgres
 
 
-def _start_infrastructure(stack: contextlib.ExitStack, state_dir: Path) -> _Infrastructure:
+def _start_infrastructure(
+    stack: contextlib.ExitStack, state_dir: Path, lock: DevLock
+) -> _Infrastructure:
     """Broker, then PostgreSQL; each registered for stopping as soon as it exists (a start
-    that fails stops its own half-started server)."""
+    that fails stops its own half-started server) and recorded as soon as it runs."""
     _step("starting the embedded broker (Tansu)")
     broker = EmbeddedBroker(state_dir)
+    broker.process.on_spawn = _recorded(lock)
     stack.callback(_stopping, broker, "broker")
     broker.start()
     _step("starting the embedded PostgreSQL")
     postgres = EmbeddedPostgres(state_dir)
+    postgres.process.on_spawn = _recorded(lock)
     stack.callback(_stopping, postgres, "postgres")
     postgres.start()
     return _Infrastructure(broker, postgres)
+
+
+def _recorded(lock: DevLock) -> Callable[[ServerProcess], None]:
+    def record(server: ServerProcess) -> None:
+        lock.record_process(server.name, server.pid, server.argv)
+
+    return record
+
+
+def _stop_leftovers(state_dir: Path) -> None:
+    """Servers of a stack that was killed hard (no chance to stop them) still run: say so
+    and stop them, so this start gets its ports and a database nobody else writes."""
+    record = RunRecord.read(state_dir)
+    left = {} if record is None else leftovers(record)
+    if not left:
+        return
+    listed = ", ".join(f"{name} (pid {pid})" for name, pid in left.items())
+    _step(
+        f"the last dev stack here (pid {record.pid if record else '?'}) was killed and left "
+        f"{listed} running: stopping them"
+    )
+    for name, pid in left.items():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT if name == "postgres" else signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in left.values()):
+        time.sleep(0.1)
+    for pid in left.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _stopping(server: Any, name: str) -> None:
@@ -388,9 +434,7 @@ class _Run:
             "postgres": infra.postgres.url(),
             "logs": f"{state}/logs/",
         }
-        self.lock.write_record(
-            RunRecord(pid=os.getpid(), started_at=self.clock.now().isoformat(), urls=urls)
-        )
+        self.lock.record_urls(urls)
         kept = (
             "kept from the last run (--keep-state)"
             if self.args.keep_state
@@ -433,6 +477,17 @@ async def _best_customer(health: str, token: str, partner: str) -> tuple[str, An
     if not items:
         return "cust-000", "nothing yet"
     return str(items[0]["customer_id"]), items[0]["score"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (our child no more, reaped by nobody yet) counts as gone
+    with contextlib.suppress(OSError):
+        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
+    return True
 
 
 if __name__ == "__main__":
