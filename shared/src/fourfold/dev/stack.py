@@ -398,7 +398,7 @@ class _Run:
             return ""
         partner = PARTNERS[0]
         variable = partner.upper().replace("-", "_") + "_TOKEN"
-        customer, score = await _best_customer(health, tokens[variable], partner)
+        customer, score = await _example_customer(health, tokens[variable], partner)
         now = self.clock.now().replace(microsecond=0)
         stamp = now.strftime("%Y%m%dT%H%M%S")
         event = (
@@ -412,17 +412,18 @@ class _Run:
             f'curl -sS {health}/v1/customers/{customer}/health -H "Authorization: Bearer '
             f'${variable}"'
         )
-        return f"""Try it as partner {partner}: its customer {customer} scores {score} now.
+        return f"""Try it as partner {partner}: customer {customer} scores {score}, pays on time.
   {get}
   # a failed payment for {customer}, dated now (on the services' clock):
   curl -sS -X POST {ingest}/v1/events -H "Authorization: Bearer $INGEST_TOKEN" \\
     -H "Content-Type: application/cloudevents+json" \\
     -d '{event}'
-  # the same GET again: its signals say "past_due": true, and its score is lower
+  # the same GET again: its signals show the failed payment ("failed_payments" one up,
+  # "past_due": true) and its score drops
   {get}
   # the partner's book, with its 7- and 30-day trends:
-  curl -sS "{health}/v1/partners/{partner}/customers?sort=score" -H "Authorization: Bearer \\
-    ${variable}"
+  curl -sS "{health}/v1/partners/{partner}/customers?sort=score" \\
+    -H "Authorization: Bearer ${variable}"
 """
 
     def _banner(self, tokens: dict[str, str], example: str = "", *, customers: int = 0) -> None:
@@ -436,9 +437,9 @@ class _Run:
         }
         self.lock.record_urls(urls)
         kept = (
-            "kept from the last run (--keep-state)"
+            "kept from the last run: --keep-state"
             if self.args.keep_state
-            else "fresh (make dev KEEP_STATE=1 keeps it)"
+            else "fresh; make dev KEEP_STATE=1 keeps it"
         )
         services = "\n".join(
             f"  {name:<15} {url}  (docs: /docs, metrics: /metrics)"
@@ -466,17 +467,20 @@ every 2 s.
         )
 
 
-async def _best_customer(health: str, token: str, partner: str) -> tuple[str, Any]:
-    async with httpx.AsyncClient(timeout=10) as http:
-        response = await http.get(
-            f"{health}/v1/partners/{partner}/customers",
-            params={"sort": "score", "order": "desc", "limit": 1},
-            headers={"Authorization": f"Bearer {token}"},
+async def _example_customer(health: str, token: str, partner: str) -> tuple[str, Any]:
+    """The partner's best-scoring customer that is not past due (so a failed payment shows)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=health, headers=headers, timeout=10) as http:
+        book = await http.get(
+            f"/v1/partners/{partner}/customers",
+            params={"sort": "score", "order": "desc", "limit": 200},
         )
-    items = response.json().get("items", []) if response.status_code == 200 else []
-    if not items:
-        return "cust-000", "nothing yet"
-    return str(items[0]["customer_id"]), items[0]["score"]
+        items = book.json().get("items", []) if book.status_code == 200 else []
+        for item in items:
+            health_of = await http.get(f"/v1/customers/{item['customer_id']}/health")
+            if health_of.status_code == 200 and not health_of.json()["signals"]["past_due"]:
+                return str(item["customer_id"]), item["score"]
+    return (str(items[0]["customer_id"]), items[0]["score"]) if items else ("cust-000", "-")
 
 
 def _alive(pid: int) -> bool:
