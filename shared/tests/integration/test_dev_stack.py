@@ -176,6 +176,67 @@ def test_a_stack_killed_hard_is_cleaned_up_by_the_next_start(tmp_path: Path) -> 
     _gone(tmp_path, _infra_ports(tmp_path))
 
 
+def _stop(dev: subprocess.Popen[str]) -> str:
+    os.killpg(dev.pid, signal.SIGINT)
+    rest, _ = dev.communicate(timeout=90)
+    assert dev.returncode == 0, rest
+    return rest
+
+
+def _post_once(ingest: str, token: str, event_id: str) -> str:
+    """Post one event with a fixed id; its status (`accepted` or `duplicate`)."""
+    event = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "https://billing.demo.fourfold.dev",
+        "type": "invoice.payment_failed",
+        "time": "2026-01-01T00:00:00Z",
+        "data": {
+            "invoice_id": "inv-restart",
+            "subscription_id": "sub-cust-000",
+            "customer_id": "cust-000",
+            "amount": {"amount": "1.00", "currency": "EUR"},
+            "attempt": 1,
+        },
+    }
+    response = httpx.post(
+        f"{ingest}/v1/events",
+        json=event,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["results"][0]["status"])
+
+
+def test_a_restart_starts_fresh_unless_asked_to_keep_the_state(tmp_path: Path) -> None:
+    """The broker forgets everything on a stop; the database must too, or ingest answers
+    `duplicate` for events no topic holds. `--keep-state` keeps database and secret."""
+    offset = _free_offset()
+    ingest = f"http://{HOST}:{8001 + offset}"
+    runs = []
+    for args in ((), (), ("--keep-state",)):
+        dev = _dev(tmp_path, offset, "--history-days", "0", *args)
+        try:
+            banner = _until_banner(dev)
+            tokens = dict(re.findall(r"export (\w+)=(\S+)", banner))
+            previous = runs[-1][1] if runs else None
+            known = (
+                None
+                if previous is None
+                else httpx.get(
+                    f"http://{HOST}:{8002 + offset}/v1/admin/scorecard",
+                    headers={"Authorization": f"Bearer {previous['ADMIN_TOKEN']}"},
+                ).status_code
+            )
+            runs.append((_post_once(ingest, tokens["INGEST_TOKEN"], "restart-1"), tokens, known))
+        finally:
+            _stop(dev)
+    statuses = [status for status, _, _ in runs]
+    assert statuses == ["accepted", "accepted", "duplicate"]
+    # a fresh start has a fresh secret (the last run's tokens are refused); a kept one not
+    assert [known for _, _, known in runs] == [None, 401, 200]
+
+
 @dataclass
 class Stack:
     process: subprocess.Popen[str]
