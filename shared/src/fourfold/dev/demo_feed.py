@@ -1,7 +1,8 @@
 """A believable stream of vendor events for a handful of partners and customers.
 
 Each customer gets a subscription, then a daily rhythm of usage, onboarding milestones as
-they progress, and now and then an expansion, an add-on, a failed payment or feedback.
+they progress, and now and then an expansion, feedback, or a failed payment that it pays a
+few days later.
 
 `make dev` first replays `days_of_history` past days (the services' clock set to each day in
 turn, see fourfold.dev.clock, so scores and trends have a past), then posts one simulated
@@ -56,6 +57,8 @@ class DemoCustomer:
         self.milestones_done = 0
         self.start = start
         self.rng = rng
+        self.unpaid: dict[str, datetime] = {}
+        """Failed invoices and when the customer pays them (a few days later)."""
 
     def money(self, amount: int) -> dict[str, str]:
         return {"amount": f"{amount}.00", "currency": "EUR"}
@@ -80,6 +83,21 @@ class DemoCustomer:
 
     def day(self, at: datetime) -> Iterator[dict[str, Any]]:
         """The events of one simulated day."""
+        for invoice_id, pays_at in list(self.unpaid.items()):
+            if pays_at <= at:
+                del self.unpaid[invoice_id]
+                yield _event(
+                    BILLING,
+                    "invoice.paid",
+                    at,
+                    {
+                        "invoice_id": invoice_id,
+                        "subscription_id": f"sub-{self.customer_id}",
+                        "customer_id": self.customer_id,
+                        "amount": self.money(self.mrr),
+                        "paid_at": at.isoformat(),
+                    },
+                )
         active = max(0, round(self.seats * self.adoption * self.rng.uniform(0.7, 1.1)))
         yield _event(
             PRODUCT,
@@ -140,12 +158,14 @@ class DemoCustomer:
                 },
             )
         elif roll < 0.03 and self.adoption < 0.4:
+            invoice_id = f"inv-{uuid.uuid4().hex[:8]}"
+            self.unpaid[invoice_id] = at + timedelta(days=self.rng.randint(2, 6))
             yield _event(
                 BILLING,
                 "invoice.payment_failed",
                 at,
                 {
-                    "invoice_id": f"inv-{uuid.uuid4().hex[:8]}",
+                    "invoice_id": invoice_id,
                     "subscription_id": f"sub-{self.customer_id}",
                     "customer_id": self.customer_id,
                     "amount": self.money(self.mrr),

@@ -25,6 +25,8 @@ import os
 import shutil
 import signal
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -38,7 +40,13 @@ from fourfold.auth import Role, issue_token
 from fourfold.clock import SystemClock
 from fourfold.dev.clock import DevClock
 from fourfold.dev.demo_feed import PARTNERS, DemoFeed, ingest_client, waiting_for_scores
-from fourfold.dev.state import DevLock, RunRecord, load_or_create_secret, running_stack
+from fourfold.dev.state import (
+    DevLock,
+    RunRecord,
+    leftovers,
+    load_or_create_secret,
+    running_stack,
+)
 from fourfold.infra.broker import EmbeddedBroker
 from fourfold.infra.postgres import EmbeddedPostgres
 from fourfold.infra.process import ServerProcess, port_open
@@ -136,6 +144,7 @@ def _say_already_running(state_dir: Path) -> None:
 
 def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) -> int:
     state_dir = settings.state_dir.resolve()
+    _stop_leftovers(state_dir)
     specs = [replace(s, port=s.port + args.port_offset) for s in SERVICES if _available(s)]
     busy = [f"{s.name} ({s.port})" for s in specs if port_open(HOST, s.port)]
     if busy:
@@ -159,11 +168,13 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
     replay = not args.keep_state and args.history_days > 0
     if replay:
         clock.start_behind(timedelta(days=args.history_days + 1))
+    lock.begin_record(SystemClock().now().isoformat())
+    previous_sigint = signal.getsignal(signal.SIGINT)
     previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     stack = contextlib.ExitStack()
     code = 0
     try:
-        infra = _start_infrastructure(stack, state_dir)
+        infra = _start_infrastructure(stack, state_dir, lock)
         env = {
             "FOURFOLD_AUTH_SECRET": settings.auth_secret.get_secret_value(),
             "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": infra.broker.bootstrap_servers,
@@ -173,6 +184,7 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
         for spec in specs:
             _step(f"starting {spec.name} on {spec.url}")
             service = _service_process(spec, env, state_dir)
+            service.on_spawn = _recorded(lock)
             stack.callback(_stopping, service, spec.name)
             service.start(ready=functools.partial(_ready, spec), timeout=90)
         run = _Run(settings, args, clock, specs, infra, lock, replay)
@@ -188,7 +200,7 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
         _step("stopping: services first, then postgres and the broker")
         stack.close()
         clock.catch_up()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, previous_sigint)
         signal.signal(signal.SIGTERM, previous_sigterm)
         print("fourfold dev: everything stopped.", flush=True)
     return code
@@ -208,18 +220,52 @@ class _Infrastructure:
     postgres: EmbeddedPostgres
 
 
-def _start_infrastructure(stack: contextlib.ExitStack, state_dir: Path) -> _Infrastructure:
+def _start_infrastructure(
+    stack: contextlib.ExitStack, state_dir: Path, lock: DevLock
+) -> _Infrastructure:
     """Broker, then PostgreSQL; each registered for stopping as soon as it exists (a start
-    that fails stops its own half-started server)."""
+    that fails stops its own half-started server) and recorded as soon as it runs."""
     _step("starting the embedded broker (Tansu)")
     broker = EmbeddedBroker(state_dir)
+    broker.process.on_spawn = _recorded(lock)
     stack.callback(_stopping, broker, "broker")
     broker.start()
     _step("starting the embedded PostgreSQL")
     postgres = EmbeddedPostgres(state_dir)
+    postgres.process.on_spawn = _recorded(lock)
     stack.callback(_stopping, postgres, "postgres")
     postgres.start()
     return _Infrastructure(broker, postgres)
+
+
+def _recorded(lock: DevLock) -> Callable[[ServerProcess], None]:
+    def record(server: ServerProcess) -> None:
+        lock.record_process(server.name, server.pid, server.argv)
+
+    return record
+
+
+def _stop_leftovers(state_dir: Path) -> None:
+    """Servers of a stack that was killed hard (no chance to stop them) still run: say so
+    and stop them, so this start gets its ports and a database nobody else writes."""
+    record = RunRecord.read(state_dir)
+    left = {} if record is None else leftovers(record)
+    if not left:
+        return
+    listed = ", ".join(f"{name} (pid {pid})" for name, pid in left.items())
+    _step(
+        f"the last dev stack here (pid {record.pid if record else '?'}) was killed and left "
+        f"{listed} running: stopping them"
+    )
+    for name, pid in left.items():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT if name == "postgres" else signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in left.values()):
+        time.sleep(0.1)
+    for pid in left.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _stopping(server: Any, name: str) -> None:
@@ -352,7 +398,7 @@ class _Run:
             return ""
         partner = PARTNERS[0]
         variable = partner.upper().replace("-", "_") + "_TOKEN"
-        customer, score = await _best_customer(health, tokens[variable], partner)
+        customer, score = await _example_customer(health, tokens[variable], partner)
         now = self.clock.now().replace(microsecond=0)
         stamp = now.strftime("%Y%m%dT%H%M%S")
         event = (
@@ -366,17 +412,18 @@ class _Run:
             f'curl -sS {health}/v1/customers/{customer}/health -H "Authorization: Bearer '
             f'${variable}"'
         )
-        return f"""Try it as partner {partner}: its customer {customer} scores {score} now.
+        return f"""Try it as partner {partner}: customer {customer} scores {score}, pays on time.
   {get}
   # a failed payment for {customer}, dated now (on the services' clock):
   curl -sS -X POST {ingest}/v1/events -H "Authorization: Bearer $INGEST_TOKEN" \\
     -H "Content-Type: application/cloudevents+json" \\
     -d '{event}'
-  # the same GET again: its signals say "past_due": true, and its score is lower
+  # the same GET again: its signals show the failed payment ("failed_payments" one up,
+  # "past_due": true) and its score drops
   {get}
   # the partner's book, with its 7- and 30-day trends:
-  curl -sS "{health}/v1/partners/{partner}/customers?sort=score" -H "Authorization: Bearer \\
-    ${variable}"
+  curl -sS "{health}/v1/partners/{partner}/customers?sort=score" \\
+    -H "Authorization: Bearer ${variable}"
 """
 
     def _banner(self, tokens: dict[str, str], example: str = "", *, customers: int = 0) -> None:
@@ -388,13 +435,11 @@ class _Run:
             "postgres": infra.postgres.url(),
             "logs": f"{state}/logs/",
         }
-        self.lock.write_record(
-            RunRecord(pid=os.getpid(), started_at=self.clock.now().isoformat(), urls=urls)
-        )
+        self.lock.record_urls(urls)
         kept = (
-            "kept from the last run (--keep-state)"
+            "kept from the last run: --keep-state"
             if self.args.keep_state
-            else "fresh (make dev KEEP_STATE=1 keeps it)"
+            else "fresh; make dev KEEP_STATE=1 keeps it"
         )
         services = "\n".join(
             f"  {name:<15} {url}  (docs: /docs, metrics: /metrics)"
@@ -422,17 +467,31 @@ every 2 s.
         )
 
 
-async def _best_customer(health: str, token: str, partner: str) -> tuple[str, Any]:
-    async with httpx.AsyncClient(timeout=10) as http:
-        response = await http.get(
-            f"{health}/v1/partners/{partner}/customers",
-            params={"sort": "score", "order": "desc", "limit": 1},
-            headers={"Authorization": f"Bearer {token}"},
+async def _example_customer(health: str, token: str, partner: str) -> tuple[str, Any]:
+    """The partner's best-scoring customer that is not past due (so a failed payment shows)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=health, headers=headers, timeout=10) as http:
+        book = await http.get(
+            f"/v1/partners/{partner}/customers",
+            params={"sort": "score", "order": "desc", "limit": 200},
         )
-    items = response.json().get("items", []) if response.status_code == 200 else []
-    if not items:
-        return "cust-000", "nothing yet"
-    return str(items[0]["customer_id"]), items[0]["score"]
+        items = book.json().get("items", []) if book.status_code == 200 else []
+        for item in items:
+            health_of = await http.get(f"/v1/customers/{item['customer_id']}/health")
+            if health_of.status_code == 200 and not health_of.json()["signals"]["past_due"]:
+                return str(item["customer_id"]), item["score"]
+    return (str(items[0]["customer_id"]), items[0]["score"]) if items else ("cust-000", "-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (our child no more, reaped by nobody yet) counts as gone
+    with contextlib.suppress(OSError):
+        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
+    return True
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import fcntl
 import json
 import os
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -30,16 +30,46 @@ def dev_dir(state_dir: Path) -> Path:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """Where a running dev stack is: written once everything is up."""
+    """Where a running dev stack is: its pid, its servers' pids and command lines as each
+    starts, and its URLs once everything is up."""
 
     pid: int
     started_at: str
-    urls: dict[str, str]
+    urls: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
 
     def describe(self) -> str:
-        width = max(len(name) for name in self.urls) if self.urls else 0
-        lines = [f"  {name:<{width}}  {url}" for name, url in self.urls.items()]
+        urls = self.urls or {"": "(still starting)"}
+        width = max(3, *(len(name) for name in urls))
+        lines = [f"  {name:<{width}}  {url}" for name, url in urls.items()]
         return "\n".join([f"  {'pid':<{width}}  {self.pid} (since {self.started_at})", *lines])
+
+    @classmethod
+    def read(cls, state_dir: Path) -> RunRecord | None:
+        try:
+            data = json.loads((dev_dir(state_dir) / "running.json").read_text())
+            processes = {k: (int(v[0]), list(v[1])) for k, v in data["processes"].items()}
+            return cls(data["pid"], data["started_at"], data["urls"], processes)
+        except (FileNotFoundError, ValueError, KeyError, TypeError, IndexError):
+            return None
+
+
+def _cmdline(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return raw.decode(errors="replace").split("\0")[:-1] or None
+
+
+def leftovers(record: RunRecord) -> dict[str, int]:
+    """The servers of a stack that ended without stopping them (killed hard) and are still
+    running: same pid, same command line as recorded."""
+    return {
+        name: pid
+        for name, (pid, argv) in record.processes.items()
+        if pid != os.getpid() and _cmdline(pid) == argv
+    }
 
 
 class DevLock:
@@ -48,6 +78,7 @@ class DevLock:
     def __init__(self, state_dir: Path, handle: IO[str]) -> None:
         self._dir = dev_dir(state_dir)
         self._handle = handle
+        self._record: RunRecord | None = None
 
     @classmethod
     def acquire(cls, state_dir: Path) -> DevLock | None:
@@ -62,7 +93,22 @@ class DevLock:
         os.set_inheritable(handle.fileno(), False)
         return cls(state_dir, handle)
 
+    def begin_record(self, started_at: str) -> None:
+        self.write_record(RunRecord(pid=os.getpid(), started_at=started_at))
+
+    def record_process(self, name: str, pid: int | None, argv: list[str]) -> None:
+        """Note a server the moment it runs, so a later start can find it if we die hard."""
+        if self._record is not None and pid is not None:
+            self._record.processes[name] = (pid, argv)
+            self.write_record(self._record)
+
+    def record_urls(self, urls: dict[str, str]) -> None:
+        if self._record is not None:
+            self._record.urls.update(urls)
+            self.write_record(self._record)
+
     def write_record(self, record: RunRecord) -> None:
+        self._record = record
         path = self._dir / "running.json"
         partial = path.with_suffix(".tmp")
         partial.write_text(json.dumps(asdict(record), indent=2))
@@ -83,17 +129,12 @@ class DevLock:
 def running_stack(state_dir: Path) -> RunRecord | None:
     """The record of the stack running on `state_dir`, or None when none runs.
 
-    A stack that holds the lock but has not written its record yet (still starting) gives a
-    record without URLs."""
+    A stack that holds the lock but is still starting gives a record without URLs."""
     lock = DevLock.acquire(state_dir)
     if lock is not None:
         lock.close()  # nobody held it: no stack runs
         return None
-    try:
-        data = json.loads((dev_dir(state_dir) / "running.json").read_text())
-        return RunRecord(pid=data["pid"], started_at=data["started_at"], urls=data["urls"])
-    except (FileNotFoundError, ValueError, KeyError):
-        return RunRecord(pid=0, started_at="(still starting)", urls={})
+    return RunRecord.read(state_dir) or RunRecord(pid=0, started_at="(just now)")
 
 
 def secret_path(state_dir: Path) -> Path:

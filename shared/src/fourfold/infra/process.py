@@ -45,6 +45,8 @@ class ServerProcess:
         user: str | None = None,
         stop_signal: signal.Signals = signal.SIGTERM,
     ) -> None:
+        self.on_spawn: Callable[[ServerProcess], None] | None = None
+        """Called right after the child is spawned, before it is ready."""
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
@@ -74,6 +76,8 @@ class ServerProcess:
             process_group=0,  # shielded from the terminal's SIGINT: we stop it ourselves
         )
         log.close()
+        if self.on_spawn is not None:
+            self.on_spawn(self)
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
