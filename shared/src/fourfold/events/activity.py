@@ -64,6 +64,20 @@ class CustomerPartnerChangedData(EventData):
     effective_at: AwareDatetime
 
 
+class PartnerTierChangedData(EventData):
+    """A partner's program tier from `effective_at` on (set by an admin in incentives)."""
+
+    partner_id: Identifier
+    tier: Identifier
+    previous_tier: Identifier | None = None
+    effective_at: AwareDatetime
+    reason: str | None = Field(default=None, max_length=500)
+
+    def partition_key(self) -> str:
+        """Partner-level event: keyed by partner, it has no customer."""
+        return self.partner_id
+
+
 class _Activity(Envelope):
     topic: ClassVar[str] = ACTIVITY_TOPIC
 
@@ -86,3 +100,8 @@ class FeedbackSubmitted(_Activity):
 class CustomerPartnerChanged(_Activity):
     type: Literal["customer.partner_changed"]
     data: CustomerPartnerChangedData
+
+
+class PartnerTierChanged(_Activity):
+    type: Literal["partner.tier_changed"]
+    data: PartnerTierChangedData
