@@ -44,9 +44,24 @@ def _event(kind: type[Envelope], type_: str, at: datetime, data: Any, id_: str |
 class Customer:
     """Events of one customer's subscription with one partner, in one currency."""
 
-    def __init__(self, customer_id: str, partner_id: str, currency: str = "USD") -> None:
+    def __init__(
+        self,
+        customer_id: str,
+        partner_id: str,
+        currency: str = "USD",
+        *,
+        id_prefix: str | None = None,
+    ) -> None:
+        """`id_prefix` makes event ids deterministic (`<prefix>-1`, `<prefix>-2`, …)."""
         self.customer_id, self.partner_id, self.currency = customer_id, partner_id, currency
         self.mrr = Decimal(0)
+        self._id_prefix, self._count = id_prefix, 0
+
+    def _id(self, given: str | None) -> str | None:
+        self._count += 1
+        if given is not None or self._id_prefix is None:
+            return given
+        return f"{self._id_prefix}-{self._count}"
 
     def _ref(self) -> dict[str, str]:
         return {
@@ -65,7 +80,7 @@ class Customer:
             "start_date": at.date().isoformat(),
             "term_end": date(at.year + 1, at.month, min(at.day, 28)).isoformat(),
         }
-        return _event(SubscriptionCreated, "subscription.created", at, data, id_)  # type: ignore[no-any-return]
+        return _event(SubscriptionCreated, "subscription.created", at, data, self._id(id_))  # type: ignore[no-any-return]
 
     def milestone(self, at: datetime, name: str, *, id_: str | None = None) -> MilestoneCompleted:
         data = {
@@ -74,7 +89,7 @@ class Customer:
             "milestone": name,
             "completed_at": at,
         }
-        return _event(MilestoneCompleted, "milestone.completed", at, data, id_)  # type: ignore[no-any-return]
+        return _event(MilestoneCompleted, "milestone.completed", at, data, self._id(id_))  # type: ignore[no-any-return]
 
     def expanded(self, at: datetime, mrr: str, *, id_: str | None = None) -> SubscriptionExpanded:
         previous, self.mrr = self.mrr, Decimal(mrr)
@@ -87,7 +102,7 @@ class Customer:
             "previous_mrr": _money(previous, self.currency),
             "mrr": _money(mrr, self.currency),
         }
-        return _event(SubscriptionExpanded, "subscription.expanded", at, data, id_)  # type: ignore[no-any-return]
+        return _event(SubscriptionExpanded, "subscription.expanded", at, data, self._id(id_))  # type: ignore[no-any-return]
 
     def addon(
         self, at: datetime, addon_mrr: str, *, id_: str | None = None
@@ -99,7 +114,7 @@ class Customer:
             "addon_mrr": _money(addon_mrr, self.currency),
             "mrr": _money(self.mrr, self.currency),
         }
-        return _event(SubscriptionAddonAdded, "subscription.addon_added", at, data, id_)  # type: ignore[no-any-return]
+        return _event(SubscriptionAddonAdded, "subscription.addon_added", at, data, self._id(id_))  # type: ignore[no-any-return]
 
     def contracted(
         self, at: datetime, mrr: str, *, id_: str | None = None
@@ -114,7 +129,7 @@ class Customer:
             "previous_mrr": _money(previous, self.currency),
             "mrr": _money(mrr, self.currency),
         }
-        return _event(SubscriptionContracted, "subscription.contracted", at, data, id_)  # type: ignore[no-any-return]
+        return _event(SubscriptionContracted, "subscription.contracted", at, data, self._id(id_))  # type: ignore[no-any-return]
 
     def renewed(
         self, at: datetime, mrr: str | None = None, *, id_: str | None = None
@@ -129,11 +144,11 @@ class Customer:
             "term_start": at.date().isoformat(),
             "term_end": date(at.year + 1, at.month, min(at.day, 28)).isoformat(),
         }
-        return _event(SubscriptionRenewed, "subscription.renewed", at, data, id_)  # type: ignore[no-any-return]
+        return _event(SubscriptionRenewed, "subscription.renewed", at, data, self._id(id_))  # type: ignore[no-any-return]
 
     def cancelled(self, at: datetime, *, id_: str | None = None) -> SubscriptionCancelled:
         data = {**self._ref(), "effective_date": at.date().isoformat()}
-        return _event(SubscriptionCancelled, "subscription.cancelled", at, data, id_)  # type: ignore[no-any-return]
+        return _event(SubscriptionCancelled, "subscription.cancelled", at, data, self._id(id_))  # type: ignore[no-any-return]
 
     def health(
         self,
@@ -159,7 +174,7 @@ class Customer:
             "scored_at": scored_at,
             "signals": {"partner_id": self.partner_id},
         }
-        return _event(HealthChanged, "health.changed", sent or scored_at, data, id_)  # type: ignore[no-any-return]
+        return _event(HealthChanged, "health.changed", sent or scored_at, data, self._id(id_))  # type: ignore[no-any-return]
 
     def partner_changed(
         self, at: datetime, partner_id: str, *, id_: str | None = None
@@ -171,7 +186,7 @@ class Customer:
             "effective_at": at,
         }
         self.partner_id = partner_id
-        return _event(CustomerPartnerChanged, "customer.partner_changed", at, data, id_)  # type: ignore[no-any-return]
+        return _event(CustomerPartnerChanged, "customer.partner_changed", at, data, self._id(id_))  # type: ignore[no-any-return]
 
 
 def tier_changed(

@@ -3,8 +3,12 @@ the what-if all run this one walk:
 
 - live: the stored history of the batch's customers with the batch's fresh events among it
   (`fresh` = their ids) and the customers' existing entries; only fresh events earn, the
-  rest rebuild state. A health change that arrives after a renewal it precedes in event
-  time corrects that renewal (an adjustment).
+  rest rebuild state. Late facts are reconciled: a health change that arrives after a
+  renewal it precedes corrects that renewal (an adjustment), an entry whose event
+  precedes an already-processed cancellation or contraction is reversed by it, and a
+  first_value that came before its subscription earns when the subscription arrives.
+  Partner facts (tiers, certifications) apply from when they arrive; re-pricing entries
+  after a late one is a recalculation.
 - replay (recalculation, what-if): every event is fresh, the ledger starts empty, caps
   count from zero; the entries are what the program(s) would have produced.
 
@@ -17,12 +21,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from fourfold.events import (
+    CustomerPartnerChanged,
     Envelope,
     HealthChanged,
     MilestoneCompleted,
+    PartnerCertified,
+    PartnerTierChanged,
     SubscriptionAddonAdded,
     SubscriptionCancelled,
     SubscriptionContracted,
@@ -45,9 +53,22 @@ from fourfold.incentives.domain.state import (
 CapKey = tuple[str, str, str]
 
 
+def effective_time(event: Envelope) -> datetime:
+    """When an event's fact took effect: a health change when it was scored, a tier, a
+    certification or a partner change from its effective instant, anything else its time."""
+    match event:
+        case HealthChanged():
+            return event.data.scored_at
+        case PartnerTierChanged() | CustomerPartnerChanged():
+            return event.data.effective_at
+        case PartnerCertified():
+            return event.data.certified_at
+    return event.time
+
+
 def order_key(event: Envelope) -> tuple[object, ...]:
-    """Event time, then id: the one order every walk uses."""
-    return (event.time, event.id)
+    """Effective time, then id: the one order every walk uses."""
+    return (effective_time(event), event.id)
 
 
 @dataclass
@@ -63,19 +84,32 @@ class Accrual:
     cap_keys: set[CapKey] = field(default_factory=set)
     """Every (partner, period, currency) an earning entry was priced against."""
     _last_fresh_band: dict[str, str] = field(default_factory=dict)
+    _pending: dict[str, list[Entry]] = field(default_factory=dict)
 
     def seed(self, existing: Iterable[Entry]) -> None:
-        """Entries already in the ledger (live path): the walk will not accrue them again."""
+        """Entries already in the ledger (live path): the walk will not accrue them again.
+        Each joins the customer's ledger when the walk reaches its source event, so a rule
+        only ever sees what came before its event (a cancellation never reverses an entry
+        of a later event, whatever order they were processed in)."""
         for entry in existing:
-            self._ledger(entry.customer_id).add(entry)
+            self._pending.setdefault(entry.source_event_id, []).append(entry)
 
     def run(self, events: Iterable[Envelope], fresh: Collection[str] | None = None) -> list[Entry]:
         """Walk `events` (sorted here by event time); `fresh` None means all are fresh."""
-        for event in sorted(events, key=order_key):
+        ordered = sorted(events, key=order_key)
+        walked = {event.id for event in ordered}
+        for source in [s for s in self._pending if s not in walked]:  # adoption, adjustments
+            self._release(source)
+        for event in ordered:
             self.step(event, fresh=fresh is None or event.id in fresh)
         return self.entries
 
+    def _release(self, source_event_id: str) -> None:
+        for entry in self._pending.pop(source_event_id, ()):
+            self._ledger(entry.customer_id).add(entry)
+
     def step(self, event: Envelope, *, fresh: bool) -> None:
+        self._release(event.id)
         partner_id = partner_of_event(event)
         if partner_id is not None:
             fold_partner(self._partner(partner_id), event)
@@ -85,6 +119,7 @@ class Accrual:
             return
         customer = self.customers.setdefault(customer_id, CustomerState(customer_id))
         ledger = self._ledger(customer_id)
+        self._adoption(event, customer, ledger)  # earned before this event, if due by now
         fold_customer(customer, event)
         if isinstance(event, HealthChanged) and fresh:
             self._last_fresh_band[customer_id] = event.id
@@ -94,7 +129,14 @@ class Accrual:
                 self._earn(event, customer, ledger, program)
             elif isinstance(event, SubscriptionRenewed):
                 self._correct_renewal(event, customer, ledger, program)
-        self._adoption(event, customer, ledger)
+            elif isinstance(
+                event, SubscriptionCancelled | SubscriptionContracted | MilestoneCompleted
+            ):
+                # late facts: an entry whose event precedes an already-processed cancellation
+                # or contraction is reversed by it; a first_value processed before its
+                # subscription was known earns once the subscription arrives. Entries that
+                # exist keep their identity, so nothing doubles.
+                self._earn(event, customer, ledger, program)
 
     def _earn(
         self, event: Envelope, customer: CustomerState, ledger: CustomerLedger, program: Program

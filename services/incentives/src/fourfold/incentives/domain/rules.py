@@ -316,6 +316,8 @@ def clawback(
             days = windows.get(original.entry_id)
             if days is None or (event.time - original.event_time).days > days:
                 continue
+        if original.event_time > event.time:
+            continue  # accrued after the cancellation (a later event): not this one's to reverse
         left = ledger.remaining(original)
         if left == ZERO:
             continue
@@ -347,10 +349,14 @@ def contraction(
         if removed <= 0:
             break
         days = windows.get(original.entry_id)
-        if days is None or (event.time - original.event_time).days > days:
-            continue
+        if days is None or not 0 <= (event.time - original.event_time).days <= days:
+            continue  # outside its window, or accrued after this contraction
         added = Decimal(original.inputs["arr_added"])
         earlier = ledger.referencing(original.entry_id)
+        mine = [e for e in earlier if e.source_event_id == event.id]
+        if mine:  # this contraction was applied already (seen again after a late entry)
+            removed -= sum((Decimal(e.inputs.get("arr_reversed", "0")) for e in mine), ZERO)
+            continue
         already = sum((Decimal(e.inputs.get("arr_reversed", "0")) for e in earlier), ZERO)
         left_arr = added - already
         left = ledger.remaining(original)
