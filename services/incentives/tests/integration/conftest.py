@@ -116,6 +116,17 @@ class Service:
         )
         return Decimal(value)
 
+    async def wait_entries(self, partner: str, count: int, timeout_s: float = 30) -> None:
+        """Wait until `partner` has at least `count` entries."""
+
+        async def done() -> bool:
+            found = await self.scalar(
+                "SELECT count(*) FROM entries WHERE partner_id = :p", p=partner
+            )
+            return int(found or 0) >= count
+
+        await wait_until(done, timeout_s, f"{count} entries for {partner}")
+
     @property
     def input_topics(self) -> list[str]:
         return [self.topic(t) for t in INPUT_TOPICS]
@@ -164,3 +175,25 @@ class running_service:  # noqa: N801 - reads as a context manager function
     async def __aexit__(self, *exc: object) -> None:
         await self._client.aclose()
         await self._lifespan.__aexit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+async def shared_service(kafka_bootstrap: str, database_url: str) -> AsyncIterator[Service]:
+    """One app for a whole module (its own schema and topics), for tests that only add data
+    under partners of their own."""
+    import uuid
+
+    import asyncpg
+
+    from fourfold.db.engine import asyncpg_dsn
+
+    unique = uuid.uuid4().hex[:10]
+    schema = f"t_{unique}"
+    settings = make_settings(kafka_bootstrap, database_url, schema, unique)
+    async with running_service(settings, ManualClock(NOW)) as running:
+        yield running
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await connection.close()

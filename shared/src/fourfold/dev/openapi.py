@@ -12,6 +12,7 @@ from typing import Any
 APPS = {
     "ingest": "fourfold.ingest.app:create_app",
     "health-scoring": "fourfold.health.app:create_app",
+    "incentives": "fourfold.incentives.app:create_app",
 }
 
 

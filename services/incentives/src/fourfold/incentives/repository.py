@@ -53,6 +53,11 @@ def customer_lock(customer_id: str) -> str:
     return f"customer:{customer_id}"
 
 
+def statement_lock(partner_id: str, period: str) -> str:
+    """The lock a statement's approval, payment and its entries' decisions take."""
+    return f"statement:{partner_id}:{period}"
+
+
 def cap_lock(partner_id: str, period: str) -> str:
     """The lock a cap is checked under: one per partner and period."""
     return f"cap:{partner_id}:{period}"

@@ -87,3 +87,39 @@ class CustomerLedger:
         return original.amount + sum(
             (e.amount for e in self.referencing(original.entry_id)), Decimal(0)
         )
+
+
+def adjustment_of(
+    target: Entry,
+    *,
+    source_event_id: str,
+    amount: Decimal,
+    event_time: datetime,
+    payable_at: datetime,
+    inputs: Mapping[str, str],
+    program: tuple[str, str] | None = None,
+) -> Entry:
+    """An adjustment of `target` (same partner, customer, rule and currency) by `amount`,
+    referencing it; `program` (id, version) defaults to the target's."""
+    program_id, program_version = program or (target.program_id, target.program_version)
+    return Entry(
+        entry_id=entry_id_for(
+            source_event_id=source_event_id,
+            rule=target.rule,
+            partner_id=target.partner_id,
+            reverses=target.entry_id,
+        ),
+        partner_id=target.partner_id,
+        customer_id=target.customer_id,
+        rule=target.rule,
+        kind="adjustment",
+        amount=amount,
+        currency=target.currency,
+        event_time=event_time,
+        payable_at=payable_at,
+        source_event_id=source_event_id,
+        program_id=program_id,
+        program_version=program_version,
+        reverses=target.entry_id,
+        inputs=inputs,
+    )

@@ -32,7 +32,12 @@ from fourfold.events import (
     SubscriptionExpanded,
     SubscriptionRenewed,
 )
-from fourfold.incentives.domain.entries import CustomerLedger, Entry, entry_id_for
+from fourfold.incentives.domain.entries import (
+    CustomerLedger,
+    Entry,
+    adjustment_of,
+    entry_id_for,
+)
 from fourfold.incentives.domain.money import annual, round_money
 from fourfold.incentives.domain.program import FixedAmounts, Program
 from fourfold.incentives.domain.state import CustomerState, PartnerState
@@ -407,25 +412,12 @@ def renewal_correction(
         base * multiplier * Decimal(original.inputs["multiplier"]), original.currency
     )
     delta = target - ledger.remaining(original)
-    return Entry(
-        entry_id=entry_id_for(
-            source_event_id=source_event_id,
-            rule="renewal",
-            partner_id=original.partner_id,
-            reverses=original.entry_id,
-        ),
-        partner_id=original.partner_id,
-        customer_id=original.customer_id,
-        rule="renewal",
-        kind="adjustment",
+    return adjustment_of(
+        original,
+        source_event_id=source_event_id,
         amount=delta,
-        currency=original.currency,
         event_time=original.event_time,
         payable_at=original.payable_at,
-        source_event_id=source_event_id,
-        program_id=original.program_id,
-        program_version=original.program_version,
-        reverses=original.entry_id,
         inputs={
             **original.inputs,
             "band": band_now,
