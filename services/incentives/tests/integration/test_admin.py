@@ -29,7 +29,7 @@ def at(month: int, day: int) -> datetime:
 
 async def entries(s: Service, partner: str) -> list[dict[str, Any]]:
     response = await s.client.get(
-        f"/v1/partners/{partner}/entries", headers=s.auth("partner", partner)
+        f"/v1/incentives/partners/{partner}/entries", headers=s.auth("partner", partner)
     )
     assert response.status_code == 200, response.text
     return response.json()["items"]  # type: ignore[no-any-return]
@@ -46,37 +46,39 @@ async def test_hold_approve_pay_freeze_and_carry_a_clawback(shared_service: Serv
     assert ready["status"] == "payable"
 
     admin = s.auth()
-    response = await s.client.post(f"/v1/admin/entries/{held['entry_id']}/approve", headers=admin)
+    response = await s.client.post(
+        f"/v1/admin/incentives/entries/{held['entry_id']}/approve", headers=admin
+    )
     assert response.status_code == 409
     assert "holding period" in response.json()["detail"]
     response = await s.client.post(
-        f"/v1/admin/partners/{p}/statements/2027-06/approve", headers=admin
+        f"/v1/admin/incentives/partners/{p}/statements/2027-06/approve", headers=admin
     )
     assert response.status_code == 409  # the period is not over
     response = await s.client.post(
-        f"/v1/admin/partners/{p}/statements/2027-04/pay",
+        f"/v1/admin/incentives/partners/{p}/statements/2027-04/pay",
         json={"payout_reference": f"r-{p}"},
         headers=admin,
     )
     assert response.status_code == 409  # not approved yet
     response = await s.client.post(
-        f"/v1/admin/partners/{p}/statements/2027-04/approve", headers=admin
+        f"/v1/admin/incentives/partners/{p}/statements/2027-04/approve", headers=admin
     )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "approved"
 
     pay = {"payout_reference": f"r-{p}"}
     first = await s.client.post(
-        f"/v1/admin/partners/{p}/statements/2027-04/pay", json=pay, headers=admin
+        f"/v1/admin/incentives/partners/{p}/statements/2027-04/pay", json=pay, headers=admin
     )
     assert first.status_code == 200, first.text
     again = await s.client.post(
-        f"/v1/admin/partners/{p}/statements/2027-04/pay", json=pay, headers=admin
+        f"/v1/admin/incentives/partners/{p}/statements/2027-04/pay", json=pay, headers=admin
     )
     assert again.status_code == 200
     assert again.json() == first.json()
     other = await s.client.post(
-        f"/v1/admin/partners/{p}/statements/2027-04/pay",
+        f"/v1/admin/incentives/partners/{p}/statements/2027-04/pay",
         json={"payout_reference": f"x-{p}"},
         headers=admin,
     )
@@ -86,7 +88,9 @@ async def test_hold_approve_pay_freeze_and_carry_a_clawback(shared_service: Serv
     assert statement["payout_reference"] == f"r-{p}"
     assert statement["currencies"][0]["paid"] == "600.00"
     frozen = await s.client.post(
-        f"/v1/admin/entries/{ready['entry_id']}/reject", json={"reason": "late"}, headers=admin
+        f"/v1/admin/incentives/entries/{ready['entry_id']}/reject",
+        json={"reason": "late"},
+        headers=admin,
     )
     assert frozen.status_code == 409
     assert (await entries(s, p))[0]["status"] == "paid"
@@ -94,11 +98,13 @@ async def test_hold_approve_pay_freeze_and_carry_a_clawback(shared_service: Serv
     # cancelled 2027-06-10, inside 90 days of 2027-04-10: the paid new logo is clawed back
     await s.produce([april.cancelled(at(6, 10))])
     await s.wait_entries(p, 3)
-    balance = (await s.client.get(f"/v1/partners/{p}/balance", headers=s.auth("partner", p))).json()
+    balance = (
+        await s.client.get(f"/v1/incentives/partners/{p}/balance", headers=s.auth("partner", p))
+    ).json()
     (usd,) = balance["currencies"]
     assert (usd["total"], usd["paid"], usd["due"]) == ("300.00", "600.00", "-300.00")
     june_statement = (
-        await s.client.get(f"/v1/partners/{p}/statements/2027-06", headers=admin)
+        await s.client.get(f"/v1/incentives/partners/{p}/statements/2027-06", headers=admin)
     ).json()
     (line,) = june_statement["currencies"]
     assert (line["opening"], line["earned"], line["reversed"], line["closing"]) == (
@@ -119,22 +125,26 @@ async def test_a_rejected_entry_shows_its_reason_and_counts_nowhere(
     await s.wait_entries(p, 1)
     (entry,) = await entries(s, p)
     response = await s.client.post(
-        f"/v1/admin/entries/{entry['entry_id']}/reject",
+        f"/v1/admin/incentives/entries/{entry['entry_id']}/reject",
         json={"reason": "duplicate deal"},
         headers=s.auth(),
     )
     assert response.status_code == 204
     seen = (
         await s.client.get(
-            f"/v1/partners/{p}/entries/{entry['entry_id']}", headers=s.auth("partner", p)
+            f"/v1/incentives/partners/{p}/entries/{entry['entry_id']}", headers=s.auth("partner", p)
         )
     ).json()
     assert seen["status"] == "rejected"
     assert seen["history"][0]["reason"] == "duplicate deal"
-    balance = (await s.client.get(f"/v1/partners/{p}/balance", headers=s.auth("partner", p))).json()
+    balance = (
+        await s.client.get(f"/v1/incentives/partners/{p}/balance", headers=s.auth("partner", p))
+    ).json()
     assert balance["currencies"] == []
     blank = await s.client.post(
-        f"/v1/admin/entries/{entry['entry_id']}/reject", json={"reason": ""}, headers=s.auth()
+        f"/v1/admin/incentives/entries/{entry['entry_id']}/reject",
+        json={"reason": ""},
+        headers=s.auth(),
     )
     assert blank.status_code == 422
     assert blank.json()["detail"][0]["loc"] == ["body", "reason"]
@@ -148,21 +158,21 @@ async def test_disputes_accept_with_an_adjustment_or_reject(shared_service: Serv
     first, second = await entries(s, p)
     partner = s.auth("partner", p)
     opened = await s.client.post(
-        f"/v1/partners/{p}/disputes",
+        f"/v1/incentives/partners/{p}/disputes",
         json={"entry_id": first["entry_id"], "comment": "ARR was higher"},
         headers=partner,
     )
     assert opened.status_code == 201, opened.text
     dispute = opened.json()["dispute_id"]
     bad = await s.client.post(
-        f"/v1/admin/disputes/{dispute}/accept",
+        f"/v1/admin/incentives/disputes/{dispute}/accept",
         json={"amount": "12.345", "comment": "ok"},
         headers=s.auth(),
     )
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["body", "amount"]
     accepted = await s.client.post(
-        f"/v1/admin/disputes/{dispute}/accept",
+        f"/v1/admin/incentives/disputes/{dispute}/accept",
         json={"amount": "50.00", "comment": "agreed"},
         headers=s.auth(),
     )
@@ -171,7 +181,7 @@ async def test_disputes_accept_with_an_adjustment_or_reject(shared_service: Serv
     assert [m["kind"] for m in thread] == ["opened", "accepted"]
     adjustment_id = thread[1]["adjustment_entry_id"]
     adjustment = (
-        await s.client.get(f"/v1/partners/{p}/entries/{adjustment_id}", headers=partner)
+        await s.client.get(f"/v1/incentives/partners/{p}/entries/{adjustment_id}", headers=partner)
     ).json()
     assert (adjustment["kind"], adjustment["amount"], adjustment["period"]) == (
         "adjustment",
@@ -180,7 +190,7 @@ async def test_disputes_accept_with_an_adjustment_or_reject(shared_service: Serv
     )
     assert adjustment["reverses_entry_id"] == first["entry_id"]
     twice = await s.client.post(
-        f"/v1/admin/disputes/{dispute}/accept",
+        f"/v1/admin/incentives/disputes/{dispute}/accept",
         json={"amount": "50.00", "comment": "again"},
         headers=s.auth(),
     )
@@ -188,18 +198,20 @@ async def test_disputes_accept_with_an_adjustment_or_reject(shared_service: Serv
 
     other = (
         await s.client.post(
-            f"/v1/partners/{p}/disputes",
+            f"/v1/incentives/partners/{p}/disputes",
             json={"entry_id": second["entry_id"], "comment": "and this"},
             headers=partner,
         )
     ).json()
     rejected = await s.client.post(
-        f"/v1/admin/disputes/{other['dispute_id']}/reject",
+        f"/v1/admin/incentives/disputes/{other['dispute_id']}/reject",
         json={"reason": "as agreed"},
         headers=s.auth(),
     )
     assert rejected.json()["status"] == "rejected"
-    listed = (await s.client.get(f"/v1/partners/{p}/disputes", headers=partner)).json()["items"]
+    listed = (await s.client.get(f"/v1/incentives/partners/{p}/disputes", headers=partner)).json()[
+        "items"
+    ]
     assert sorted(d["status"] for d in listed) == ["accepted", "rejected"]
     assert listed[1]["thread"][-1]["text"] == "as agreed"
 
@@ -209,7 +221,7 @@ async def test_setting_a_tier_emits_the_event_and_accelerates_later_events(
 ) -> None:
     s, p = shared_service, f"pt-{uuid.uuid4().hex[:6]}"
     response = await s.client.put(
-        f"/v1/admin/partners/{p}/tier",
+        f"/v1/admin/incentives/partners/{p}/tier",
         json={"tier": "gold", "effective_at": "2027-01-01T00:00:00Z"},
         headers=s.auth(),
     )
@@ -231,12 +243,14 @@ async def test_programs_upload_validate_and_activate(shared_service: Service) ->
     s = shared_service
     admin = s.auth() | {"content-type": "application/yaml"}
     broken = default_program_text().replace('rate: "0.05"', 'rate: "5"')
-    response = await s.client.post("/v1/admin/programs/validate", content=broken, headers=admin)
+    response = await s.client.post(
+        "/v1/admin/incentives/programs/validate", content=broken, headers=admin
+    )
     assert response.json()["valid"] is False
     problem = response.json()["problems"][0]
     assert problem["loc"] == ["rules", "new_logo", "rate"]
     assert problem["line"] == 15
-    response = await s.client.post("/v1/admin/programs", content=broken, headers=admin)
+    response = await s.client.post("/v1/admin/incentives/programs", content=broken, headers=admin)
     assert response.status_code == 422
     assert response.json()["detail"][0]["line"] == 15
     version = f"v-{uuid.uuid4().hex[:6]}"
@@ -245,19 +259,21 @@ async def test_programs_upload_validate_and_activate(shared_service: Service) ->
         .replace('version: "default-2026.1"', f'version: "{version}"')
         .replace("effective_from: 2020-01-01", "effective_from: 2031-01-01")
     )
-    response = await s.client.post("/v1/admin/programs", content=good, headers=admin)
+    response = await s.client.post("/v1/admin/incentives/programs", content=good, headers=admin)
     assert response.status_code == 201, response.text
     assert response.json()["activated_at"] is None
-    again = await s.client.post("/v1/admin/programs", content=good, headers=admin)
+    again = await s.client.post("/v1/admin/incentives/programs", content=good, headers=admin)
     assert again.status_code == 409
-    active = (await s.client.get("/v1/admin/programs/active", headers=s.auth())).json()
+    active = (await s.client.get("/v1/admin/incentives/programs/active", headers=s.auth())).json()
     assert active["version"] == "default-2026.1"
-    activated = await s.client.post(f"/v1/admin/programs/{version}/activate", headers=s.auth())
+    activated = await s.client.post(
+        f"/v1/admin/incentives/programs/{version}/activate", headers=s.auth()
+    )
     assert activated.json()["activated_at"] is not None
     assert activated.json()["in_force"] is False  # from 2031 on
-    listed = (await s.client.get("/v1/admin/programs", headers=s.auth())).json()["items"]
+    listed = (await s.client.get("/v1/admin/incentives/programs", headers=s.auth())).json()["items"]
     assert {v["version"] for v in listed} >= {"default-2026.1", version}
-    missing = await s.client.get("/v1/admin/programs/nope", headers=s.auth())
+    missing = await s.client.get("/v1/admin/incentives/programs/nope", headers=s.auth())
     assert missing.status_code == 404
 
 
@@ -281,19 +297,23 @@ async def test_what_if_writes_nothing_and_recalculation_adds_only_adjustments_on
         .replace('rate: "0.05"', 'rate: "0.06"')
     )
     assert (
-        await s.client.post("/v1/admin/programs", content=fixed, headers=admin)
+        await s.client.post("/v1/admin/incentives/programs", content=fixed, headers=admin)
     ).status_code == 201
     span = {"from": "2027-01-01T00:00:00Z", "to": "2027-03-15T00:00:00Z"}
     before = await s.scalar("SELECT count(*) FROM entries")
 
     same = await s.client.post(
-        "/v1/admin/what-if", json={**span, "program_version": "default-2026.1"}, headers=s.auth()
+        "/v1/admin/incentives/what-if",
+        json={**span, "program_version": "default-2026.1"},
+        headers=s.auth(),
     )
     assert same.status_code == 200, same.text
     assert all(Decimal(r["difference"]) == 0 for r in same.json()["rows"])
     answer = (
         await s.client.post(
-            "/v1/admin/what-if", json={**span, "program_version": "fix-1"}, headers=s.auth()
+            "/v1/admin/incentives/what-if",
+            json={**span, "program_version": "fix-1"},
+            headers=s.auth(),
         )
     ).json()
     rows = {(r["partner_id"], r["rule"]): r for r in answer["rows"]}
@@ -304,7 +324,9 @@ async def test_what_if_writes_nothing_and_recalculation_adds_only_adjustments_on
     assert await s.scalar("SELECT count(*) FROM entries") == before  # wrote nothing
 
     run = await s.client.post(
-        "/v1/admin/recalculations", json={**span, "program_version": "fix-1"}, headers=s.auth()
+        "/v1/admin/incentives/recalculations",
+        json={**span, "program_version": "fix-1"},
+        headers=s.auth(),
     )
     assert run.status_code == 200, run.text
     adjustments = run.json()["adjustments"]
@@ -320,12 +342,14 @@ async def test_what_if_writes_nothing_and_recalculation_adds_only_adjustments_on
         ("adjustment", "2027-06"),
     ]
     second = await s.client.post(
-        "/v1/admin/recalculations", json={**span, "program_version": "fix-1"}, headers=s.auth()
+        "/v1/admin/incentives/recalculations",
+        json={**span, "program_version": "fix-1"},
+        headers=s.auth(),
     )
     assert second.json()["adjustments"] == []
     assert await s.scalar("SELECT count(*) FROM entries") == before + 2
     reversed_span = await s.client.post(
-        "/v1/admin/what-if",
+        "/v1/admin/incentives/what-if",
         json={
             "from": "2027-03-15T00:00:00Z",
             "to": "2027-01-01T00:00:00Z",

@@ -59,16 +59,16 @@ async def book(shared_service: Service) -> dict[str, str]:
 
 
 PARTNER_ROUTES = [
-    ("GET", "/v1/partners/{a}/entries", None),
-    ("GET", "/v1/partners/{a}/entries/{entry_a}", None),
-    ("GET", "/v1/partners/{a}/balance", None),
-    ("GET", "/v1/partners/{a}/statements", None),
-    ("GET", "/v1/partners/{a}/statements/2027-01", None),
-    ("GET", "/v1/partners/{a}/statements/2027-01.csv", None),
-    ("GET", "/v1/partners/{a}/disputes", None),
-    ("POST", "/v1/partners/{a}/disputes", {"entry_id": "{entry_a}", "comment": "why?"}),
-    ("GET", "/v1/partners/{a}/disputes/{dispute}", None),
-    ("POST", "/v1/partners/{a}/disputes/{dispute}/comments", {"comment": "hello"}),
+    ("GET", "/v1/incentives/partners/{a}/entries", None),
+    ("GET", "/v1/incentives/partners/{a}/entries/{entry_a}", None),
+    ("GET", "/v1/incentives/partners/{a}/balance", None),
+    ("GET", "/v1/incentives/partners/{a}/statements", None),
+    ("GET", "/v1/incentives/partners/{a}/statements/2027-01", None),
+    ("GET", "/v1/incentives/partners/{a}/statements/2027-01.csv", None),
+    ("GET", "/v1/incentives/partners/{a}/disputes", None),
+    ("POST", "/v1/incentives/partners/{a}/disputes", {"entry_id": "{entry_a}", "comment": "why?"}),
+    ("GET", "/v1/incentives/partners/{a}/disputes/{dispute}", None),
+    ("POST", "/v1/incentives/partners/{a}/disputes/{dispute}/comments", {"comment": "hello"}),
 ]
 
 
@@ -86,7 +86,7 @@ async def test_another_partners_token_gets_404_on_every_partner_route(
 ) -> None:
     s = shared_service
     opened = await s.client.post(
-        f"/v1/partners/{book['a']}/disputes",
+        f"/v1/incentives/partners/{book['a']}/disputes",
         json={"entry_id": book["entry_a"], "comment": "setup"},
         headers=s.auth("partner", book["a"]),
     )
@@ -107,7 +107,7 @@ async def test_another_partners_token_gets_404_on_every_partner_route(
         assert hidden.status_code == 404, hidden.text
     if method == "POST" and path.endswith("/disputes"):
         hidden = await s.client.post(
-            f"/v1/partners/{book['b']}/disputes",
+            f"/v1/incentives/partners/{book['b']}/disputes",
             json={"entry_id": book["entry_a"], "comment": "mine?"},
             headers=s.auth("partner", book["b"]),
         )
@@ -124,7 +124,9 @@ async def test_entries_filter_and_page_by_keyset(
     while True:
         params: dict[str, Any] = {"limit": 1} | ({"cursor": cursor} if cursor else {})
         page = (
-            await s.client.get(f"/v1/partners/{a}/entries", params=params, headers=headers)
+            await s.client.get(
+                f"/v1/incentives/partners/{a}/entries", params=params, headers=headers
+            )
         ).json()
         seen += page["items"]
         cursor = page["next_cursor"]
@@ -143,7 +145,9 @@ async def test_entries_filter_and_page_by_keyset(
     assert all(e["status"] == "payable" for e in seen)  # past the 30-day hold on 2027-06-15
 
     async def rules(**params: Any) -> list[str]:
-        response = await s.client.get(f"/v1/partners/{a}/entries", params=params, headers=headers)
+        response = await s.client.get(
+            f"/v1/incentives/partners/{a}/entries", params=params, headers=headers
+        )
         assert response.status_code == 200, response.text
         return sorted(e["rule"] + ":" + e["currency"] for e in response.json()["items"])
 
@@ -152,12 +156,12 @@ async def test_entries_filter_and_page_by_keyset(
     assert await rules(customer_id=book["jpy"]) == ["new_logo:JPY"]
     assert await rules(status="accrued") == []
     bad = await s.client.get(
-        f"/v1/partners/{a}/entries", params={"cursor": "nope"}, headers=headers
+        f"/v1/incentives/partners/{a}/entries", params={"cursor": "nope"}, headers=headers
     )
     assert bad.status_code == 400
     assert bad.json()["detail"][0]["loc"] == ["query", "cursor"]
     bad = await s.client.get(
-        f"/v1/partners/{a}/entries", params={"period": "2027-13"}, headers=headers
+        f"/v1/incentives/partners/{a}/entries", params={"period": "2027-13"}, headers=headers
     )
     assert bad.status_code == 422
 
@@ -166,7 +170,7 @@ async def test_one_entry_shows_why(shared_service: Service, book: dict[str, str]
     s, a = shared_service, book["a"]
     entry = (
         await s.client.get(
-            f"/v1/partners/{a}/entries/{book['entry_a']}", headers=s.auth("partner", a)
+            f"/v1/incentives/partners/{a}/entries/{book['entry_a']}", headers=s.auth("partner", a)
         )
     ).json()
     assert entry["rule"] == "new_logo"
@@ -181,7 +185,7 @@ async def test_balance_and_statements_per_currency(
 ) -> None:
     s, a = shared_service, book["a"]
     headers = s.auth("partner", a)
-    balance = (await s.client.get(f"/v1/partners/{a}/balance", headers=headers)).json()
+    balance = (await s.client.get(f"/v1/incentives/partners/{a}/balance", headers=headers)).json()
     lines = {line["currency"]: line for line in balance["currencies"]}
     assert lines["USD"] | {} == {
         "currency": "USD",
@@ -192,9 +196,13 @@ async def test_balance_and_statements_per_currency(
         "payable": "1700.00",
     }
     assert lines["JPY"]["total"] == "60000"
-    statements = (await s.client.get(f"/v1/partners/{a}/statements", headers=headers)).json()
+    statements = (
+        await s.client.get(f"/v1/incentives/partners/{a}/statements", headers=headers)
+    ).json()
     assert [st["period"] for st in statements["items"]] == ["2027-01", "2027-02"]
-    feb = (await s.client.get(f"/v1/partners/{a}/statements/2027-02", headers=headers)).json()
+    feb = (
+        await s.client.get(f"/v1/incentives/partners/{a}/statements/2027-02", headers=headers)
+    ).json()
     by_currency = {line["currency"]: line for line in feb["currencies"]}
     assert by_currency["USD"]["opening"] == "1100.00"
     assert by_currency["USD"]["earned"] == "600.00"
@@ -203,10 +211,12 @@ async def test_balance_and_statements_per_currency(
     assert by_currency["JPY"]["closing"] == "60000"
     assert feb["status"] == "open"
     assert feb["entries"] == 2
-    missing = await s.client.get(f"/v1/partners/{a}/statements/2026-01", headers=headers)
+    missing = await s.client.get(f"/v1/incentives/partners/{a}/statements/2026-01", headers=headers)
     assert missing.status_code == 404
 
-    response = await s.client.get(f"/v1/partners/{a}/statements/2027-01.csv", headers=headers)
+    response = await s.client.get(
+        f"/v1/incentives/partners/{a}/statements/2027-01.csv", headers=headers
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
@@ -221,10 +231,10 @@ async def test_admin_routes_refuse_partner_tokens(
 ) -> None:
     s = shared_service
     for method, path in [
-        ("GET", "/v1/admin/programs"),
-        ("POST", f"/v1/admin/entries/{book['entry_a']}/approve"),
-        ("PUT", f"/v1/admin/partners/{book['a']}/tier"),
-        ("POST", "/v1/admin/what-if"),
+        ("GET", "/v1/admin/incentives/programs"),
+        ("POST", f"/v1/admin/incentives/entries/{book['entry_a']}/approve"),
+        ("PUT", f"/v1/admin/incentives/partners/{book['a']}/tier"),
+        ("POST", "/v1/admin/incentives/what-if"),
     ]:
         response = await s.client.request(
             method, path, json={}, headers=s.auth("partner", book["a"])

@@ -1,6 +1,7 @@
-"""Routes. Partner routes live under /v1/partners/{partner_id}/…: a partner token sees its
-own partner only, and another partner's (or a missing) resource answers 404 alike. Admin
-routes live under /v1/admin/… and need the admin role."""
+"""Routes. Partner routes live under /v1/incentives/partners/{partner_id}/…: a partner
+token sees its own partner only, and another partner's (or a missing) resource answers 404
+alike. Admin routes live under /v1/admin/incentives/… and need the admin role. (Prefixes of
+their own, so the gateway routes them by prefix beside health-scoring's /v1/partners.)"""
 
 from __future__ import annotations
 
@@ -112,7 +113,7 @@ def _scope(principal: Principal, partner_id: str) -> None:
 # ---------------------------------------------------------------- partner: the ledger
 
 
-@router.get("/partners/{partner_id}/entries", tags=["ledger"])
+@router.get("/incentives/partners/{partner_id}/entries", tags=["ledger"])
 async def list_entries(
     partner_id: str,
     principal: Reader,
@@ -143,7 +144,7 @@ async def list_entries(
     )
 
 
-@router.get("/partners/{partner_id}/entries/{entry_id}", tags=["ledger"])
+@router.get("/incentives/partners/{partner_id}/entries/{entry_id}", tags=["ledger"])
 async def get_entry(
     partner_id: str, entry_id: str, principal: Reader, session: ReadSession, request: Request
 ) -> LedgerEntry:
@@ -155,7 +156,7 @@ async def get_entry(
     return ledger_entry(row, await queries.entry_history(session, entry_id))
 
 
-@router.get("/partners/{partner_id}/balance", tags=["ledger"])
+@router.get("/incentives/partners/{partner_id}/balance", tags=["ledger"])
 async def get_balance(
     partner_id: str, principal: Reader, session: ReadSession, request: Request
 ) -> Balance:
@@ -199,7 +200,7 @@ async def _statement(session: AsyncSession, partner_id: str, period: str) -> Sta
     return statement(partner_id, period, lines, history=history, rules=rules, entries=count)
 
 
-@router.get("/partners/{partner_id}/statements", tags=["statements"])
+@router.get("/incentives/partners/{partner_id}/statements", tags=["statements"])
 async def list_statements(
     partner_id: str, principal: Reader, session: ReadSession
 ) -> StatementList:
@@ -212,7 +213,7 @@ async def list_statements(
     )
 
 
-@router.get("/partners/{partner_id}/statements/{period}.csv", tags=["statements"])
+@router.get("/incentives/partners/{partner_id}/statements/{period}.csv", tags=["statements"])
 async def get_statement_csv(
     partner_id: str, period: Period, principal: Reader, session: ReadSession, request: Request
 ) -> StreamingResponse:
@@ -241,7 +242,7 @@ async def get_statement_csv(
     )
 
 
-@router.get("/partners/{partner_id}/statements/{period}", tags=["statements"])
+@router.get("/incentives/partners/{partner_id}/statements/{period}", tags=["statements"])
 async def get_statement(
     partner_id: str, period: Period, principal: Reader, session: ReadSession
 ) -> Statement:
@@ -253,7 +254,7 @@ async def get_statement(
 # ---------------------------------------------------------------- partner: disputes
 
 
-@router.get("/partners/{partner_id}/disputes", tags=["disputes"])
+@router.get("/incentives/partners/{partner_id}/disputes", tags=["disputes"])
 async def list_disputes(partner_id: str, principal: Reader, session: ReadSession) -> DisputeList:
     """The partner's disputes, each with its whole thread."""
     _scope(principal, partner_id)
@@ -268,7 +269,7 @@ async def _dispute(session: AsyncSession, partner_id: str, dispute_id: str) -> D
     return found[0]
 
 
-@router.post("/partners/{partner_id}/disputes", status_code=201, tags=["disputes"])
+@router.post("/incentives/partners/{partner_id}/disputes", status_code=201, tags=["disputes"])
 async def open_dispute(
     partner_id: str, body: DisputeIn, principal: Reader, session: WriteSession, request: Request
 ) -> Dispute:
@@ -285,7 +286,7 @@ async def open_dispute(
     return await _dispute(session, partner_id, dispute_id)
 
 
-@router.get("/partners/{partner_id}/disputes/{dispute_id}", tags=["disputes"])
+@router.get("/incentives/partners/{partner_id}/disputes/{dispute_id}", tags=["disputes"])
 async def get_dispute(
     partner_id: str, dispute_id: str, principal: Reader, session: ReadSession
 ) -> Dispute:
@@ -294,7 +295,7 @@ async def get_dispute(
     return await _dispute(session, partner_id, dispute_id)
 
 
-@router.post("/partners/{partner_id}/disputes/{dispute_id}/comments", tags=["disputes"])
+@router.post("/incentives/partners/{partner_id}/disputes/{dispute_id}/comments", tags=["disputes"])
 async def comment_dispute(
     partner_id: str,
     dispute_id: str,
@@ -336,14 +337,14 @@ def _version_view(row: object, today: date) -> ProgramVersion:
     )
 
 
-@router.get("/admin/programs", tags=["admin: programs"])
+@router.get("/admin/incentives/programs", tags=["admin: programs"])
 async def list_programs(principal: Admin, session: ReadSession, request: Request) -> ProgramList:
     """Every program version uploaded, activated or not, and which are in force today."""
     today = _now(request).astimezone(UTC).date()
     return ProgramList(items=[_version_view(r, today) for r in await queries.programs(session)])
 
 
-@router.get("/admin/programs/active", tags=["admin: programs"])
+@router.get("/admin/incentives/programs/active", tags=["admin: programs"])
 async def active_program(principal: Admin, session: ReadSession, request: Request) -> ProgramDetail:
     """The version in force now (the one today's events accrue under)."""
     programs = await _programs(request).current(session)
@@ -365,7 +366,7 @@ async def _program_detail(session: AsyncSession, version: str, request: Request)
     )
 
 
-@router.get("/admin/programs/{version}", tags=["admin: programs"])
+@router.get("/admin/incentives/programs/{version}", tags=["admin: programs"])
 async def get_program(
     version: str, principal: Admin, session: ReadSession, request: Request
 ) -> ProgramDetail:
@@ -408,7 +409,9 @@ _YAML_BODY = {
 }
 
 
-@router.post("/admin/programs/validate", tags=["admin: programs"], openapi_extra=_YAML_BODY)
+@router.post(
+    "/admin/incentives/programs/validate", tags=["admin: programs"], openapi_extra=_YAML_BODY
+)
 async def validate_program(principal: Admin, request: Request) -> Validation:
     """Check a program YAML without storing it: each problem names the field and its line."""
     text = await _yaml_body(request)
@@ -419,7 +422,12 @@ async def validate_program(principal: Admin, request: Request) -> Validation:
     return Validation(valid=True, version=program.version)
 
 
-@router.post("/admin/programs", status_code=201, tags=["admin: programs"], openapi_extra=_YAML_BODY)
+@router.post(
+    "/admin/incentives/programs",
+    status_code=201,
+    tags=["admin: programs"],
+    openapi_extra=_YAML_BODY,
+)
 async def upload_program(
     principal: Admin, session: WriteSession, request: Request
 ) -> ProgramDetail:
@@ -432,7 +440,7 @@ async def upload_program(
     return await _program_detail(session, program.version, request)
 
 
-@router.post("/admin/programs/{version}/activate", tags=["admin: programs"])
+@router.post("/admin/incentives/programs/{version}/activate", tags=["admin: programs"])
 async def activate_program(
     version: str, principal: Admin, session: WriteSession, request: Request
 ) -> ProgramDetail:
@@ -446,7 +454,7 @@ async def activate_program(
 # ---------------------------------------------------------------- admin: tiers
 
 
-@router.put("/admin/partners/{partner_id}/tier", tags=["admin: partners"])
+@router.put("/admin/incentives/partners/{partner_id}/tier", tags=["admin: partners"])
 async def set_tier(
     partner_id: str, body: TierIn, principal: Admin, session: WriteSession, request: Request
 ) -> TierOut:
@@ -471,7 +479,9 @@ async def set_tier(
 # ---------------------------------------------------------------- admin: approvals, payouts
 
 
-@router.post("/admin/entries/{entry_id}/approve", status_code=204, tags=["admin: ledger"])
+@router.post(
+    "/admin/incentives/entries/{entry_id}/approve", status_code=204, tags=["admin: ledger"]
+)
 async def approve_entry(
     entry_id: str, principal: Admin, session: WriteSession, request: Request
 ) -> Response:
@@ -480,7 +490,7 @@ async def approve_entry(
     return Response(status_code=204)
 
 
-@router.post("/admin/entries/{entry_id}/reject", status_code=204, tags=["admin: ledger"])
+@router.post("/admin/incentives/entries/{entry_id}/reject", status_code=204, tags=["admin: ledger"])
 async def reject_entry(
     entry_id: str, body: RejectIn, principal: Admin, session: WriteSession, request: Request
 ) -> Response:
@@ -491,7 +501,9 @@ async def reject_entry(
     return Response(status_code=204)
 
 
-@router.post("/admin/partners/{partner_id}/statements/{period}/approve", tags=["admin: ledger"])
+@router.post(
+    "/admin/incentives/partners/{partner_id}/statements/{period}/approve", tags=["admin: ledger"]
+)
 async def approve_statement(
     partner_id: str, period: Period, principal: Admin, session: WriteSession, request: Request
 ) -> Statement:
@@ -502,7 +514,9 @@ async def approve_statement(
     return await _statement(session, partner_id, period)
 
 
-@router.post("/admin/partners/{partner_id}/statements/{period}/pay", tags=["admin: ledger"])
+@router.post(
+    "/admin/incentives/partners/{partner_id}/statements/{period}/pay", tags=["admin: ledger"]
+)
 async def pay_statement(
     partner_id: str,
     period: Period,
@@ -527,13 +541,13 @@ async def pay_statement(
 # ---------------------------------------------------------------- admin: disputes
 
 
-@router.get("/admin/disputes", tags=["admin: disputes"])
+@router.get("/admin/incentives/disputes", tags=["admin: disputes"])
 async def all_disputes(principal: Admin, session: ReadSession) -> list[Dispute]:
     """Every dispute of every partner, with its thread."""
     return dispute_views(await queries.disputes(session, None))
 
 
-@router.post("/admin/disputes/{dispute_id}/accept", tags=["admin: disputes"])
+@router.post("/admin/incentives/disputes/{dispute_id}/accept", tags=["admin: disputes"])
 async def accept_dispute(
     dispute_id: str, body: AcceptIn, principal: Admin, session: WriteSession, request: Request
 ) -> Dispute:
@@ -551,7 +565,7 @@ async def accept_dispute(
     return await _dispute(session, rows[0].partner_id, dispute_id)
 
 
-@router.post("/admin/disputes/{dispute_id}/reject", tags=["admin: disputes"])
+@router.post("/admin/incentives/disputes/{dispute_id}/reject", tags=["admin: disputes"])
 async def reject_dispute(
     dispute_id: str, body: RejectIn, principal: Admin, session: WriteSession, request: Request
 ) -> Dispute:
@@ -582,7 +596,7 @@ async def _range(
     return await registry.current(session), program, start, end
 
 
-@router.post("/admin/recalculations", tags=["admin: recalculation"])
+@router.post("/admin/incentives/recalculations", tags=["admin: recalculation"])
 async def run_recalculation(
     body: RangeIn, principal: Admin, session: WriteSession, request: Request
 ) -> Recalculation:
@@ -609,7 +623,7 @@ async def run_recalculation(
     )
 
 
-@router.post("/admin/what-if", tags=["admin: recalculation"])
+@router.post("/admin/incentives/what-if", tags=["admin: recalculation"])
 async def run_what_if(
     body: RangeIn, principal: Admin, session: ReadSession, request: Request
 ) -> WhatIf:

@@ -142,7 +142,7 @@ def statement(
             for r in rules
         ],
         entries=entries,
-        entries_url=f"/v1/partners/{partner_id}/entries?period={period}",
+        entries_url=f"/v1/incentives/partners/{partner_id}/entries?period={period}",
         history=[transition(t) for t in history],
     )
 
