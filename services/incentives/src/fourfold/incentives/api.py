@@ -190,13 +190,13 @@ async def get_balance(
 
 async def _statement(session: AsyncSession, partner_id: str, period: str) -> Statement:
     sums = await queries.period_sums(session, partner_id, until=period)
-    payouts = await queries.payouts(session, partner_id)
     history = await queries.statement_history(session, partner_id, period)
-    count = await queries.period_entry_count(session, partner_id, period)
-    if not count and not history:
+    rules = [row for row in sums if row.period == period]
+    if not rules and not history:
         raise StatementNotFound()
+    payouts = await queries.payouts(session, partner_id)
     ((_, lines),) = statements(partner_id, sums, payouts, only=period)
-    rules = await queries.rule_totals(session, partner_id, period)
+    count = sum(row.entries for row in rules)
     return statement(partner_id, period, lines, history=history, rules=rules, entries=count)
 
 
@@ -448,6 +448,7 @@ async def activate_program(
     if await repository.program_row(session, version) is None:
         raise ProgramNotFound()
     await repository.activate_program(session, version, _now(request))
+    _programs(request).invalidate()
     return await _program_detail(session, version, request)
 
 

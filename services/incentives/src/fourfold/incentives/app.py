@@ -76,7 +76,7 @@ def create_app(settings: IncentivesSettings | None = None, clock: Clock | None =
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.state.program_text = program_text_for(settings)
-    app.state.programs = Programs()
+    app.state.programs = Programs(refresh_s=settings.incentives_program_refresh_s)
     install_shell(app, service=settings.service_name, readiness=_readiness)
     app.include_router(router)
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +26,7 @@ from fourfold.events import (
     Money,
 )
 from fourfold.incentives import repository
-from fourfold.incentives.domain.accrual import accrue
+from fourfold.incentives.domain.accrual import CapKey, accrue
 from fourfold.incentives.domain.entries import Entry, period_of
 from fourfold.incentives.domain.program import ProgramSet
 from fourfold.incentives.domain.state import customer_of_event, partner_of_event
@@ -74,9 +75,7 @@ async def accrue_events(
     if not customers:  # partner-level facts only: they apply to later events
         return [], []
     await repository.lock(session, [repository.customer_lock(c) for c in customers])
-    history = await repository.customer_history(session, customers)
-    partners = sorted({p for e in history if (p := getattr(e.data, "partner_id", None))})
-    history += await repository.partner_history(session, partners)
+    history = await repository.history(session, customers)
     existing = await repository.customer_entries(session, customers)
     fresh = {e.id for e in events}
     walk = accrue(history=history, fresh=fresh, existing=existing, programs=programs, cap_used=None)
@@ -84,10 +83,30 @@ async def accrue_events(
         keys = walk.cap_keys
         await repository.lock(session, [repository.cap_lock(p, period) for p, period, _ in keys])
         used = await repository.cap_used(session, keys)
-        walk = accrue(
-            history=history, fresh=fresh, existing=existing, programs=programs, cap_used=used
-        )
+        if _any_cap_binds(walk.entries, used, programs):
+            walk = accrue(
+                history=history, fresh=fresh, existing=existing, programs=programs, cap_used=used
+            )
     return await append_entries(session, walk.entries, now=now)
+
+
+def _any_cap_binds(
+    entries: Sequence[Entry], used: dict[CapKey, Decimal], programs: ProgramSet
+) -> bool:
+    """Whether what the partners already earned plus the uncapped new accruals reach a cap;
+    when none does, the uncapped walk is the capped one and need not run again."""
+    totals = dict(used)
+    caps: dict[CapKey, Decimal] = {}
+    for entry in entries:
+        if entry.kind != "accrual":
+            continue
+        key = (entry.partner_id, period_of(entry.event_time), entry.currency)
+        totals[key] = totals.get(key, Decimal(0)) + entry.amount
+        program = programs.by_version(entry.program_version)
+        cap = None if program is None else program.caps.per_period.get(entry.currency)
+        if cap is not None:
+            caps[key] = min(cap, caps.get(key, cap))
+    return any(totals[key] > cap for key, cap in caps.items())
 
 
 async def append_entries(

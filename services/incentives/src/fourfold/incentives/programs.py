@@ -3,6 +3,7 @@ and cached by version, the configured program activated at start."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +17,10 @@ class Programs:
     """Activated versions as a ProgramSet, re-read per use so every replica sees an
     activation at its next batch (one small query; each YAML is parsed only once)."""
 
-    def __init__(self) -> None:
+    def __init__(self, refresh_s: float = 2.0) -> None:
         self._parsed: dict[str, Program] = {}
+        self._refresh_s = refresh_s
+        self._current: tuple[float, ProgramSet] | None = None
 
     def parse(self, version: str, source: str) -> Program:
         program = self._parsed.get(version)
@@ -26,8 +29,19 @@ class Programs:
         return program
 
     async def current(self, session: AsyncSession) -> ProgramSet:
+        """The activated versions, re-read at most every `refresh_s` (an activation on
+        another replica is in force here within that time; on this one at once)."""
+        now = time.monotonic()
+        if self._current is not None and now - self._current[0] < self._refresh_s:
+            return self._current[1]
         rows = await repository.activated_programs(session)
-        return ProgramSet([self.parse(row.version, row.source) for row in rows])
+        programs = ProgramSet([self.parse(row.version, row.source) for row in rows])
+        self._current = (now, programs)
+        return programs
+
+    def invalidate(self) -> None:
+        """Forget the cached set (after an activation through this process)."""
+        self._current = None
 
     async def get(self, session: AsyncSession, version: str) -> Program | None:
         row = await repository.program_row(session, version)

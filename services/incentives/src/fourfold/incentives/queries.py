@@ -23,6 +23,11 @@ STATUS = (
     "CASE WHEN last.status IS NOT NULL THEN last.status "
     "WHEN e.payable_at <= :now THEN 'payable' ELSE 'accrued' END"
 )
+PARTNER_NOT_REJECTED = (
+    "NOT EXISTS (SELECT 1 FROM entry_transitions r WHERE r.partner_id = :partner "
+    "AND r.entry_id = e.entry_id AND r.status = 'rejected')"
+)
+"""The same, for queries of one partner: the anti-join's inner side is that partner's."""
 NOT_REJECTED = (
     "NOT EXISTS (SELECT 1 FROM entry_transitions r WHERE r.entry_id = e.entry_id "
     "AND r.status = 'rejected')"
@@ -100,7 +105,8 @@ async def balance(session: AsyncSession, partner_id: str, now: datetime) -> list
         f"coalesce(sum(e.amount) FILTER (WHERE ({STATUS}) = 'accrued'), 0) AS held, "
         f"coalesce(sum(e.amount) FILTER (WHERE ({STATUS}) IN ('payable', 'approved')), 0) "
         f"AS payable FROM entries e {LAST} "
-        f"WHERE e.partner_id = :partner AND {NOT_REJECTED} GROUP BY e.currency ORDER BY e.currency"
+        f"WHERE e.partner_id = :partner AND {PARTNER_NOT_REJECTED} "
+        "GROUP BY e.currency ORDER BY e.currency"
     )
     return list(await session.execute(query, {"partner": partner_id, "now": now}))
 
@@ -117,30 +123,17 @@ async def payouts(session: AsyncSession, partner_id: str) -> list[Any]:
 async def period_sums(
     session: AsyncSession, partner_id: str, until: str | None = None
 ) -> list[Any]:
-    """Per period and currency (up to `until`): earned (> 0) and reversed (< 0), not rejected."""
+    """Per period, currency and rule (up to `until`), not rejected: earned (> 0), reversed
+    (< 0) and the number of entries. One scan feeds a statement's lines and its rules."""
     bound = "" if until is None else "AND e.period <= :until"
     query = text(
-        "SELECT e.period, e.currency, "
+        "SELECT e.period, e.currency, e.rule, count(*) AS entries, "
         "coalesce(sum(e.amount) FILTER (WHERE e.amount > 0), 0) AS earned, "
         "coalesce(sum(e.amount) FILTER (WHERE e.amount < 0), 0) AS reversed "
-        f"FROM entries e WHERE e.partner_id = :partner {bound} AND {NOT_REJECTED} "
-        "GROUP BY e.period, e.currency ORDER BY e.period, e.currency"
+        f"FROM entries e WHERE e.partner_id = :partner {bound} AND {PARTNER_NOT_REJECTED} "
+        "GROUP BY e.period, e.currency, e.rule ORDER BY e.period, e.currency, e.rule"
     )
     return list(await session.execute(query, {"partner": partner_id, "until": until}))
-
-
-async def rule_totals(session: AsyncSession, partner_id: str, period: str) -> list[Any]:
-    query = text(
-        "SELECT e.rule, e.currency, count(*) AS entries, sum(e.amount) AS amount FROM entries e "
-        f"WHERE e.partner_id = :partner AND e.period = :period AND {NOT_REJECTED} "
-        "GROUP BY e.rule, e.currency ORDER BY e.rule, e.currency"
-    )
-    return list(await session.execute(query, {"partner": partner_id, "period": period}))
-
-
-async def period_entry_count(session: AsyncSession, partner_id: str, period: str) -> int:
-    query = text("SELECT count(*) FROM entries WHERE partner_id = :partner AND period = :period")
-    return int(await session.scalar(query, {"partner": partner_id, "period": period}) or 0)
 
 
 async def statement_history(session: AsyncSession, partner_id: str, period: str) -> list[Any]:

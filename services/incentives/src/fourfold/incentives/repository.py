@@ -86,23 +86,22 @@ def _parse(rows: Iterable[Any]) -> list[Envelope]:
     return [parse_event(row.payload) for row in rows]
 
 
-async def customer_history(session: AsyncSession, customer_ids: Sequence[str]) -> list[Envelope]:
-    """Every kept event of these customers."""
-    query = select(events.c.payload).where(events.c.customer_id == any_of(customer_ids))
-    return _parse(await session.execute(query))
-
-
-PARTNER_TYPES = ("partner.tier_changed", "partner.certified")
-
-
-async def partner_history(session: AsyncSession, partner_ids: Sequence[str]) -> list[Envelope]:
-    """Tier changes and certifications of these partners."""
-    query = select(events.c.payload).where(
-        events.c.partner_id == any_of(partner_ids),
-        events.c.customer_id.is_(None),
-        events.c.type == any_of(PARTNER_TYPES),
+async def history(session: AsyncSession, customer_ids: Sequence[str]) -> list[Envelope]:
+    """Every kept event of these customers, and the tier changes and certifications of the
+    partners those events name, in one statement."""
+    query = text(
+        "WITH own AS (SELECT payload, partner_id FROM events "
+        "WHERE customer_id = ANY(CAST(:customers AS text[]))) "
+        "SELECT payload FROM own UNION ALL "
+        "SELECT payload FROM events WHERE customer_id IS NULL "
+        "AND type = ANY(CAST(:types AS text[])) "
+        "AND partner_id IN (SELECT DISTINCT partner_id FROM own WHERE partner_id IS NOT NULL)"
     )
-    return _parse(await session.execute(query))
+    rows = await session.execute(query, {"customers": list(customer_ids), "types": PARTNER_TYPES})
+    return _parse(rows)
+
+
+PARTNER_TYPES = ["partner.tier_changed", "partner.certified"]
 
 
 async def all_history(session: AsyncSession, until: datetime) -> list[Envelope]:

@@ -29,6 +29,11 @@ class IncentivesSettings(FourfoldSettings):
     incentives_consumer_group: str = Field(default="incentives")
     incentives_consumer_max_records: int = Field(default=500, ge=1)
     incentives_consumer_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    incentives_program_refresh_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often the consumer re-reads the activated program versions.",
+    )
     incentives_max_program_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest program YAML an admin may upload."
     )

@@ -78,9 +78,12 @@ def statements(
     paid_before: dict[str, Decimal] = {}
     out = []
     for period in periods:
-        rows = [r for r in sums if r.period == period]
-        earned = {r.currency: Decimal(r.earned) for r in rows}
-        reversed_ = {r.currency: Decimal(r.reversed) for r in rows}
+        earned: dict[str, Decimal] = {}
+        reversed_: dict[str, Decimal] = {}
+        for r in sums:
+            if r.period == period:
+                earned[r.currency] = earned.get(r.currency, ZERO) + Decimal(r.earned)
+                reversed_[r.currency] = reversed_.get(r.currency, ZERO) + Decimal(r.reversed)
         lines = statement_lines(
             before=before, earned=earned, reversed_=reversed_, paid_before=paid_before
         )
@@ -137,7 +140,7 @@ def statement(
                 rule=r.rule,
                 currency=r.currency,
                 entries=r.entries,
-                amount=money(r.amount, r.currency),
+                amount=money(Decimal(r.earned) + Decimal(r.reversed), r.currency),
             )
             for r in rules
         ],
