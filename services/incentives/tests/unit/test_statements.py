@@ -54,3 +54,12 @@ def test_a_negative_due_is_carried_forward() -> None:
 )
 def test_the_open_period_skips_paid_ones(period: str, frozen: set[str], expected: str) -> None:
     assert open_period(period, frozen) == expected
+
+
+@pytest.mark.parametrize("name", ["", "a", "evt-1\x1fnew_logo\x1fp-1\x1f", "é" * 300])
+def test_entry_ids_are_the_uuid5_of_their_identity(name: str) -> None:
+    import uuid
+
+    from fourfold.incentives.domain.entries import _NAMESPACE, _uuid5
+
+    assert _uuid5(name) == str(uuid.uuid5(_NAMESPACE, name))

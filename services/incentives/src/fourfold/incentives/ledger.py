@@ -75,7 +75,7 @@ async def accrue_events(
     if not customers:  # partner-level facts only: they apply to later events
         return [], []
     await repository.lock(session, [repository.customer_lock(c) for c in customers])
-    history = await repository.history(session, customers)
+    history = await repository.history(session, customers, events)
     existing = await repository.customer_entries(session, customers)
     fresh = {e.id for e in events}
     walk = accrue(history=history, fresh=fresh, existing=existing, programs=programs, cap_used=None)

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -53,8 +54,7 @@ events = Table(
     Column("payload", JSONB, nullable=False),
     Index("events_identity_idx", "event_source", "event_id", unique=True),
     Index("events_customer_idx", "customer_id", "time"),
-    Index("events_partner_idx", "partner_id", "time"),
-    Index("events_time_idx", "time"),
+    Index("events_partner_idx", "partner_id", postgresql_where=text("customer_id IS NULL")),
 )
 
 programs = Table(
@@ -74,7 +74,7 @@ entries = Table(
     "entries",
     metadata,
     Column("entry_id", String(64), primary_key=True),
-    Column("seq", BigInteger, Identity(), nullable=False, unique=True),
+    Column("seq", BigInteger, Identity(), nullable=False),
     Column("partner_id", String(128), nullable=False),
     Column("customer_id", String(128), nullable=False),
     Column("rule", String(64), nullable=False),
@@ -91,7 +91,6 @@ entries = Table(
     Column("reverses_entry_id", String(64), nullable=True),
     Column("inputs", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index("entries_partner_period_idx", "partner_id", "period", "seq"),
     Index("entries_partner_seq_idx", "partner_id", "seq"),
     Index("entries_customer_idx", "customer_id"),
     Index("entries_cap_idx", "partner_id", "earned_period", "currency"),

@@ -73,7 +73,7 @@ async def store_events(session: AsyncSession, kept: Sequence[Envelope]) -> None:
             "customer_id": getattr(e.data, "customer_id", None),
             "partner_id": getattr(e.data, "partner_id", None),
             "time": e.time,
-            "payload": orjson.loads(e.to_json_bytes()),
+            "payload": orjson.Fragment(e.to_json_bytes()),
         }
         for e in kept
     ]
@@ -86,19 +86,24 @@ def _parse(rows: Iterable[Any]) -> list[Envelope]:
     return [parse_event(row.payload) for row in rows]
 
 
-async def history(session: AsyncSession, customer_ids: Sequence[str]) -> list[Envelope]:
+async def history(
+    session: AsyncSession, customer_ids: Sequence[str], fresh: Sequence[Envelope] = ()
+) -> list[Envelope]:
     """Every kept event of these customers, and the tier changes and certifications of the
-    partners those events name, in one statement."""
+    partners those events name, in one statement. `fresh` (already parsed, just stored) are
+    not read back: they are returned as they are."""
     query = text(
-        "WITH own AS (SELECT payload, partner_id FROM events "
+        "WITH own AS (SELECT payload, partner_id, event_source, event_id FROM events "
         "WHERE customer_id = ANY(CAST(:customers AS text[]))) "
-        "SELECT payload FROM own UNION ALL "
-        "SELECT payload FROM events WHERE customer_id IS NULL "
+        "SELECT payload, event_source, event_id FROM own UNION ALL "
+        "SELECT payload, event_source, event_id FROM events WHERE customer_id IS NULL "
         "AND type = ANY(CAST(:types AS text[])) "
         "AND partner_id IN (SELECT DISTINCT partner_id FROM own WHERE partner_id IS NOT NULL)"
     )
     rows = await session.execute(query, {"customers": list(customer_ids), "types": PARTNER_TYPES})
-    return _parse(rows)
+    known = {(e.source, e.id) for e in fresh}
+    stored = [r for r in rows if (r.event_source, r.event_id) not in known]
+    return [*_parse(stored), *fresh]
 
 
 PARTNER_TYPES = ["partner.tier_changed", "partner.certified"]

@@ -164,7 +164,7 @@ class Accrual:
             self._price(earned, ledger, program)
 
     def _adoption(self, event: Envelope, customer: CustomerState, ledger: CustomerLedger) -> None:
-        if ledger.has_rule("adoption_bonus"):
+        if "first_value" not in customer.milestones or ledger.has_rule("adoption_bonus"):
             return
         at_program = self.programs.for_time(event.time)
         if at_program is None:

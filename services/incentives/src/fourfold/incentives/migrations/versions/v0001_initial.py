@@ -92,8 +92,13 @@ def upgrade() -> None:
     )
     op.create_index("events_identity_idx", "events", ["event_source", "event_id"], unique=True)
     op.create_index("events_customer_idx", "events", ["customer_id", "time"])
-    op.create_index("events_partner_idx", "events", ["partner_id", "time"])
-    op.create_index("events_time_idx", "events", ["time"])
+    # partner-level facts only (tiers, certifications): customer events are found by customer
+    op.create_index(
+        "events_partner_idx",
+        "events",
+        ["partner_id"],
+        postgresql_where=sa.text("customer_id IS NULL"),
+    )
     op.create_table(
         "programs",
         sa.Column("version", sa.String(128), primary_key=True),
@@ -108,7 +113,7 @@ def upgrade() -> None:
     op.create_table(
         "entries",
         sa.Column("entry_id", sa.String(64), primary_key=True),
-        sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False, unique=True),
+        sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False),
         sa.Column("partner_id", sa.String(128), nullable=False),
         sa.Column("customer_id", sa.String(128), nullable=False),
         sa.Column("rule", sa.String(64), nullable=False),
@@ -133,7 +138,6 @@ def upgrade() -> None:
         "CREATE UNIQUE INDEX entries_identity_idx ON entries "
         "(source_event_id, rule, partner_id, reverses_entry_id) NULLS NOT DISTINCT"
     )
-    op.create_index("entries_partner_period_idx", "entries", ["partner_id", "period", "seq"])
     op.create_index("entries_partner_seq_idx", "entries", ["partner_id", "seq"])
     op.create_index("entries_customer_idx", "entries", ["customer_id"])
     op.create_index("entries_cap_idx", "entries", ["partner_id", "earned_period", "currency"])
