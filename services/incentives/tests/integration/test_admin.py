@@ -253,6 +253,14 @@ async def test_programs_upload_validate_and_activate(shared_service: Service) ->
     response = await s.client.post("/v1/admin/incentives/programs", content=broken, headers=admin)
     assert response.status_code == 422
     assert response.json()["detail"][0]["line"] == 15
+    impossible = default_program_text().replace(
+        "effective_from: 2020-01-01", "effective_from: 2020-13-01"
+    )
+    response = await s.client.post(
+        "/v1/admin/incentives/programs", content=impossible, headers=admin
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "effective_from"]
     version = f"v-{uuid.uuid4().hex[:6]}"
     good = (
         default_program_text()

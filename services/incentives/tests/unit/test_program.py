@@ -88,3 +88,20 @@ def test_the_shipped_default_pays_lifecycle_work_more_than_the_new_logo() -> Non
     assert rules.implementation_bonus
     assert rules.adoption_bonus
     assert rules.clawback
+
+
+def test_an_impossible_date_names_its_field_and_line(program_yaml: str) -> None:
+    with pytest.raises(ProgramError) as raised:
+        parse_program(
+            program_yaml.replace("effective_from: 2026-01-01", "effective_from: 2026-13-01")
+        )
+    (problem,) = raised.value.problems
+    assert problem["loc"] == ["effective_from"]
+    assert problem["line"] == 3
+
+
+def test_unreadable_yaml_is_a_program_error_not_a_crash() -> None:
+    with pytest.raises(ProgramError):
+        parse_program("a: " + "[" * 5000 + "]" * 5000)
+    with pytest.raises(ProgramError):
+        parse_program("- just\n- a list\n")

@@ -260,18 +260,29 @@ def _line_of(root: yaml.Node | None, loc: Iterable[Any]) -> int | None:
     return line
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so pydantic validates them and a bad one
+    (`2026-13-01`) is reported at its field and line instead of failing the YAML read."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def parse_program(text: str) -> Program:
     """Validate a YAML program, raising ProgramError naming each bad field and its line."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        root = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
         line = None if mark is None else mark.line + 1
         problem: dict[str, Any] = {
             "loc": [],
             "line": line,
-            "msg": f"not valid YAML: {exc}",
+            "msg": f"not valid YAML: {exc}" if isinstance(exc, yaml.YAMLError) else "not readable",
             "type": "yaml",
         }
         raise ProgramError([problem]) from None
