@@ -41,6 +41,15 @@ SERVICES: dict[str, list[str]] = {
         "--port",
         "8000",
     ],
+    "incentives": [
+        "uvicorn",
+        "fourfold.incentives.app:create_app",
+        "--factory",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8000",
+    ],
 }
 SERVICE_PORT = 8000
 REQUIRED_ENV = {
@@ -64,6 +73,8 @@ ROUTES: dict[str, str] = {
     "/v1/partners": "health-scoring",
     "/v1/admin/health": "health-scoring",
     "/v1/admin/scorecard": "health-scoring",
+    "/v1/incentives": "incentives",
+    "/v1/admin/incentives": "incentives",
 }
 
 BASE_TOPICS = [
@@ -102,6 +113,10 @@ METRICS: dict[str, Metric] = {
     "fourfold_ingest_webhook_events_total": _m("counter", "adapter", "outcome"),
     "fourfold_ingest_webhook_auth_failures_total": _m("counter", "adapter", "reason"),
     "fourfold_health_scores_total": _m("counter", "band"),
+    "fourfold_incentives_entries_total": _m("counter", "kind", "rule", "currency"),
+    "fourfold_incentives_amount_total": _m("counter", "kind", "rule", "currency"),
+    "fourfold_incentives_cap_hits_total": _m("counter", "rule", "currency"),
+    "fourfold_incentives_duplicate_entries_total": _m("counter"),
 }
 # Labels Prometheus adds to every scraped series, and its own synthetic `up` series.
 TARGET_LABELS = frozenset({"job", "instance"})

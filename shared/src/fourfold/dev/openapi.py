@@ -15,6 +15,10 @@ APPS = {
         "fourfold.health.app:create_app",
         "fourfold.health.settings:HealthSettings",
     ),
+    "incentives": (
+        "fourfold.incentives.app:create_app",
+        "fourfold.incentives.settings:IncentivesSettings",
+    ),
 }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 SERVICES = {
     "ingest": ("fourfold.ingest.settings:IngestSettings", "fourfold.ingest"),
     "health-scoring": ("fourfold.health.settings:HealthSettings", "fourfold.health"),
+    "incentives": ("fourfold.incentives.settings:IncentivesSettings", "fourfold.incentives"),
 }
 
 
