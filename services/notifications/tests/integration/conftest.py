@@ -4,11 +4,15 @@ PostgreSQL, a schema and topics of the test's own, a ManualClock, and event buil
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -246,6 +250,41 @@ class Service:
     @property
     def input_topics(self) -> list[str]:
         return [self.topic(t) for t in INPUT_TOPICS]
+
+
+Spawn = Callable[..., "subprocess.Popen[bytes]"]
+
+
+@pytest.fixture
+def spawn() -> Spawn:
+    """Start the service in a process of its own: `spawn(settings, log, **extra)`."""
+    return spawn_service
+
+
+def spawn_service(
+    settings: NotificationsSettings, log: Path, **extra: object
+) -> subprocess.Popen[bytes]:
+    """The service in a process of its own (uvicorn, a real clock) on the test's settings;
+    `extra` are FOURFOLD_NOTIFICATIONS_* values (e.g. DELIVERY_LEASE_S=2)."""
+    env = {
+        **os.environ,
+        "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
+        "FOURFOLD_DATABASE_URL": settings.database_url or "",
+        "FOURFOLD_DATABASE_SCHEMA": settings.database_schema,
+        "FOURFOLD_AUTH_SECRET": settings.auth_secret.get_secret_value(),
+        "FOURFOLD_TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "FOURFOLD_NOTIFICATIONS_TOPIC_PREFIX": settings.notifications_topic_prefix,
+        "FOURFOLD_NOTIFICATIONS_CONSUMER_GROUP": settings.notifications_consumer_group,
+        "FOURFOLD_NOTIFICATIONS_CONSUMER_SESSION_TIMEOUT_MS": "6000",
+        "FOURFOLD_NOTIFICATIONS_EVALUATE_INTERVAL_S": "3600",
+        "FOURFOLD_LOG_JSON": "false",
+        **{f"FOURFOLD_NOTIFICATIONS_{k}": str(v) for k, v in extra.items()},
+    }
+    command = [sys.executable, "-m", "uvicorn", "fourfold.notifications.app:create_app"]
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [*command, "--factory", "--port", "0"], stdout=output, stderr=subprocess.STDOUT, env=env
+        )
 
 
 @pytest.fixture

@@ -4,10 +4,7 @@ doubled — every event applied once, every nudge published once, one open nudge
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -27,45 +24,14 @@ from fourfold.notifications.settings import NotificationsSettings
 from fourfold.testing.kafka import produce_raw, read_topic
 
 if TYPE_CHECKING:
-    from conftest import Make
+    from conftest import Make, Spawn
+
 
 pytestmark = pytest.mark.integration
 
 CUSTOMERS = 20
 INVOICES = 30  # per customer: a failure, then its payment
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def spawn(settings: NotificationsSettings, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
-        "FOURFOLD_DATABASE_URL": settings.database_url or "",
-        "FOURFOLD_DATABASE_SCHEMA": settings.database_schema,
-        "FOURFOLD_AUTH_SECRET": settings.auth_secret.get_secret_value(),
-        "FOURFOLD_TOPIC_PARTITIONS": str(settings.topic_partitions),
-        "FOURFOLD_NOTIFICATIONS_TOPIC_PREFIX": settings.notifications_topic_prefix,
-        "FOURFOLD_NOTIFICATIONS_CONSUMER_GROUP": settings.notifications_consumer_group,
-        "FOURFOLD_NOTIFICATIONS_CONSUMER_SESSION_TIMEOUT_MS": "6000",
-        "FOURFOLD_NOTIFICATIONS_CONSUMER_MAX_RECORDS": "10",
-        "FOURFOLD_NOTIFICATIONS_EVALUATE_INTERVAL_S": "3600",
-        "FOURFOLD_LOG_JSON": "false",
-    }
-    with log.open("ab") as output:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "fourfold.notifications.app:create_app",
-                "--factory",
-                "--port",
-                "0",
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
 
 
 @pytest.fixture
@@ -106,7 +72,7 @@ def stream(make: Make, customers: list[str], partner: str) -> list[Envelope]:
 
 
 async def test_killed_mid_batch_and_restarted_loses_and_doubles_nothing(
-    settings: NotificationsSettings, engine: AsyncEngine, make: Make, unique: str
+    settings: NotificationsSettings, engine: AsyncEngine, make: Make, unique: str, spawn: Spawn
 ) -> None:
     partner = f"p-{unique}"
     customers = [f"crash-{unique}-{c}" for c in range(CUSTOMERS)]
@@ -117,14 +83,14 @@ async def test_killed_mid_batch_and_restarted_loses_and_doubles_nothing(
     await ensure_topics(bootstrap, [topic], partitions=settings.topic_partitions)
     await produce_raw(bootstrap, topic, [(e.key.encode(), e.to_json_bytes()) for e in events])
 
-    first = spawn(settings, log)
+    first = spawn(settings, log, CONSUMER_MAX_RECORDS=10)
     await wait_for(engine, "SELECT count(*) FROM inbox", 100, timeout_s=60)
     first.send_signal(signal.SIGKILL)
     await asyncio.to_thread(first.wait, 30)
     before = await count(engine, "SELECT count(*) FROM inbox")
     assert 0 < before < len(events), f"killed mid-stream ({before} applied); see {log}"
 
-    second = spawn(settings, log)
+    second = spawn(settings, log, CONSUMER_MAX_RECORDS=10)
     try:
         await wait_for(engine, "SELECT count(*) FROM inbox", len(events), timeout_s=90)
         await wait_for(engine, "SELECT 1 - least(count(*), 1) FROM outbox", 1, timeout_s=30)

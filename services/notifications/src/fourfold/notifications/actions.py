@@ -19,7 +19,7 @@ from fourfold.notifications.errors import (
     NudgeNotFound,
 )
 from fourfold.notifications.evaluation import resolved_event
-from fourfold.notifications.metrics import DEAD_LETTERS_PENDING, NUDGES_RESOLVED
+from fourfold.notifications.metrics import NUDGES_RESOLVED
 from fourfold.notifications.models import deliveries, outbox
 
 
@@ -77,4 +77,3 @@ async def retry_dead(session: AsyncSession, *, delivery_id: str, now: datetime) 
         if row is None:
             raise DeliveryNotFound()
         raise DeliveryNotDead(row.status)
-    DEAD_LETTERS_PENDING.dec()

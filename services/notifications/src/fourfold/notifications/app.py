@@ -19,8 +19,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fourfold.clock import Clock, SystemClock
 from fourfold.db.engine import create_engine, session_factory
@@ -34,6 +35,14 @@ from fourfold.kafka.topics import ensure_topics, with_dead_letters
 from fourfold.logs import configure_logging
 from fourfold.notifications.api import router
 from fourfold.notifications.consumer import INPUT_TOPICS, build_handler
+from fourfold.notifications.delivery.senders import (
+    EmailSender,
+    Sender,
+    SlackSender,
+    Smtp,
+    WebhookSender,
+)
+from fourfold.notifications.delivery.worker import DeliveryWorker
 from fourfold.notifications.domain.config import RuleConfig, default_config, load_config
 from fourfold.notifications.evaluation import Ruleset
 from fourfold.notifications.models import inbox, outbox
@@ -180,16 +189,31 @@ async def _running(
             service=service,
         )
     )
+    http = httpx.AsyncClient(
+        timeout=settings.notifications_delivery_timeout_s,
+        limits=httpx.Limits(max_connections=settings.notifications_delivery_concurrency),
+        follow_redirects=False,
+    )
+    worker = (
+        _worker(settings, sessions, clock, ruleset, http)
+        if settings.notifications_delivery_workers
+        else None
+    )
+    if worker is not None:
+        wakers.append(worker.notify)
     app.state.engine, app.state.bootstrap_servers = engine, bootstrap
     app.state.sessions, app.state.outbox, app.state.relay = sessions, outbox, relay
     app.state.consumer, app.state.evaluator, app.state.pruner = consumer, evaluator, pruner
-    app.state.wake_writers = committed
+    app.state.wake_writers, app.state.worker = committed, worker
     await consumer.start()
     loops: dict[str, Coroutine[Any, Any, None]] = {
         "consumer": consumer.run(),
         "scheduler": evaluator.run(),
     }
     stoppers = [consumer.stop, evaluator.stop]
+    if worker is not None:
+        loops["delivery worker"] = worker.run()
+        stoppers.append(worker.stop)
     if pruner is not None:
         loops["inbox pruning"] = pruner.run()
         stoppers.append(pruner.stop)
@@ -206,3 +230,39 @@ async def _running(
         await asyncio.gather(*writers, return_exceptions=True)
         relay.stop()
         await asyncio.gather(publishing, return_exceptions=True)
+        await http.aclose()
+
+
+def _worker(
+    settings: NotificationsSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    ruleset: Ruleset,
+    http: httpx.AsyncClient,
+) -> DeliveryWorker:
+    """The delivery worker with one sender per channel kind (one pooled HTTP client)."""
+    password = settings.notifications_smtp_password
+    smtp = Smtp(
+        host=settings.notifications_smtp_host,
+        port=settings.notifications_smtp_port,
+        sender=settings.notifications_mail_from,
+        username=settings.notifications_smtp_username,
+        password=None if password is None else password.get_secret_value(),
+        starttls=settings.notifications_smtp_starttls,
+        timeout_s=settings.notifications_delivery_timeout_s,
+    )
+    senders: dict[str, Sender] = {
+        "webhook": WebhookSender(http, clock),
+        "slack": SlackSender(http),
+        "email": EmailSender(smtp),
+    }
+    return DeliveryWorker(
+        sessions=sessions,
+        senders=senders,
+        clock=clock,
+        retry=ruleset.config.delivery.retry,
+        concurrency=settings.notifications_delivery_concurrency,
+        per_endpoint=settings.notifications_delivery_per_endpoint,
+        lease_s=settings.notifications_delivery_lease_s,
+        poll_s=settings.notifications_delivery_poll_s,
+    )

@@ -61,7 +61,9 @@ def in_force(stored: Sequence[Mapping[str, Any]], now: datetime) -> list[str]:
         for s in stored
         if s.get("expires_at") is None or datetime.fromisoformat(s["expires_at"]) > now
     ]
-    return [s["secret"] for s in sorted(kept, key=lambda s: s["created_at"], reverse=True)]
+    # newest first; the later entry wins a tie (a rotation appends the new secret)
+    ordered = sorted(enumerate(kept), key=lambda e: (e[1]["created_at"], e[0]), reverse=True)
+    return [entry["secret"] for _, entry in ordered]
 
 
 def new_secret_entry(secret: str, now: datetime) -> dict[str, Any]:
