@@ -41,6 +41,15 @@ SERVICES: dict[str, list[str]] = {
         "--port",
         "8000",
     ],
+    "notifications": [
+        "uvicorn",
+        "fourfold.notifications.app:create_app",
+        "--factory",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8000",
+    ],
 }
 SERVICE_PORT = 8000
 REQUIRED_ENV = {
@@ -62,6 +71,9 @@ ROUTES: dict[str, str] = {
     "/v1/partners": "health-scoring",
     "/v1/admin/health": "health-scoring",
     "/v1/admin/scorecard": "health-scoring",
+    "/v1/nudges": "notifications",
+    "/v1/channels": "notifications",
+    "/v1/admin/notifications": "notifications",
 }
 
 BASE_TOPICS = [
@@ -98,6 +110,14 @@ METRICS: dict[str, Metric] = {
     "fourfold_outbox_published_total": _m("counter", "service"),
     "fourfold_ingest_events_total": _m("counter", "result"),
     "fourfold_health_scores_total": _m("counter", "band"),
+    "fourfold_notifications_nudges_raised_total": _m("counter", "rule"),
+    "fourfold_notifications_nudges_resolved_total": _m("counter", "rule", "resolution"),
+    "fourfold_notifications_deliveries_total": _m("counter", "channel", "outcome"),
+    "fourfold_notifications_delivery_duration_seconds": _m("histogram", "channel"),
+    "fourfold_notifications_dead_letters_total": _m("counter", "channel"),
+    "fourfold_notifications_dead_letters_pending": _m("gauge"),
+    "fourfold_notifications_digest_size": _m("histogram"),
+    "fourfold_notifications_scheduled_evaluations_total": _m("counter"),
 }
 # Labels Prometheus adds to every scraped series, and its own synthetic `up` series.
 TARGET_LABELS = frozenset({"job", "instance"})

@@ -10,7 +10,12 @@ from prometheus_client.metrics import MetricWrapperBase
 from .conftest import METRICS  # type: ignore[import-not-found]
 
 # Every module that defines metrics; importing them registers the metrics.
-METRIC_MODULES = ["fourfold.metrics", "fourfold.ingest.intake", "fourfold.health.metrics"]
+METRIC_MODULES = [
+    "fourfold.metrics",
+    "fourfold.ingest.intake",
+    "fourfold.health.metrics",
+    "fourfold.notifications.metrics",
+]
 
 
 def registered() -> dict[str, tuple[str, frozenset[str]]]:

@@ -30,7 +30,7 @@ async def book(service: Service, make: Make, unique: str) -> dict[str, Any]:
     await service.produce(events)
     await service.settled(len(events))
     response = await service.client.post(
-        f"/v1/admin/partners/{ids['A']}/channels",
+        f"/v1/admin/notifications/partners/{ids['A']}/channels",
         json={"kind": "webhook", "target": "http://127.0.0.1:9/hook"},
         headers=service.auth(),
     )
@@ -46,11 +46,11 @@ def partner_routes(ids: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] |
     """Every partner-facing route, pointed at partner A's data."""
     soon = "2099-01-01T00:00:00Z"
     return [
-        ("GET", f"/v1/partners/{ids['A']}/nudges", None),
+        ("GET", f"/v1/nudges?partner_id={ids['A']}", None),
         ("GET", f"/v1/nudges/{ids['nudge']}", None),
         ("POST", f"/v1/nudges/{ids['nudge']}/acknowledge", None),
         ("POST", f"/v1/nudges/{ids['nudge']}/snooze", {"until": soon}),
-        ("GET", f"/v1/partners/{ids['A']}/channels", None),
+        ("GET", f"/v1/channels?partner_id={ids['A']}", None),
         ("POST", f"/v1/nudges/{ids['nudge']}/resolve", None),  # last: it closes the nudge
     ]
 
@@ -59,16 +59,16 @@ def admin_routes(ids: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | N
     return [
         (
             "POST",
-            f"/v1/admin/partners/{ids['A']}/channels",
+            f"/v1/admin/notifications/partners/{ids['A']}/channels",
             {"kind": "slack", "target": "https://hooks.example/x"},
         ),
-        ("PATCH", f"/v1/admin/channels/{ids['channel']}", {"enabled": True}),
-        ("POST", f"/v1/admin/channels/{ids['channel']}/rotate-secret", None),
-        ("GET", "/v1/admin/rules", None),
-        ("POST", "/v1/admin/rules/validate", {"yaml": "version: x"}),
-        ("GET", "/v1/admin/deliveries", None),
-        ("GET", "/v1/admin/dead-letters", None),
-        ("POST", "/v1/admin/deliveries/msg_none/retry", None),
+        ("PATCH", f"/v1/admin/notifications/channels/{ids['channel']}", {"enabled": True}),
+        ("POST", f"/v1/admin/notifications/channels/{ids['channel']}/rotate-secret", None),
+        ("GET", "/v1/admin/notifications/rules", None),
+        ("POST", "/v1/admin/notifications/rules/validate", {"yaml": "version: x"}),
+        ("GET", "/v1/admin/notifications/deliveries", None),
+        ("GET", "/v1/admin/notifications/dead-letters", None),
+        ("POST", "/v1/admin/notifications/deliveries/msg_none/retry", None),
     ]
 
 
@@ -84,6 +84,13 @@ async def test_every_partner_route_is_scoped(service: Service, book: dict[str, A
         ).status_code == 403
         seen = await client.request(method, path, json=body, headers=own)
         assert seen.status_code == 200, (path, seen.text)
+    for path in ("/v1/nudges", "/v1/channels"):  # a partner's own by default; admins name one
+        assert (await client.get(path, headers=own)).status_code == 200
+        unnamed = await client.get(path, headers=service.auth())
+        assert (unnamed.status_code, unnamed.json()["detail"][0]["loc"]) == (
+            422,
+            ["query", "partner_id"],
+        )
     missing = await client.get("/v1/nudges/ndg_missing", headers=own)
     hidden = await client.get(f"/v1/nudges/{book['nudge']}", headers=other)
     assert missing.json() == hidden.json() == HIDDEN  # hidden looks missing
@@ -100,7 +107,7 @@ async def test_admin_routes_refuse_partners(service: Service, book: dict[str, An
 
 async def test_the_feed_filters_and_pages_by_keyset(service: Service, book: dict[str, Any]) -> None:
     headers = service.auth("partner", book["A"])
-    path = f"/v1/partners/{book['A']}/nudges"
+    path = "/v1/nudges"
     everything = (await service.client.get(path, headers=headers)).json()["items"]
     assert {n["partner_id"] for n in everything} == {book["A"]}
     seen: list[str] = []
@@ -181,15 +188,13 @@ async def test_acknowledge_snooze_resolve_and_come_back(
 
 
 async def test_channels_never_show_a_secret_again(service: Service, book: dict[str, Any]) -> None:
-    listed = await service.client.get(
-        f"/v1/partners/{book['A']}/channels", headers=service.auth("partner", book["A"])
-    )
+    listed = await service.client.get("/v1/channels", headers=service.auth("partner", book["A"]))
     [channel] = listed.json()
     assert channel["secrets_in_force"] == 1
     assert "secret" not in channel
     assert "whsec_" not in listed.text
     bad = await service.client.post(
-        f"/v1/admin/partners/{book['A']}/channels",
+        f"/v1/admin/notifications/partners/{book['A']}/channels",
         json={"kind": "webhook", "target": "ftp://x"},
         headers=service.auth(),
     )
@@ -197,15 +202,19 @@ async def test_channels_never_show_a_secret_again(service: Service, book: dict[s
 
 
 async def test_rules_read_and_validate(service: Service) -> None:
-    active = (await service.client.get("/v1/admin/rules", headers=service.auth())).json()
+    active = (
+        await service.client.get("/v1/admin/notifications/rules", headers=service.auth())
+    ).json()
     assert active["config"]["rules"]["implement_stalled"]["min_age_days"] == 21
     ok = await service.client.post(
-        "/v1/admin/rules/validate", json={"yaml": default_config_text()}, headers=service.auth()
+        "/v1/admin/notifications/rules/validate",
+        json={"yaml": default_config_text()},
+        headers=service.auth(),
     )
     assert ok.json() == {"valid": True, "version": active["version"]}
     broken = default_config_text().replace("{{ customer_id }} failed", "{{ customr }} failed")
     refused = await service.client.post(
-        "/v1/admin/rules/validate", json={"yaml": broken}, headers=service.auth()
+        "/v1/admin/notifications/rules/validate", json={"yaml": broken}, headers=service.auth()
     )
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == [

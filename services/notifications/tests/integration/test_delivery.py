@@ -89,7 +89,7 @@ def smtp() -> Iterator[Controller]:
 
 async def channel(service: Service, partner: str, kind: str, target: str) -> dict[str, Any]:
     response = await service.client.post(
-        f"/v1/admin/partners/{partner}/channels",
+        f"/v1/admin/notifications/partners/{partner}/channels",
         json={"kind": kind, "target": target},
         headers=service.auth(),
     )
@@ -139,9 +139,7 @@ async def test_a_webhook_arrives_signed_and_verifies_with_the_official_library(
     with pytest.raises(Exception, match="No matching signature"):
         Webhook(created["secret"]).verify(got.body.replace(b"in_1", b"in_2"), got.headers)
 
-    listed = await service.client.get(
-        f"/v1/partners/{partner}/channels", headers=service.auth("partner", partner)
-    )
+    listed = await service.client.get("/v1/channels", headers=service.auth("partner", partner))
     assert "whsec_" not in listed.text  # never shown again
 
 
@@ -151,7 +149,8 @@ async def test_a_rotated_secret_signs_with_old_and_new_for_the_overlap(
     customer, partner = f"c-{unique}", f"p-{unique}"
     created = await channel(service, partner, "webhook", f"{receiver.url}/ok")
     rotated = await service.client.post(
-        f"/v1/admin/channels/{created['channel_id']}/rotate-secret", headers=service.auth()
+        f"/v1/admin/notifications/channels/{created['channel_id']}/rotate-secret",
+        headers=service.auth(),
     )
     assert rotated.status_code == 200, rotated.text
     new = rotated.json()["secret"]
@@ -203,27 +202,27 @@ async def test_a_failing_endpoint_backs_off_to_a_dead_letter_while_another_partn
     assert gaps[1] >= 5 * 0.8
     assert gaps[2] >= 30 * 0.8
 
-    letters = (await service.client.get("/v1/admin/dead-letters", headers=service.auth())).json()[
-        "items"
-    ]
+    letters = (
+        await service.client.get("/v1/admin/notifications/dead-letters", headers=service.auth())
+    ).json()["items"]
     assert [d["delivery_id"] for d in letters if d["partner_id"] == failing] == [dead.delivery_id]
     assert len(letters[0]["attempts"]) == 4
 
     # fixed by hand: point the channel at a working URL and retry, with the same webhook-id
     fixed = await service.client.patch(
-        f"/v1/admin/channels/{bad['channel_id']}",
+        f"/v1/admin/notifications/channels/{bad['channel_id']}",
         json={"target": f"{receiver.url}/ok"},
         headers=service.auth(),
     )
     assert fixed.status_code == 200, fixed.text
     retried = await service.client.post(
-        f"/v1/admin/deliveries/{dead.delivery_id}/retry", headers=service.auth()
+        f"/v1/admin/notifications/deliveries/{dead.delivery_id}/retry", headers=service.auth()
     )
     assert retried.status_code == 200, retried.text
     await wait_status(service, failing, "delivered")
     assert receiver.received[-1].headers["webhook-id"] == dead.delivery_id
     again = await service.client.post(
-        f"/v1/admin/deliveries/{dead.delivery_id}/retry", headers=service.auth()
+        f"/v1/admin/notifications/deliveries/{dead.delivery_id}/retry", headers=service.auth()
     )
     assert (again.status_code, again.json()["error"]) == (409, "delivery_not_dead")
 

@@ -40,7 +40,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 async def webhook(service: Service, partner: str, target: str) -> str:
     response = await service.client.post(
-        f"/v1/admin/partners/{partner}/channels",
+        f"/v1/admin/notifications/partners/{partner}/channels",
         json={"kind": "webhook", "target": target},
         headers=service.auth(),
     )
@@ -134,7 +134,7 @@ async def test_digests_are_per_partner_frozen_when_sent_and_kept_whole_on_retry(
     ]
 
     fixed = await service.client.patch(
-        f"/v1/admin/channels/{channel_a}",
+        f"/v1/admin/notifications/channels/{channel_a}",
         json={"target": f"{receiver.url}/ok"},
         headers=service.auth(),
     )

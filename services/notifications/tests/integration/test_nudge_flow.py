@@ -115,7 +115,7 @@ async def test_payment_failed_clears_on_paid_and_comes_back_on_the_next_failure(
 async def add_webhook(service: Service, partner: str, url: str = "http://127.0.0.1:9/hook") -> str:
     """A webhook channel for `partner`, through the admin route."""
     response = await service.client.post(
-        f"/v1/admin/partners/{partner}/channels",
+        f"/v1/admin/notifications/partners/{partner}/channels",
         json={"kind": "webhook", "target": url},
         headers=service.auth(),
     )

@@ -12,6 +12,7 @@ from typing import Any
 APPS = {
     "ingest": "fourfold.ingest.app:create_app",
     "health-scoring": "fourfold.health.app:create_app",
+    "notifications": "fourfold.notifications.app:create_app",
 }
 
 

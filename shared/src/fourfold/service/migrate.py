@@ -15,6 +15,10 @@ from pathlib import Path
 SERVICES = {
     "ingest": ("fourfold.ingest.settings:IngestSettings", "fourfold.ingest"),
     "health-scoring": ("fourfold.health.settings:HealthSettings", "fourfold.health"),
+    "notifications": (
+        "fourfold.notifications.settings:NotificationsSettings",
+        "fourfold.notifications",
+    ),
 }
 
 

@@ -86,11 +86,24 @@ async def _visible_nudge(session: AsyncSession, principal: Principal, nudge_id: 
     return row
 
 
-@router.get("/partners/{partner_id}/nudges", tags=["feed"])
+def _partner(principal: Principal, partner_id: str | None) -> str:
+    """The partner a list is about: a partner's own by default; admins must name one."""
+    if partner_id is None:
+        if principal.partner_id is None:
+            raise InvalidField("query", "partner_id", "required for an admin token")
+        return principal.partner_id
+    partner_scope(principal, partner_id, resource="partner")
+    return partner_id
+
+
+PartnerQuery = Annotated[str | None, Query(max_length=128, description="Default: the caller's.")]
+
+
+@router.get("/nudges", tags=["feed"])
 async def get_feed(
-    partner_id: str,
     principal: Reader,
     session: ReadSession,
+    partner_id: PartnerQuery = None,
     status: NudgeStatus | None = None,
     rule: RuleName | None = None,
     customer_id: Annotated[str | None, Query(max_length=128)] = None,
@@ -98,7 +111,7 @@ async def get_feed(
     limit: Limit = 50,
 ) -> FeedPage:
     """The partner's in-app feed, newest first; filter by status, rule and customer."""
-    partner_scope(principal, partner_id, resource="partner")
+    partner_id = _partner(principal, partner_id)
     rows = await queries.feed(
         session,
         partner_id=partner_id,
@@ -170,12 +183,12 @@ async def resolve(
     return await _act(request, session, principal, nudge_id, Action.RESOLVE)
 
 
-@router.get("/partners/{partner_id}/channels", tags=["channels"])
+@router.get("/channels", tags=["channels"])
 async def get_channels(
-    partner_id: str, principal: Reader, session: ReadSession, request: Request
+    principal: Reader, session: ReadSession, request: Request, partner_id: PartnerQuery = None
 ) -> list[Channel]:
     """The partner's delivery channels (the in-app feed is always on); never a secret."""
-    partner_scope(principal, partner_id, resource="partner")
+    partner_id = _partner(principal, partner_id)
     now = _now(request)
     return [channel_view(r._mapping, now) for r in await channels.of_partner(session, partner_id)]
 
@@ -189,7 +202,7 @@ def _allowed_target(request: Request, kind: str, target: str) -> None:
         raise InvalidField("body", "target", "private and loopback addresses are not allowed")
 
 
-@router.post("/admin/partners/{partner_id}/channels", tags=["admin"], status_code=201)
+@router.post("/admin/notifications/partners/{partner_id}/channels", tags=["admin"], status_code=201)
 async def create_channel(
     partner_id: str, body: ChannelIn, principal: Admin, session: WriteSession, request: Request
 ) -> ChannelCreated:
@@ -209,7 +222,7 @@ async def _channel(session: AsyncSession, channel_id: str) -> Any:
     return row
 
 
-@router.patch("/admin/channels/{channel_id}", tags=["admin"])
+@router.patch("/admin/notifications/channels/{channel_id}", tags=["admin"])
 async def change_channel(
     channel_id: str, body: ChannelPatch, principal: Admin, session: WriteSession, request: Request
 ) -> Channel:
@@ -227,7 +240,7 @@ async def change_channel(
     return channel_view(changed._mapping, now)
 
 
-@router.post("/admin/channels/{channel_id}/rotate-secret", tags=["admin"])
+@router.post("/admin/notifications/channels/{channel_id}/rotate-secret", tags=["admin"])
 async def rotate_secret(
     channel_id: str, principal: Admin, session: WriteSession, request: Request
 ) -> SecretRotated:
@@ -246,7 +259,7 @@ async def rotate_secret(
     )
 
 
-@router.get("/admin/rules", tags=["admin"])
+@router.get("/admin/notifications/rules", tags=["admin"])
 async def get_rules(principal: Admin, request: Request) -> ActiveRules:
     """The rule configuration in force (thresholds, templates, delivery policy)."""
     ruleset: Ruleset = request.app.state.ruleset
@@ -258,7 +271,7 @@ async def get_rules(principal: Admin, request: Request) -> ActiveRules:
     )
 
 
-@router.post("/admin/rules/validate", tags=["admin"])
+@router.post("/admin/notifications/rules/validate", tags=["admin"])
 async def validate_rules(body: RulesIn, principal: Admin) -> RulesValidated:
     """Check a new configuration, templates included, without applying it (422 names each
     bad field)."""
@@ -305,7 +318,7 @@ DeliveryStatus = Annotated[
 ]
 
 
-@router.get("/admin/deliveries", tags=["admin"])
+@router.get("/admin/notifications/deliveries", tags=["admin"])
 async def get_deliveries(
     principal: Admin,
     session: ReadSession,
@@ -326,7 +339,7 @@ async def get_deliveries(
     )
 
 
-@router.get("/admin/dead-letters", tags=["admin"])
+@router.get("/admin/notifications/dead-letters", tags=["admin"])
 async def get_dead_letters(
     principal: Admin,
     session: ReadSession,
@@ -340,7 +353,7 @@ async def get_dead_letters(
     )
 
 
-@router.post("/admin/deliveries/{delivery_id}/retry", tags=["admin"])
+@router.post("/admin/notifications/deliveries/{delivery_id}/retry", tags=["admin"])
 async def retry_delivery(
     delivery_id: str, principal: Admin, session: WriteSession, request: Request
 ) -> Delivery:
