@@ -153,6 +153,16 @@ class Make:
         }
         return self._envelope("invoice.payment_failed", data, at or self.clock.now())  # type: ignore[no-any-return]
 
+    def partner_changed(self, customer: str, previous: str, partner: str) -> Envelope:
+        at = self.clock.now()
+        data = {
+            "customer_id": customer,
+            "previous_partner_id": previous,
+            "partner_id": partner,
+            "effective_at": at.isoformat(),
+        }
+        return self._envelope("customer.partner_changed", data, at)  # type: ignore[no-any-return]
+
     def paid(self, customer: str, invoice: str, at: datetime | None = None) -> InvoicePaid:
         at = at or self.clock.now()
         data = {

@@ -101,8 +101,10 @@ async def test_payment_failed_clears_on_paid_and_comes_back_on_the_next_failure(
     customer, partner = f"c-{unique}", f"p-{unique}"
     await service.produce([make.created(customer, partner), make.payment_failed(customer, "in_1")])
     await service.settled(2)
+    service.clock.advance(timedelta(seconds=1))
     await service.produce([make.paid(customer, "in_1")])
     await service.settled(3)
+    service.clock.advance(timedelta(seconds=1))
     await service.produce([make.payment_failed(customer, "in_2")])
     await service.settled(4)
     paid = [n for n in await service.nudges(customer) if n.rule == "payment_failed"]
@@ -110,6 +112,26 @@ async def test_payment_failed_clears_on_paid_and_comes_back_on_the_next_failure(
         ("resolved", ["in_1"]),
         ("open", ["in_2"]),
     ]
+
+
+async def test_a_customer_moving_to_another_partner_moves_its_nudges(
+    service: Service, make: Make, unique: str
+) -> None:
+    customer, old, new = f"c-{unique}", f"po-{unique}", f"pn-{unique}"
+    await service.produce([make.created(customer, old), make.payment_failed(customer, "in_1")])
+    await service.settled(2)
+    service.clock.advance(timedelta(seconds=1))
+    await service.produce([make.partner_changed(customer, old, new)])
+    await service.settled(3)
+    nudges = [n for n in await service.nudges(customer) if n.rule == "payment_failed"]
+    assert [(n.partner_id, n.status, n.resolution) for n in nudges] == [
+        (old, "resolved", "expired"),
+        (new, "open", None),
+    ]
+    hidden = await service.client.get(
+        f"/v1/nudges/{nudges[1].nudge_id}", headers=service.auth("partner", old)
+    )
+    assert hidden.status_code == 404
 
 
 async def add_webhook(service: Service, partner: str, url: str = "http://127.0.0.1:9/hook") -> str:

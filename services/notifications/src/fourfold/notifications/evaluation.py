@@ -21,6 +21,7 @@ from fourfold.events import Envelope, NudgeRaised, NudgeResolved
 from fourfold.notifications import dispatch, repository
 from fourfold.notifications.domain.config import RuleConfig, RuleName
 from fourfold.notifications.domain.nudges import (
+    Decision,
     MarkCleared,
     Raise,
     Resolve,
@@ -91,6 +92,43 @@ def resolved_event(
     )
 
 
+Planned = list[tuple[Snapshot, RuleName, Decision, "repository.CurrentNudge | None"]]
+
+
+def plan(
+    items: Sequence[Snapshot],
+    currents: dict[tuple[str, RuleName], repository.CurrentNudge],
+    config: RuleConfig,
+    now: datetime,
+) -> Planned:
+    """Every (snapshot, rule) whose nudge must change, with the decision (pure)."""
+    planned: Planned = []
+    for snapshot in items:
+        for rule, fired in evaluate(snapshot, config, now).items():
+            found = currents.get((snapshot.customer_id, rule))
+            if found is not None and found.partner_id != snapshot.partner_id:
+                # the customer moved to another partner: the old one's nudge ends here and
+                # the new partner gets its own (the old partner never sees what follows)
+                moved = (
+                    MarkCleared() if found.current.status is Status.RESOLVED else Resolve("expired")
+                )
+                planned.append((snapshot, rule, moved, found))
+                found = None
+            decision = decide(fired, None if found is None else found.current, now)
+            if decision is not None:
+                planned.append((snapshot, rule, decision, found))
+    return planned
+
+
+async def changing(
+    session: AsyncSession, items: Sequence[Snapshot], *, ruleset: Ruleset, now: datetime
+) -> list[str]:
+    """The customers among `items` whose nudges would change now (read only): the
+    scheduler locks and re-evaluates just those, so a steady pass writes nothing."""
+    currents = await repository.current_nudges(session, [s.customer_id for s in items])
+    return sorted({s.customer_id for s, *_ in plan(items, currents, ruleset.config, now)})
+
+
 async def reevaluate(
     session: AsyncSession, items: Sequence[Snapshot], *, ruleset: Ruleset, now: datetime
 ) -> list[Envelope]:
@@ -101,32 +139,30 @@ async def reevaluate(
     currents = await repository.current_nudges(session, [s.customer_id for s in items])
     raised: list[dict[str, Any]] = []
     facts: list[tuple[str, dict[str, Any], bool]] = []
-    resolved: list[repository.CurrentNudge] = []
+    resolved: list[tuple[repository.CurrentNudge, str]] = []
     cleared: list[str] = []
-    for snapshot in items:
-        for rule, fired in evaluate(snapshot, config, now).items():
-            found = currents.get((snapshot.customer_id, rule))
-            decision = decide(fired, None if found is None else found.current, now)
-            match decision:
-                case Raise(facts=new):
-                    raised.append(_new_nudge(snapshot, rule, dict(new), ruleset, now))
-                case UpdateFacts(facts=new) | Wake(facts=new):
-                    assert found is not None
-                    facts.append((found.current.nudge_id, dict(new), isinstance(decision, Wake)))
-                case Resolve():
-                    assert found is not None
-                    resolved.append(found)
-                case MarkCleared():
-                    assert found is not None
-                    cleared.append(found.current.nudge_id)
+    for snapshot, rule, decision, found in plan(items, currents, config, now):
+        match decision:
+            case Raise(facts=new):
+                raised.append(_new_nudge(snapshot, rule, dict(new), ruleset, now))
+            case UpdateFacts(facts=new) | Wake(facts=new):
+                assert found is not None
+                facts.append((found.current.nudge_id, dict(new), isinstance(decision, Wake)))
+            case Resolve(resolution=resolution):
+                assert found is not None
+                resolved.append((found, resolution))
+            case MarkCleared():
+                assert found is not None
+                cleared.append(found.current.nudge_id)
     await repository.update_facts(session, facts, now)
-    await repository.resolve_nudges(
-        session,
-        [r.current.nudge_id for r in resolved],
-        resolution="condition_cleared",
-        now=now,
-        cleared=True,
-    )
+    for resolution in sorted({r for _, r in resolved}):
+        await repository.resolve_nudges(
+            session,
+            [f.current.nudge_id for f, r in resolved if r == resolution],
+            resolution=resolution,
+            now=now,
+            cleared=True,
+        )
     await repository.mark_cleared(session, cleared, now)
     channels = await dispatch.route(session, raised, policy=config.delivery, now=now)
     await repository.insert_nudges(session, raised)
@@ -134,19 +170,19 @@ async def reevaluate(
     events: list[Envelope] = [raised_event(row) for row in raised]
     events += [
         resolved_event(
-            nudge_id=r.current.nudge_id,
-            partner_id=r.partner_id,
-            customer_id=r.customer_id,
-            rule=r.rule.value,
-            resolution="condition_cleared",
+            nudge_id=f.current.nudge_id,
+            partner_id=f.partner_id,
+            customer_id=f.customer_id,
+            rule=f.rule.value,
+            resolution=resolution,
             now=now,
         )
-        for r in resolved
+        for f, resolution in resolved
     ]
     for row in raised:
         NUDGES_RAISED.labels(row["rule"]).inc()
-    for r in resolved:
-        NUDGES_RESOLVED.labels(r.rule.value, "condition_cleared").inc()
+    for f, resolution in resolved:
+        NUDGES_RESOLVED.labels(f.rule.value, resolution).inc()
     return events
 
 

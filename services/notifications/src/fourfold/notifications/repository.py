@@ -42,15 +42,24 @@ async def lock_snapshots(session: AsyncSession, customer_ids: Iterable[str]) -> 
     return {row.customer_id: from_json(row.customer_id, row.doc) for row in rows}
 
 
-async def lock_snapshot_chunk(
-    session: AsyncSession, *, after: str | None, limit: int
-) -> list[Snapshot]:
-    """The next `limit` snapshots in customer order after `after`, skipping rows a consumer
-    batch holds (it evaluates them itself)."""
+async def snapshot_chunk(session: AsyncSession, *, after: str | None, limit: int) -> list[Snapshot]:
+    """The next `limit` snapshots in customer order after `after`, read without a lock."""
     query = select(snapshots.c.customer_id, snapshots.c.doc).order_by(snapshots.c.customer_id)
     if after is not None:
         query = query.where(snapshots.c.customer_id > after)
-    query = query.limit(limit).with_for_update(skip_locked=True)
+    rows = (await session.execute(query.limit(limit))).all()
+    return [from_json(row.customer_id, row.doc) for row in rows]
+
+
+async def lock_free_snapshots(session: AsyncSession, customer_ids: Sequence[str]) -> list[Snapshot]:
+    """These customers' snapshots as committed now, locked, skipping rows a consumer batch
+    holds (that batch evaluates them itself)."""
+    query = (
+        select(snapshots.c.customer_id, snapshots.c.doc)
+        .where(snapshots.c.customer_id.in_(list(customer_ids)))
+        .order_by(snapshots.c.customer_id)
+        .with_for_update(skip_locked=True)
+    )
     rows = (await session.execute(query)).all()
     return [from_json(row.customer_id, row.doc) for row in rows]
 

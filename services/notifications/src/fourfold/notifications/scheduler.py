@@ -1,8 +1,10 @@
 """Time moves rules without events: re-evaluate every snapshot on an interval, send digests.
 
 A stalled customer sends no events, so `implement_stalled` can only fire here. Each round
-walks all snapshots in customer order, one transaction per chunk, skipping rows a consumer
-batch holds (that batch evaluates them itself), then closes the digests that are due. The
+walks all snapshots in customer order, one transaction per chunk: the chunk is read and
+decided without locks, and only the customers whose nudges would change are locked (SKIP
+LOCKED: a consumer batch holding one evaluates it itself), re-read and applied — a steady
+pass writes nothing and locks nothing. Then the digests that are due are closed. The
 loop asks the injected clock for `now`, so tests drive it with a ManualClock and call
 `evaluate_all` directly.
 """
@@ -18,9 +20,10 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fourfold.clock import Clock
+from fourfold.events import Envelope
 from fourfold.kafka.outbox import stage
 from fourfold.notifications import dispatch, repository
-from fourfold.notifications.evaluation import Ruleset, reevaluate
+from fourfold.notifications.evaluation import Ruleset, changing, reevaluate
 from fourfold.notifications.metrics import SCHEDULED_EVALUATIONS
 from fourfold.service.stopping import every_interval_until_stopped
 
@@ -67,12 +70,14 @@ class Evaluator:
         return total
 
     async def _chunk(self, now: datetime, after: str | None) -> tuple[int, str | None]:
+        events: list[Envelope] = []
         async with self._sessions() as session, session.begin():
-            chunk = await repository.lock_snapshot_chunk(
-                session, after=after, limit=self._batch_size
-            )
-            events = await reevaluate(session, chunk, ruleset=self._ruleset, now=now)
-            await stage(session, self._outbox, events)
+            chunk = await repository.snapshot_chunk(session, after=after, limit=self._batch_size)
+            due = await changing(session, chunk, ruleset=self._ruleset, now=now)
+            if due:
+                locked = await repository.lock_free_snapshots(session, due)
+                events = await reevaluate(session, locked, ruleset=self._ruleset, now=now)
+                await stage(session, self._outbox, events)
         if events and self._on_committed is not None:
             self._on_committed()
         return len(chunk), chunk[-1].customer_id if chunk else after

@@ -75,6 +75,8 @@ class DeliveryWorker:
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._gauge_at = float("-inf")
+        self._results: list[tuple[Job, Outcome, datetime]] = []
+        self._results_ready = asyncio.Event()
 
     def notify(self) -> None:
         self._wake.set()
@@ -161,15 +163,34 @@ class DeliveryWorker:
         except Exception as exc:  # a sender bug must not lose the delivery: count it failed
             log.exception("delivery sender failed", extra={"delivery_id": job.delivery_id})
             outcome = Outcome(None, f"{type(exc).__name__}: {exc}"[:2000], None, 0.0)
-        try:
-            await self._record(job, outcome, started)
-        except Exception:
-            # the lease runs out and another round sends it again (same webhook-id)
-            log.exception(
-                "could not record a delivery attempt", extra={"delivery_id": job.delivery_id}
-            )
+        self._results.append((job, outcome, started))
+        self._results_ready.set()
 
-    async def _record(self, job: Job, outcome: Outcome, started: datetime) -> None:
+    async def _recording(self) -> None:
+        """Record finished attempts in batches, one transaction per batch: a commit per
+        delivery would cost more than the send. A crash loses at most the batch in hand,
+        whose deliveries stay 'sending' and are sent again after the lease (same id)."""
+        while not (self._stopping.is_set() and not self._tasks and not self._results):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._results_ready.wait(), self._poll_s)
+            self._results_ready.clear()
+            batch, self._results = self._results, []
+            if not batch:
+                continue
+            try:
+                await self._record_all(batch)
+            except Exception:
+                log.exception("could not record %d delivery attempts", len(batch))
+            self._wake.set()
+
+    async def _record_all(self, batch: list[tuple[Job, Outcome, datetime]]) -> None:
+        async with self._sessions() as session, session.begin():
+            for job, outcome, started in batch:
+                await self._record(session, job, outcome, started)
+
+    async def _record(
+        self, session: AsyncSession, job: Job, outcome: Outcome, started: datetime
+    ) -> None:
         now = self._clock.now()
         kind = job.channel_kind
         DELIVERY_LATENCY.labels(kind).observe(outcome.duration_s)
@@ -205,34 +226,33 @@ class DeliveryWorker:
                     "failed",
                     values | {"status": "pending", "next_attempt_at": at, "last_error": error},
                 )
-        async with self._sessions() as session, session.begin():
-            changed = await session.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.delivery_id == job.delivery_id,
-                    deliveries.c.status == "sending",
-                    deliveries.c.attempts == job.attempt,
-                )
-                .values(**values)
-                .returning(deliveries.c.delivery_id)
+        changed = await session.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.delivery_id == job.delivery_id,
+                deliveries.c.status == "sending",
+                deliveries.c.attempts == job.attempt,
             )
-            await session.execute(
-                insert(delivery_attempts).values(
-                    delivery_id=job.delivery_id,
-                    attempt=job.attempt,
-                    started_at=started,
-                    duration_ms=int(outcome.duration_s * 1000),
-                    status_code=outcome.status_code,
-                    outcome=result,
-                    error=None if outcome.ok else (outcome.error or "")[:2000],
-                )
+            .values(**values)
+            .returning(deliveries.c.delivery_id)
+        )
+        await session.execute(
+            insert(delivery_attempts).values(
+                delivery_id=job.delivery_id,
+                attempt=job.attempt,
+                started_at=started,
+                duration_ms=int(outcome.duration_s * 1000),
+                status_code=outcome.status_code,
+                outcome=result,
+                error=None if outcome.ok else (outcome.error or "")[:2000],
             )
-            if changed.first() is None:
-                return  # another worker took it over after the lease: its result stands
-            if result == "gone":
-                await channel_store.disable(
-                    session, job.channel_id, reason="410 Gone from the endpoint", now=now
-                )
+        )
+        if changed.first() is None:
+            return  # another worker took it over after the lease: its result stands
+        if result == "gone":
+            await channel_store.disable(
+                session, job.channel_id, reason="410 Gone from the endpoint", now=now
+            )
         DELIVERIES.labels(kind, result).inc()
         if result in ("dead", "gone"):
             DEAD_LETTERS.labels(kind).inc()
@@ -278,8 +298,15 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Claim and send until stopped; a failing claim is logged and tried again."""
+        recording = asyncio.create_task(self._recording())
+        batch = max(1, self._concurrency // 4)
         while not self._stopping.is_set():
             self._wake.clear()
+            free = self._concurrency - sum(self._in_flight.values())
+            if free < batch and self._in_flight:  # claim in batches, not one row per slot
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                continue
             try:
                 jobs = await self.claim()
             except Exception:
@@ -294,3 +321,5 @@ class DeliveryWorker:
                     await asyncio.wait_for(self._wake.wait(), self._poll_s)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._results_ready.set()
+        await recording
