@@ -94,7 +94,7 @@ def renewal_at_risk(s: Snapshot, rule: RenewalAtRisk, now: datetime) -> Fired | 
     """The term ends within N days (and has not ended) while the band is one of the bands."""
     if s.term_end is None or s.cancelled or s.band is None:
         return None
-    if s.band not in {b.value for b in rule.bands}:
+    if s.band not in rule.bands:  # StrEnum members equal their values
         return None
     left = _midnight(s.term_end) - now
     if left <= timedelta(0) or left > timedelta(days=rule.within_days):
@@ -147,12 +147,23 @@ _RULES: dict[RuleName, Callable[[Snapshot, Any, datetime], Fired | None]] = {
 }
 
 
+_PLANS: dict[int, tuple[RuleConfig, list[tuple[RuleName, Any, Any]]]] = {}
+
+
+def _plan(config: RuleConfig) -> list[tuple[RuleName, Any, Any]]:
+    """(rule, function, its settings) of the enabled rules, worked out once per config."""
+    cached = _PLANS.get(id(config))
+    if cached is None or cached[0] is not config:
+        plan = [(n, f, config.rules.text(n)) for n, f in _RULES.items()]
+        cached = _PLANS[id(config)] = (config, [p for p in plan if p[2].enabled])
+    return cached[1]
+
+
 def evaluate(s: Snapshot, config: RuleConfig, now: datetime) -> dict[RuleName, Fired | None]:
     """Every rule's answer for this customer; a disabled rule, or a customer with no partner
     to tell, answers None (which resolves what is open)."""
-    answers: dict[RuleName, Fired | None] = {}
-    for name, rule in _RULES.items():
-        settings = config.rules.text(name)
-        held = rule(s, settings, now) if settings.enabled and s.partner_id else None
-        answers[name] = held
+    answers: dict[RuleName, Fired | None] = dict.fromkeys(_RULES)
+    if s.partner_id:
+        for name, rule, settings in _plan(config):
+            answers[name] = rule(s, settings, now)
     return answers
