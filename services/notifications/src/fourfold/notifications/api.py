@@ -233,7 +233,7 @@ async def change_channel(
         try:
             check_target(row.kind, values["target"])
         except ValueError as exc:
-            raise InvalidField("body", "target", str(exc).removeprefix("target: ")) from None
+            raise InvalidField("body", "target", str(exc)) from None
         _allowed_target(request, row.kind, values["target"])
     now = _now(request)
     changed = await channels.change(session, channel_id, now=now, **values)

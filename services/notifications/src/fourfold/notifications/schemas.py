@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 ChannelKind = Literal["webhook", "slack", "email"]
 
@@ -22,11 +22,11 @@ def check_target(kind: str, target: str) -> str:
     if kind == "email":
         local, _, domain = target.partition("@")
         if not local or "." not in domain or any(c.isspace() for c in target):
-            raise ValueError("target: must be an email address (name@example.com)")
+            raise ValueError("must be an email address (name@example.com)")
         return target
     parts = urlsplit(target)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("target: must be an http(s) URL with a host")
+        raise ValueError("must be an http(s) URL with a host")
     return target
 
 
@@ -44,10 +44,12 @@ class ChannelIn(_In):
     kind: ChannelKind
     target: str = Field(min_length=3, max_length=2048, pattern=r"^[^\x00]*$")
 
-    @model_validator(mode="after")
-    def _target(self) -> ChannelIn:
-        check_target(self.kind, self.target)
-        return self
+    @field_validator("target")
+    @classmethod
+    def _target(cls, target: str, info: ValidationInfo) -> str:
+        """Checked against `kind` (declared first), so the error names `target`."""
+        kind = info.data.get("kind")
+        return target if kind is None else check_target(kind, target)
 
 
 class ChannelPatch(_In):
