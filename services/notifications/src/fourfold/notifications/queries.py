@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fourfold.db.bulk import any_of
 from fourfold.notifications.errors import InvalidCursor
 from fourfold.notifications.models import channels, deliveries, delivery_attempts, nudges
 
@@ -74,7 +75,7 @@ async def attempts_of(session: AsyncSession, delivery_ids: Sequence[str]) -> dic
         return {}
     query = (
         select(delivery_attempts)
-        .where(delivery_attempts.c.delivery_id.in_(delivery_ids))
+        .where(delivery_attempts.c.delivery_id == any_of(delivery_ids))
         .order_by(delivery_attempts.c.id)
     )
     found: dict[str, list[Any]] = {}

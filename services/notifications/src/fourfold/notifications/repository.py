@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fourfold.db.bulk import any_of
 from fourfold.notifications.domain.config import RuleName
 from fourfold.notifications.domain.nudges import Current, Status
 from fourfold.notifications.domain.snapshot import Snapshot, from_json, to_json
@@ -34,7 +35,7 @@ async def lock_snapshots(session: AsyncSession, customer_ids: Iterable[str]) -> 
     ids = sorted(set(customer_ids))
     query = (
         select(snapshots.c.customer_id, snapshots.c.doc)
-        .where(snapshots.c.customer_id.in_(ids))
+        .where(snapshots.c.customer_id == any_of(ids))
         .order_by(snapshots.c.customer_id)
         .with_for_update()
     )
@@ -56,7 +57,7 @@ async def lock_free_snapshots(session: AsyncSession, customer_ids: Sequence[str]
     holds (that batch evaluates them itself)."""
     query = (
         select(snapshots.c.customer_id, snapshots.c.doc)
-        .where(snapshots.c.customer_id.in_(list(customer_ids)))
+        .where(snapshots.c.customer_id == any_of(list(customer_ids)))
         .order_by(snapshots.c.customer_id)
         .with_for_update(skip_locked=True)
     )
@@ -115,7 +116,7 @@ async def current_nudges(
         nudges.c.status,
         nudges.c.facts,
         nudges.c.snoozed_until,
-    ).where(nudges.c.customer_id.in_(ids), nudges.c.cleared_at.is_(None))
+    ).where(nudges.c.customer_id == any_of(ids), nudges.c.cleared_at.is_(None))
     found: dict[tuple[str, RuleName], CurrentNudge] = {}
     for row in (await session.execute(query)).all():
         rule = RuleName(row.rule)
@@ -164,14 +165,16 @@ async def resolve_nudges(
     }
     if cleared:
         values["cleared_at"] = now
-    await session.execute(update(nudges).where(nudges.c.nudge_id.in_(nudge_ids)).values(**values))
+    await session.execute(
+        update(nudges).where(nudges.c.nudge_id == any_of(nudge_ids)).values(**values)
+    )
     await cancel_pending(session, nudge_ids)
 
 
 async def mark_cleared(session: AsyncSession, nudge_ids: Sequence[str], now: datetime) -> None:
     if nudge_ids:
         await session.execute(
-            update(nudges).where(nudges.c.nudge_id.in_(nudge_ids)).values(cleared_at=now)
+            update(nudges).where(nudges.c.nudge_id == any_of(nudge_ids)).values(cleared_at=now)
         )
 
 
@@ -204,7 +207,7 @@ async def cancel_pending(session: AsyncSession, nudge_ids: Sequence[str]) -> Non
     """A resolved nudge is not sent any more (the feed still shows it)."""
     await session.execute(
         update(deliveries)
-        .where(deliveries.c.nudge_id.in_(nudge_ids), deliveries.c.status == "pending")
+        .where(deliveries.c.nudge_id == any_of(nudge_ids), deliveries.c.status == "pending")
         .values(status="cancelled", last_error="nudge resolved before delivery")
     )
 
@@ -217,7 +220,7 @@ async def enabled_channels(
         return {}
     query = (
         select(channels.c.channel_id, channels.c.partner_id, channels.c.kind)
-        .where(channels.c.partner_id.in_(ids), channels.c.enabled.is_(True))
+        .where(channels.c.partner_id == any_of(ids), channels.c.enabled.is_(True))
         .order_by(channels.c.partner_id, channels.c.channel_id)
     )
     found: dict[str, list[Any]] = {}
