@@ -16,6 +16,7 @@ METRIC_MODULES = [
     "fourfold.ingest.adapters.metrics",
     "fourfold.health.metrics",
     "fourfold.incentives.metrics",
+    "fourfold.notifications.metrics",
 ]
 
 

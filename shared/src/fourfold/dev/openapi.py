@@ -19,6 +19,10 @@ APPS = {
         "fourfold.incentives.app:create_app",
         "fourfold.incentives.settings:IncentivesSettings",
     ),
+    "notifications": (
+        "fourfold.notifications.app:create_app",
+        "fourfold.notifications.settings:NotificationsSettings",
+    ),
 }
 
 
