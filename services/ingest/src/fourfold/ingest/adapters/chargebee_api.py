@@ -8,6 +8,7 @@ import hmac
 import logging
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from fourfold.ingest.adapters import chargebee, repository, webhooks
 from fourfold.ingest.adapters.metrics import WEBHOOK_AUTH_FAILURES, WEBHOOK_EVENTS
@@ -56,7 +57,7 @@ docs/adapters.md.
         503: {"description": "Broker or database unavailable; Chargebee retries"},
     },
 )
-async def chargebee_webhook(request: Request, rt: Runtime) -> WebhookReceipt:
+async def chargebee_webhook(request: Request, rt: Runtime) -> Response:
     settings = rt.settings
     _authenticate(request.headers.get("authorization"), settings)
     WEBHOOK_EVENTS.labels(ADAPTER, "received").inc()
@@ -83,7 +84,7 @@ async def chargebee_webhook(request: Request, rt: Runtime) -> WebhookReceipt:
         translation = chargebee.translate(event, rules, last=last)
     except PayloadError as exc:
         translation = Translation(Outcome.REJECTED, reason=f"unreadable payload: {exc}")
-    return await webhooks.deliver(
+    receipt = await webhooks.deliver(
         rt,
         adapter=ADAPTER,
         event_id=event["id"],
@@ -91,6 +92,8 @@ async def chargebee_webhook(request: Request, rt: Runtime) -> WebhookReceipt:
         translation=translation,
         payload=event,
     )
+    # Encoded here: FastAPI would validate the model it was just built as, a second time.
+    return Response(receipt.model_dump_json(), media_type="application/json")
 
 
 def _authenticate(header: str | None, settings: IngestSettings) -> None:

@@ -53,11 +53,15 @@ class StripeMapping:
     renewal_min_months: int
 
 
-def customer_of(event: dict[str, Any]) -> str | None:
-    """The customer whose stored partner a subscription event may need."""
+def customer_of(event: dict[str, Any], partner_key: str) -> str | None:
+    """The customer whose stored partner a subscription event needs: None when the event
+    carries its partner itself (the common case costs no lookup)."""
     if event.get("type") not in SUBSCRIPTION_TYPES:
         return None
-    found = event.get("data", {}).get("object", {}).get("customer")
+    subscription = event.get("data", {}).get("object", {})
+    found = subscription.get("customer") if isinstance(subscription, dict) else None
+    if _metadata(subscription, partner_key) or _metadata(found, partner_key):
+        return None
     if isinstance(found, dict):
         found = found.get("id")
     return found if isinstance(found, str) else None
