@@ -24,7 +24,15 @@ from pathlib import Path
 
 import orjson
 from harness import SECRET, bearer, serve, write_latest
-from ingest_bench import BATCH_CONCURRENCY, BATCH_SIZE, Result, events, http_load, wait_http
+from ingest_bench import (
+    BATCH_CONCURRENCY,
+    BATCH_SIZE,
+    Result,
+    events,
+    http_load,
+    median_table,
+    wait_http,
+)
 
 from fourfold.events.registry import INPUT_TOPICS
 from fourfold.infra.broker import EmbeddedBroker
@@ -128,7 +136,14 @@ def wrk(name: str, url: str, lines: list[str], content_type: str, state: Path) -
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p50 = _latency(output, "50%")
     p99 = _latency(output, "99%")
-    return Result(name, int(rate * WRK_SECONDS), WRK_SECONDS, [p50, p99])
+    return WrkResult(name, int(rate * WRK_SECONDS), WRK_SECONDS, [p50, p99])
+
+
+class WrkResult(Result):
+    """wrk reports its own percentiles: latencies_ms holds [p50, p99]."""
+
+    def pct(self, q: float) -> float:
+        return self.latencies_ms[0] if q <= 0.5 else self.latencies_ms[1]
 
 
 def _latency(output: str, label: str) -> float:
@@ -262,21 +277,7 @@ async def main() -> None:
 
 
 def write_report(rounds: list[list[Result]]) -> None:
-    lines = [
-        f"Median of {len(rounds)} interleaved rounds.",
-        "",
-        "| measurement | events/s | p50 ms | p99 ms |",
-        "| --- | ---: | ---: | ---: |",
-    ]
-    for column in range(len(rounds[0])):
-        results = sorted((r[column] for r in rounds), key=lambda result: result.rate)
-        r = results[len(results) // 2]
-        if column >= 2:  # wrk reports its own percentiles
-            p50, p99 = f"{r.latencies_ms[0]:.1f}", f"{r.latencies_ms[1]:.1f}"
-        else:
-            p50 = "" if not r.latencies_ms else f"{r.pct(0.5):.1f}"
-            p99 = "" if not r.latencies_ms else f"{r.pct(0.99):.1f}"
-        lines.append(f"| {r.name} | {r.rate:,.0f} | {p50} | {p99} |")
+    lines = median_table(rounds)
     backfill_ratios = [r[1].rate / r[0].rate for r in rounds]
     stripe_ratios = [r[3].rate / r[2].rate for r in rounds]
     lines += [
