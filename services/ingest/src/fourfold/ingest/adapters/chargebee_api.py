@@ -50,6 +50,22 @@ docs/adapters.md.
         },
     },
     responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "received": True,
+                        "adapter": "chargebee",
+                        "event_id": "ev_16BPgETyVrQbiGhA",
+                        "type": "subscription_changed",
+                        "outcome": "mapped",
+                        "reason": "",
+                        "published": ["ev_16BPgETyVrQbiGhA"],
+                        "duplicates": [],
+                    }
+                }
+            }
+        },
         400: {"description": "Malformed JSON"},
         401: {"description": "Missing or wrong basic-auth credential"},
         404: {"description": "The Chargebee adapter is not configured"},
