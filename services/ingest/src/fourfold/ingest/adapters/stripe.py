@@ -29,6 +29,7 @@ from fourfold.ingest.adapters.translation import (
     money_json,
     numbered,
     obj,
+    partner_value,
     text,
 )
 
@@ -95,7 +96,7 @@ def _customer(customer: dict[str, Any], rules: StripeMapping) -> Translation:
 def _metadata(thing: Any, key: str) -> str | None:
     metadata = thing.get("metadata") if isinstance(thing, dict) else None
     value = metadata.get(key) if isinstance(metadata, dict) else None
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    return partner_value(value)
 
 
 def _base(event: dict[str, Any], rules: StripeMapping) -> dict[str, Any]:
