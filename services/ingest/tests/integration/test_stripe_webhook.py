@@ -447,3 +447,44 @@ async def test_a_payload_the_contracts_refuse_is_200_rejected_and_listed_even_wi
     )
     assert partner.status_code == 403
     assert await on_topic(kafka_bootstrap, customer, expect=1, timeout_s=3) == []
+
+
+async def test_a_yearly_renewal_and_a_contraction_land_as_their_events(
+    stripe_client: httpx.AsyncClient, kafka_bootstrap: str, unique: str
+) -> None:
+    customer = f"cus_{unique}"
+    year = 365 * 86400
+    seats5 = StripeLine("si_Y", "price_pro_y", "prod_pro", 117600, 5, "year")
+    seats3 = StripeLine("si_Y", "price_pro_y", "prod_pro", 117600, 3, "year")
+    start = 1764547200
+    renewed = subscription(customer, seats5, period_start=start + year, period_end=start + 2 * year)
+    deliveries = [
+        stripe_event(
+            f"evt_{unique}_r",
+            "customer.subscription.updated",
+            renewed,
+            previous_attributes={"current_period_start": start, "current_period_end": start + year},
+            created=start + year,
+        ),
+        stripe_event(
+            f"evt_{unique}_c",
+            "customer.subscription.updated",
+            subscription(customer, seats3, period_start=start + year, period_end=start + 2 * year),
+            previous_attributes={"items": renewed["items"]},
+            created=start + year + 60,
+        ),
+    ]
+    for delivery in deliveries:
+        assert (await send(stripe_client, delivery)).json()["outcome"] == "mapped"
+
+    renewal, contraction = await on_topic(kafka_bootstrap, customer, expect=2)
+
+    assert renewal["type"] == "subscription.renewed"
+    assert (renewal["data"]["term_start"], renewal["data"]["term_end"]) == (
+        "2026-12-01",
+        "2027-12-01",
+    )
+    assert renewal["data"]["mrr"] == {"amount": "490.00", "currency": "USD"}
+    assert contraction["type"] == "subscription.contracted"
+    assert (contraction["data"]["previous_seats"], contraction["data"]["seats"]) == (5, 3)
+    assert contraction["data"]["mrr"] == {"amount": "294.00", "currency": "USD"}
