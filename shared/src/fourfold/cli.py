@@ -1,4 +1,4 @@
-"""The `fourfold` command: dev, token issue, migrate, schemas."""
+"""The `fourfold` command: dev, simulate, token issue, migrate, schemas."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import sys
 USAGE = """usage: fourfold COMMAND
 
 commands:
-  dev                 run the whole system on embedded parts with a demo feed
+  dev [--keep-state]  run the whole system on embedded parts with a demo feed
+                      (fourfold dev --help)
   token issue ...     issue a bearer token (fourfold token issue --help)
+  simulate ...        a simulated vendor's events, to NDJSON or live to ingest (--help)
   schemas [DIR]       write the event JSON Schemas (default docs/events)
   backfill FILE ...   send an NDJSON event history to ingest (fourfold backfill --help)
   migrate SERVICE     apply a service's migrations (ingest | health-scoring) to the
@@ -19,10 +21,14 @@ commands:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     match args:
-        case ["dev", *_]:
+        case ["dev", *rest]:
             from fourfold.dev.stack import main as dev
 
-            return dev()
+            return dev(rest)
+        case ["simulate", *rest]:
+            from fourfold.simulator.command import main as simulate
+
+            return simulate(rest)
         case ["token", "issue", *rest]:
             from fourfold.auth.cli import main_issue_token
 

@@ -5,6 +5,7 @@
     ├── Unauthenticated (401, unauthenticated)
     ├── Forbidden (403, forbidden)
     ├── NotFound (404, not_found)
+    ├── RequestTimeout (408, request_timeout)
     ├── PayloadTooLarge (413, payload_too_large)
     ├── UnsupportedMediaType (415, unsupported_media_type)
     ├── ValidationFailed (422, validation_failed)
@@ -59,6 +60,11 @@ class NotFound(FourfoldError):
     code = "not_found"
 
 
+class RequestTimeout(FourfoldError):
+    status_code = 408
+    code = "request_timeout"
+
+
 class PayloadTooLarge(FourfoldError):
     status_code = 413
     code = "payload_too_large"
@@ -103,7 +109,9 @@ async def _render_request_validation(_: Request, exc: Exception) -> JSONResponse
 
 async def _render_http_exception(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
+        exc.status_code, "http_error"
+    )
     return JSONResponse(
         error_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers
     )

@@ -55,3 +55,12 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # uvicorn configures its own plain-text handlers before it builds the app: send its
+    # lines (start, stop, access, a traceback it still catches) through ours instead.
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+
+
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")

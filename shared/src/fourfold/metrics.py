@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from fastapi import FastAPI, Response
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -99,7 +100,8 @@ def _route_template(scope: Scope) -> str:
     if route is not None:
         return str(getattr(route, "path", "unmatched"))
     app = scope.get("app")
-    for candidate in getattr(getattr(app, "router", None), "routes", []):
+    # iter_route_contexts: FastAPI keeps included routers as one entry; this walks into them
+    for candidate in iter_route_contexts(getattr(getattr(app, "router", None), "routes", [])):
         match, _ = candidate.matches(scope)
         if match == Match.FULL:
             return str(candidate.path)

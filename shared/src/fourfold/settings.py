@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_AUTH_SECRET = "dev-only-change-me-dev-only-change-me"
 """Public, so only acceptable while every part is embedded (a laptop, not a deployment)."""
 MIN_AUTH_SECRET_BYTES = 32
+MAX_CLOCK_SPEED = 1_000_000.0
+"""About a simulated year per 30 real seconds: beyond it a demo shows nothing but jumps."""
 
 
 class FourfoldSettings(BaseSettings):
@@ -43,6 +45,22 @@ class FourfoldSettings(BaseSettings):
         description="HMAC secret signing bearer tokens (HS256). Set it in production.",
     )
     auth_issuer: str = Field(default="fourfold")
+    auth_clock_skew_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How far a token's `iat` may be ahead of this service's clock.",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Request body limit in bytes (413 past it), enforced by the app shell.",
+    )
+    body_read_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Time a client has to send a whole request body (408 past it).",
+    )
     inbox_retention_days: int = Field(
         default=21,
         ge=1,
@@ -54,6 +72,26 @@ class FourfoldSettings(BaseSettings):
     )
     inbox_prune_interval_s: float = Field(
         default=900.0, gt=0, description="How often a consuming service prunes its inbox."
+    )
+    clock_start: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "Simulated time at the clock's origin (demos). Unset with speed 1: the system clock."
+        ),
+    )
+    clock_speed: float = Field(
+        default=1.0,
+        gt=0,
+        le=MAX_CLOCK_SPEED,
+        allow_inf_nan=False,
+        description="Simulated seconds per real second (8640: one simulated day per 10 s).",
+    )
+    clock_anchor: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "Real instant at which simulated time equals the start, shared by every process "
+            "of a demo so they agree; unset: when the process builds its clock."
+        ),
     )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=True, description="Structured JSON logs (false: plain text).")

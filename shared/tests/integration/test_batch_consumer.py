@@ -150,6 +150,28 @@ async def test_poison_and_unparseable_records_go_to_dlq_and_partition_moves_on(
     assert sum(committed.values()) == len(records), "offsets moved past the dead letters"
 
 
+async def test_an_unparseable_record_names_its_json_id_and_no_empty_location(
+    kafka_bootstrap: str, engine: AsyncEngine, topic: str, unique: str, producer: EventProducer
+) -> None:
+    bad_event = b'{"id": "evt-77", "source": "test/usage", "type": "usage.reported"}'
+    records = [(b"c1", b"{not json"), (b"c1", bad_event), (b"c1", b'["an", "array"]')]
+    await produce_raw(kafka_bootstrap, topic, records)
+    group = f"g-{unique}"
+    consumer = in_process_consumer(kafka_bootstrap, engine, topic, group, producer)
+    async with running(consumer):
+        await wait_for_committed(kafka_bootstrap, group, topic, len(records))
+
+    dead = await read_topic(kafka_bootstrap, f"{topic}.dlq", expect=3)
+    headers = {r.value: dict(r.headers) for r in dead}
+    assert headers[bad_event]["dlq.event_id"] == b"evt-77", "the JSON id is kept"
+    assert headers[b"{not json"]["dlq.event_id"] == b""
+    for value, header in headers.items():
+        detail = header["dlq.detail"].decode()
+        assert not detail.startswith((":", " ")), (value, detail)
+    assert headers[b"{not json"]["dlq.detail"].startswith(b"Invalid JSON")
+    assert b"data: Field required" in headers[bad_event]["dlq.detail"]
+
+
 async def test_handler_crash_mid_batch_rolls_back_and_replays_once(
     kafka_bootstrap: str,
     engine: AsyncEngine,

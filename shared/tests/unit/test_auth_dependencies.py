@@ -73,7 +73,7 @@ def _bearer(role: Role, *, partner_id: str | None = None, **kwargs: Any) -> dict
         role=role,
         subject=f"{role}-user",
         partner_id=partner_id,
-        now=START,
+        now=kwargs.pop("now", START),
         **kwargs,
     )
     return {"Authorization": f"Bearer {token}"}
@@ -199,3 +199,18 @@ def test_partner_filter_rules() -> None:
     assert partner_filter(Principal(subject="jane", role="partner", partner_id="p-1")) == "p-1"
     with pytest.raises(Forbidden):
         partner_filter(Principal(subject="vendor", role="ingest"))
+
+
+async def test_the_clock_skew_leeway_comes_from_settings(clock: ManualClock) -> None:
+    app = _app(clock)
+    app.state.settings = FourfoldSettings(
+        auth_secret=SecretStr(SECRET), auth_issuer=ISSUER, auth_clock_skew_s=5
+    )
+    ahead = _bearer("ingest", now=START + timedelta(seconds=30))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post("/events", headers=ahead)
+        assert response.status_code == 401
+        assert "issued in the future" in response.json()["detail"]
+        clock.advance(timedelta(seconds=26))
+        assert (await client.post("/events", headers=ahead)).status_code == 200

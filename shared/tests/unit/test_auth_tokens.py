@@ -198,3 +198,23 @@ def test_cli_usage_errors_exit_2_and_print_no_token(
     out, err = capsys.readouterr()
     assert out == ""
     assert message in err
+
+
+def test_a_token_issued_in_the_future_is_refused_beyond_the_leeway() -> None:
+    far = _issue(now=NOW + timedelta(seconds=1_000_000))
+    with pytest.raises(Unauthenticated, match="issued in the future") as caught:
+        _verify(far)
+    assert "60 s" in caught.value.detail, "the detail names the leeway"
+    assert _verify(_issue(now=NOW + timedelta(seconds=59))).role == "admin", "within leeway"
+    with pytest.raises(Unauthenticated, match="issued in the future"):
+        _verify(_issue(now=NOW + timedelta(seconds=61)))
+    strict = verify_token(_issue(), secret=SECRET, issuer=ISSUER, now=NOW, leeway=timedelta(0))
+    assert strict.role == "admin", "iat == now passes even with no leeway"
+    with pytest.raises(Unauthenticated, match="'iat' must be a number"):
+        _verify(_forge({"iat": "now"}))
+
+
+@pytest.mark.parametrize(("role", "article"), [("ingest", "an"), ("admin", "an")])
+def test_the_refusal_of_a_scoped_non_partner_reads_right(role: Role, article: str) -> None:
+    with pytest.raises(ValueError, match=f"^{article} {role} principal must not carry"):
+        Principal(subject="x", role=role, partner_id="p-1")

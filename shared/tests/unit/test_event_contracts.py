@@ -255,14 +255,14 @@ BAD: list[tuple[str, Raw, list[str | int], str]] = [
     (
         "NPS above 10",
         mutated("feedback.submitted", _set("data.score", 11)),
-        ["data"],
-        "value_error",
+        ["data", "score"],
+        "less_than_equal",
     ),
     (
         "NPS below 0",
         mutated("feedback.submitted", _set("data.score", -1)),
-        ["data"],
-        "value_error",
+        ["data", "score"],
+        "greater_than_equal",
     ),
     (
         "CSAT of 0",

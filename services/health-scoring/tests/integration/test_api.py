@@ -108,7 +108,7 @@ async def test_book_filters_sorts_and_pages(service: Service, book: dict[str, st
     path = f"/v1/partners/{book['A']}/customers"
     everyone = await service.get(path, sort="arr", order="desc")
     assert [c["customer_id"] for c in everyone["items"]] == [book["a3"], book["a1"], book["a2"]]
-    assert everyone["items"][0]["arr"] == {"amount": "3600.0000", "currency": "EUR"}
+    assert everyone["items"][0]["arr"] == {"amount": "3600.00", "currency": "EUR"}
     assert everyone["next_cursor"] is None
 
     seen: list[str] = []
@@ -146,6 +146,33 @@ async def test_book_filters_sorts_and_pages(service: Service, book: dict[str, st
     assert bad.json()["detail"][0]["loc"] == ["query", "sort"]
 
 
+async def test_book_lists_lowest_scores_first_by_default(
+    service: Service, book: dict[str, str]
+) -> None:
+    path = f"/v1/partners/{book['A']}/customers"
+    default = await service.get(path)
+    listed = [(c["score"], c["customer_id"]) for c in default["items"]]
+    assert listed == sorted(listed, key=lambda item: (-1 if item[0] is None else item[0], item[1]))
+    assert default == await service.get(path, sort="score", order="asc")
+    openapi = (await service.client.get("/openapi.json")).json()
+    described = openapi["paths"]["/v1/partners/{partner_id}/customers"]["get"]["description"]
+    assert "Default order: score ascending" in described
+
+
+async def test_money_reads_the_same_everywhere_and_inputs_keep_their_types(
+    service: Service, book: dict[str, str]
+) -> None:
+    """ARR in the currency's minor unit in the book, the summary and a customer's health;
+    a component's flag is a JSON boolean and its counts are numbers."""
+    entries = (await service.get(f"/v1/partners/{book['A']}/customers"))["items"]
+    in_book = next(e["arr"] for e in entries if e["customer_id"] == book["a1"])
+    health = await service.get(f"/v1/customers/{book['a1']}/health")
+    assert in_book == health["signals"]["arr"] == {"amount": "1200.00", "currency": "EUR"}
+    failing = await service.get(f"/v1/customers/{book['a2']}/health")
+    payment = next(c for c in failing["components"] if c["name"] == "payment")
+    assert payment["inputs"] == {"failed_invoices": 2, "past_due": True}
+
+
 async def test_summary_counts_customers_and_arr_per_band_and_step(
     service: Service, book: dict[str, str]
 ) -> None:
@@ -153,7 +180,7 @@ async def test_summary_counts_customers_and_arr_per_band_and_step(
     healths = {c: await service.get(f"/v1/customers/{book[c]}/health") for c in ("a1", "a2", "a3")}
     arr = {"a1": Decimal(1200), "a2": Decimal(600), "a3": Decimal(3600)}
     assert summary["customers"] == 3
-    assert summary["arr"] == [{"amount": "5400.0000", "currency": "EUR"}]
+    assert summary["arr"] == [{"amount": "5400.00", "currency": "EUR"}]
     assert sum(g["customers"] for g in summary["by_band"].values()) == 3
     assert sum(g["customers"] for g in summary["by_step"].values()) == 3
     green = [c for c, h in healths.items() if h["band"] == "green"]

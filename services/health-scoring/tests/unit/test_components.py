@@ -144,6 +144,16 @@ def test_payment(customer: CustomerSignals, expected: Decimal | None) -> None:
     assert reading(ComponentName.PAYMENT, customer) == expected
 
 
+@pytest.mark.parametrize("past_due", [True, False])
+def test_payment_inputs_keep_their_types(past_due: bool) -> None:
+    """A flag is a boolean (the API shows `"past_due": true`), not its text."""
+    customer = signals(payment=PaymentState(2, past_due, AS_OF))
+    config = CARD.components.configured[ComponentName.PAYMENT]
+    inputs = read_component(ComponentName.PAYMENT, customer, config, AS_OF).inputs
+    assert inputs == {"failed_invoices": 2, "past_due": past_due}
+    assert type(inputs["past_due"]) is bool
+
+
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [

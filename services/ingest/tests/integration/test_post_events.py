@@ -171,6 +171,24 @@ async def test_single_invalid_event_is_422_naming_the_field(
     assert result["errors"][0]["type"] == "missing"
 
 
+async def test_values_no_consumer_can_process_are_422_naming_the_field(
+    client: httpx.AsyncClient, auth_header: Any, unique: str
+) -> None:
+    """The events health-scoring used to dead-letter after a 202 (issue 8, item 2)."""
+    huge = usage_reported(f"{unique}-huge", f"{unique}-c", value=1e308)
+    digits = usage_reported(f"{unique}-digits", f"{unique}-c")
+    digits["data"]["value"] = 10**29 + 1  # json.dumps writes all 30 digits
+    late = usage_reported(f"{unique}-late", f"{unique}-c")
+    late["data"]["period_end"] = "9999-01-01T00:00:00Z"
+    late_time = usage_reported(f"{unique}-time", f"{unique}-c")
+    late_time["time"] = "9999-01-01T00:00:00Z"
+    body = json.dumps([huge, digits, late, late_time])
+    response = await client.post("/v1/events", content=body, headers={**BATCH, **auth_header()})
+    assert response.status_code == 422
+    locs = [result["errors"][0]["loc"] for result in response.json()["detail"]]
+    assert locs == [["data", "value"], ["data", "value"], ["data", "period_end"], ["time"]]
+
+
 async def test_too_large_body_and_too_many_events_are_413(
     client: httpx.AsyncClient, auth_header: Any, unique: str
 ) -> None:

@@ -1,4 +1,9 @@
-"""`fourfold token issue`: mint a bearer token with the secret and issuer from settings."""
+"""`fourfold token issue`: mint a bearer token with the secret and issuer from settings.
+
+With no `FOURFOLD_AUTH_SECRET` set and a `make dev` stack running on the settings' state
+dir, the token is signed with that stack's secret (which it keeps in the state dir), so it
+works against the running dev services.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from datetime import timedelta
 from fourfold.auth.principal import ROLES
 from fourfold.auth.tokens import issue_token
 from fourfold.clock import SystemClock
-from fourfold.settings import FourfoldSettings
+from fourfold.settings import DEV_AUTH_SECRET, FourfoldSettings
 
 
 def main_issue_token(argv: list[str] | None = None) -> int:
@@ -28,9 +33,17 @@ def main_issue_token(argv: list[str] | None = None) -> int:
 
     settings = FourfoldSettings()
     secret = settings.auth_secret.get_secret_value()
-    if secret == FourfoldSettings.model_fields["auth_secret"].get_default().get_secret_value():
+    dev_secret = None if "auth_secret" in settings.model_fields_set else _dev_stack_secret(settings)
+    if dev_secret is not None:
+        secret = dev_secret
         print(
-            "warning: FOURFOLD_AUTH_SECRET is unset; signing with the dev-only default",
+            f"note: signed with the secret of the dev stack running on {settings.state_dir}/",
+            file=sys.stderr,
+        )
+    elif secret == DEV_AUTH_SECRET:
+        print(
+            "warning: FOURFOLD_AUTH_SECRET is unset and no dev stack runs; signing with the "
+            "dev-only default",
             file=sys.stderr,
         )
     if args.ttl_days is None:
@@ -52,10 +65,19 @@ def main_issue_token(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _dev_stack_secret(settings: FourfoldSettings) -> str | None:
+    from fourfold.dev.state import running_stack_secret
+
+    return running_stack_secret(settings.state_dir)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fourfold token issue",
-        description="Issue a Fourfold bearer token signed with FOURFOLD_AUTH_SECRET.",
+        description=(
+            "Issue a Fourfold bearer token signed with FOURFOLD_AUTH_SECRET (unset: with the "
+            "secret of the `make dev` stack running on FOURFOLD_STATE_DIR)."
+        ),
     )
     parser.add_argument("--role", required=True, choices=ROLES)
     parser.add_argument("--subject", required=True, help="Free-text name of who holds the token.")

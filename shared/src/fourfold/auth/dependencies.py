@@ -14,6 +14,7 @@ Settings and clock come from `request.app.state.settings` (a FourfoldSettings) a
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -40,17 +41,31 @@ async def authenticated_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """Verify the bearer token once per request so no route ever reads headers itself."""
-    if credentials is None:
-        if request.headers.get("authorization"):
-            raise Unauthenticated("Authorization header must be 'Bearer <token>'")
-        raise Unauthenticated("missing bearer token")
+    """Verify the bearer token once per request so no route ever reads headers itself (the
+    shell already verified it when the request carries a body: that principal is reused)."""
+    verified = request.scope.get("state", {}).get("fourfold_principal")
+    if isinstance(verified, Principal):
+        return verified
     settings, clock = _auth_context(request)
+    header = request.headers.get("authorization")
+    return verify_bearer(
+        None if header is None else header.encode("latin-1"), settings=settings, clock=clock
+    )
+
+
+def verify_bearer(header: bytes | None, *, settings: FourfoldSettings, clock: Clock) -> Principal:
+    """The Principal of an `Authorization: Bearer <token>` header value, or Unauthenticated."""
+    if header is None or not header.strip():
+        raise Unauthenticated("missing bearer token")
+    scheme, _, token = header.decode("latin-1").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Authorization header must be 'Bearer <token>'")
     return verify_token(
-        credentials.credentials,
+        token.strip(),
         secret=settings.auth_secret.get_secret_value(),
         issuer=settings.auth_issuer,
         now=clock.now(),
+        leeway=timedelta(seconds=settings.auth_clock_skew_s),
     )
 
 

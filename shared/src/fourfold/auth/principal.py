@@ -27,7 +27,8 @@ class Principal:
         if self.role == "partner" and not self.partner_id:
             raise ValueError("a partner principal needs a partner_id")
         if self.role != "partner" and self.partner_id is not None:
-            raise ValueError(f"a {self.role} principal must not carry a partner_id")
+            article = "an" if self.role[0] in "aeiou" else "a"
+            raise ValueError(f"{article} {self.role} principal must not carry a partner_id")
 
     @property
     def is_admin(self) -> bool:

@@ -2,7 +2,8 @@
 
 Claims: `iss`, `sub` (free-text principal name), `role`, `partner_id` (exactly when the
 role is `partner`), `jti`, `iat` and an optional `exp`. Time always comes from the caller's
-clock: PyJWT's own wall-clock checks are switched off and `exp` is checked against `now`.
+clock: PyJWT's own wall-clock checks are switched off, `exp` is checked against `now` and
+`iat` may be ahead of `now` by the clock-skew leeway at most.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 ALGORITHM: Final = "HS256"
 MIN_SECRET_BYTES: Final = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash.
+DEFAULT_CLOCK_SKEW: Final = timedelta(seconds=60)
+"""How far a token's `iat` may be ahead of the verifier's clock (FOURFOLD_AUTH_CLOCK_SKEW_S)."""
 
 _DECODE_OPTIONS: Final[Options] = {
     "require": ["iss", "sub", "role", "jti", "iat"],
@@ -61,8 +64,19 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_token(token: str, *, secret: str, issuer: str, now: datetime) -> Principal:
-    """Turn a bearer token into a Principal, or raise Unauthenticated saying what is wrong."""
+def verify_token(
+    token: str,
+    *,
+    secret: str,
+    issuer: str,
+    now: datetime,
+    leeway: timedelta = DEFAULT_CLOCK_SKEW,
+) -> Principal:
+    """Turn a bearer token into a Principal, or raise Unauthenticated saying what is wrong.
+
+    `leeway` is how far `iat` may lie ahead of `now` (the issuer's clock running fast); a
+    token issued later than that is refused, so a stolen signing moment cannot mint tokens
+    that only start to look old in years."""
     _check_secret(secret)
     _check_aware(now)
     if not token or not token.strip():
@@ -83,8 +97,20 @@ def verify_token(token: str, *, secret: str, issuer: str, now: datetime) -> Prin
         raise Unauthenticated(f"bad token claims: missing {exc.claim!r}") from None
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated(f"bad token claims: {exc}") from None
+    _check_issued_at(claims, now, leeway)
     _check_expiry(claims, now)
     return _principal_from(claims)
+
+
+def _check_issued_at(claims: dict[str, Any], now: datetime, leeway: timedelta) -> None:
+    iat = claims["iat"]
+    if isinstance(iat, bool) or not isinstance(iat, int | float):
+        raise Unauthenticated("bad token claims: 'iat' must be a number")
+    if iat > now.timestamp() + leeway.total_seconds():
+        raise Unauthenticated(
+            f"token issued in the future ('iat' more than {leeway.total_seconds():g} s "
+            "ahead of this service's clock)"
+        )
 
 
 def _check_expiry(claims: dict[str, Any], now: datetime) -> None:

@@ -1,49 +1,86 @@
 """`make dev`: embedded broker and PostgreSQL, every service, and the demo feed.
 
-Ctrl-C (or SIGTERM) stops the feed, the services, then the database and the broker, and
-leaves nothing running.
+One stack per state dir: a lock in `<state_dir>/dev/` (fourfold.dev.state) makes a second
+`make dev` say where the running one is and exit 1 without touching it. Every piece is
+registered for stopping the moment it has started, so a start that fails part-way stops
+what it started. The servers run in their own process groups: Ctrl-C (or SIGTERM) reaches
+this process only, which stops the demo feed, then the services, then PostgreSQL and the
+broker, so no service sees its infrastructure vanish while it is still shutting down.
+
+The state is fresh on every start (the database, the logs, the token secret) because the
+broker is memory-only: a kept database with an empty broker is a system that remembers
+events no topic holds. `--keep-state` (`make dev KEEP_STATE=1`) keeps the database and
+the secret on purpose.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import logging
 import os
-import secrets
+import shutil
 import signal
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
 from fourfold.auth import Role, issue_token
 from fourfold.clock import SystemClock
-from fourfold.dev.demo_feed import run_demo_feed
+from fourfold.dev.clock import DevClock
+from fourfold.dev.demo_feed import PARTNERS, DemoFeed, ingest_client, waiting_for_scores
+from fourfold.dev.state import (
+    DevLock,
+    RunRecord,
+    leftovers,
+    load_or_create_secret,
+    running_stack,
+)
 from fourfold.infra.broker import EmbeddedBroker
 from fourfold.infra.postgres import EmbeddedPostgres
+from fourfold.infra.process import ServerProcess, port_open
 from fourfold.logs import configure_logging
 from fourfold.settings import DEV_AUTH_SECRET, FourfoldSettings
 
 log = logging.getLogger("fourfold.dev")
+
+HOST = "127.0.0.1"
+TOKEN_TTL = timedelta(days=7)
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
     name: str
     module: str
+    """The service's app module: it has `create_app(settings=None, clock=None)`."""
     port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
 
 
 SERVICES = [
     ServiceSpec("ingest", "fourfold.ingest.app", 8001),
     ServiceSpec("health-scoring", "fourfold.health.app", 8002),
 ]
+"""Every service `make dev` runs, in start order (a service whose module is not installed
+is skipped): one line per service."""
+
+
+class StartFailed(Exception):
+    """A piece of the stack did not come up; everything started before it is stopped."""
 
 
 def _available(spec: ServiceSpec) -> bool:
@@ -52,158 +89,409 @@ def _available(spec: ServiceSpec) -> bool:
     return False
 
 
-def _start_service(
-    spec: ServiceSpec, env: dict[str, str], settings: FourfoldSettings
-) -> subprocess.Popen[bytes]:
-    log_path = settings.state_dir / "logs" / f"{spec.name}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as output:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                f"{spec.module}:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(spec.port),
-            ],
-            env={**os.environ, **env, "FOURFOLD_SERVICE_NAME": spec.name},
-            stdout=output,
-            stderr=subprocess.STDOUT,
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fourfold dev",
+        description="Run every service on an embedded broker and PostgreSQL, with a demo feed.",
+    )
+    parser.add_argument(
+        "--keep-state",
+        action="store_true",
+        help="keep the database and token secret of the last run (default: start fresh; "
+        "the broker is memory-only, so its topics always start empty)",
+    )
+    parser.add_argument(
+        "--port-offset",
+        type=int,
+        default=0,
+        help="add this to every service port (8001, 8002, ...), e.g. to run a second stack "
+        "on another FOURFOLD_STATE_DIR",
+    )
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=45,
+        help="days of demo history replayed before the banner (0: none)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = FourfoldSettings()
+    configure_logging(service="dev", level="INFO", json=False)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per demo-feed request
+    lock = DevLock.acquire(settings.state_dir)
+    if lock is None:
+        _say_already_running(settings.state_dir)
+        return 1
+    try:
+        return _run(settings, args, lock)
+    finally:
+        lock.release()
+
+
+def _say_already_running(state_dir: Path) -> None:
+    record = running_stack(state_dir)
+    where = record.describe() if record is not None else "  (it stopped just now)"
+    print(
+        f"fourfold dev: a dev stack is already running on {state_dir}/:\n{where}\n"
+        "Use it, or stop it (Ctrl-C in its terminal) first. To run a second one, give it "
+        "another FOURFOLD_STATE_DIR and --port-offset.",
+        file=sys.stderr,
+    )
+
+
+def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) -> int:
+    state_dir = settings.state_dir.resolve()
+    _stop_leftovers(state_dir)
+    specs = [replace(s, port=s.port + args.port_offset) for s in SERVICES if _available(s)]
+    busy = [f"{s.name} ({s.port})" for s in specs if port_open(HOST, s.port)]
+    if busy:
+        print(
+            f"fourfold dev: ports in use, nothing started: {', '.join(busy)}. Another "
+            "program (or a dev stack on another state dir) listens there; stop it or pass "
+            "--port-offset.",
+            file=sys.stderr,
+        )
+        return 1
+    _prepare_state(state_dir, keep=args.keep_state)
+    if "auth_secret" not in settings.model_fields_set or (
+        settings.auth_secret.get_secret_value() == DEV_AUTH_SECRET
+    ):
+        # The services get URLs, so they refuse the public default: the stack's own secret,
+        # kept in the state dir for `fourfold token issue`, never printed.
+        secret = load_or_create_secret(state_dir, fresh=not args.keep_state)
+        settings.auth_secret = SecretStr(secret)
+    clock = DevClock(state_dir)
+    clock.catch_up()
+    replay = not args.keep_state and args.history_days > 0
+    if replay:
+        clock.start_behind(timedelta(days=args.history_days + 1))
+    lock.begin_record(SystemClock().now().isoformat())
+    previous_sigint = signal.getsignal(signal.SIGINT)
+    previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+    stack = contextlib.ExitStack()
+    code = 0
+    try:
+        infra = _start_infrastructure(stack, state_dir, lock)
+        env = {
+            "FOURFOLD_AUTH_SECRET": settings.auth_secret.get_secret_value(),
+            "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": infra.broker.bootstrap_servers,
+            "FOURFOLD_DATABASE_URL": infra.postgres.url(),
+            "FOURFOLD_STATE_DIR": str(state_dir),
+        }
+        for spec in specs:
+            _step(f"starting {spec.name} on {spec.url}")
+            service = _service_process(spec, env, state_dir)
+            service.on_spawn = _recorded(lock)
+            stack.callback(_stopping, service, spec.name)
+            service.start(ready=functools.partial(_ready, spec), timeout=90)
+        run = _Run(settings, args, clock, specs, infra, lock, replay)
+        asyncio.run(run.serve())
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:
+        print(f"\nfourfold dev: start failed: {exc}", file=sys.stderr)
+        code = 1
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+        _step("stopping: services first, then postgres and the broker")
+        stack.close()
+        clock.catch_up()
+        signal.signal(signal.SIGINT, previous_sigint)
+        signal.signal(signal.SIGTERM, previous_sigterm)
+        print("fourfold dev: everything stopped.", flush=True)
+    return code
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _step(message: str) -> None:
+    print(f"fourfold dev: {message}", flush=True)
+
+
+@dataclass(frozen=True)
+class _Infrastructure:
+    broker: EmbeddedBroker
+    postgres: EmbeddedPostgres
+
+
+def _start_infrastructure(
+    stack: contextlib.ExitStack, state_dir: Path, lock: DevLock
+) -> _Infrastructure:
+    """Broker, then PostgreSQL; each registered for stopping as soon as it exists (a start
+    that fails stops its own half-started server) and recorded as soon as it runs."""
+    _step("starting the embedded broker (Tansu)")
+    broker = EmbeddedBroker(state_dir)
+    broker.process.on_spawn = _recorded(lock)
+    stack.callback(_stopping, broker, "broker")
+    broker.start()
+    _step("starting the embedded PostgreSQL")
+    postgres = EmbeddedPostgres(state_dir)
+    postgres.process.on_spawn = _recorded(lock)
+    stack.callback(_stopping, postgres, "postgres")
+    postgres.start()
+    return _Infrastructure(broker, postgres)
+
+
+def _recorded(lock: DevLock) -> Callable[[ServerProcess], None]:
+    def record(server: ServerProcess) -> None:
+        lock.record_process(server.name, server.pid, server.argv)
+
+    return record
+
+
+def _stop_leftovers(state_dir: Path) -> None:
+    """Servers of a stack that was killed hard (no chance to stop them) still run: say so
+    and stop them, so this start gets its ports and a database nobody else writes."""
+    record = RunRecord.read(state_dir)
+    left = {} if record is None else leftovers(record)
+    if not left:
+        return
+    listed = ", ".join(f"{name} (pid {pid})" for name, pid in left.items())
+    _step(
+        f"the last dev stack here (pid {record.pid if record else '?'}) was killed and left "
+        f"{listed} running: stopping them"
+    )
+    for name, pid in left.items():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT if name == "postgres" else signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in left.values()):
+        time.sleep(0.1)
+    for pid in left.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _stopping(server: Any, name: str) -> None:
+    try:
+        server.stop()
+    except Exception as exc:  # keep stopping the others
+        print(f"fourfold dev: stopping {name} failed: {exc}", file=sys.stderr)
+
+
+def _prepare_state(state_dir: Path, *, keep: bool) -> None:
+    """Fresh logs every start (the last run's move to logs.previous/); a fresh database
+    unless `keep`."""
+    logs = state_dir / "logs"
+    if logs.exists():
+        previous = state_dir / "logs.previous"
+        shutil.rmtree(previous, ignore_errors=True)
+        logs.rename(previous)
+    if not keep:
+        shutil.rmtree(state_dir / "postgres", ignore_errors=True)
+
+
+def _service_process(spec: ServiceSpec, env: dict[str, str], state_dir: Path) -> ServerProcess:
+    return ServerProcess(
+        spec.name,
+        [sys.executable, "-m", "fourfold.dev.serve", spec.module, "--port", str(spec.port)],
+        log_path=state_dir / "logs" / f"{spec.name}.log",
+        env={**env, "FOURFOLD_SERVICE_NAME": spec.name},
+    )
+
+
+def _ready(spec: ServiceSpec) -> bool:
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(f"{spec.url}/readyz", timeout=2).status_code == 200
+    return False
+
+
+class _Run:
+    """The running stack: replay the demo history, print the banner, feed until stopped."""
+
+    def __init__(
+        self,
+        settings: FourfoldSettings,
+        args: argparse.Namespace,
+        clock: DevClock,
+        specs: list[ServiceSpec],
+        infra: _Infrastructure,
+        lock: DevLock,
+        replay: bool,
+    ) -> None:
+        self.settings = settings
+        self.args = args
+        self.clock = clock
+        self.urls = {spec.name: spec.url for spec in specs}
+        self.infra = infra
+        self.lock = lock
+        self.replay = replay
+
+    async def serve(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        work = asyncio.create_task(self._demo())
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (work, stopper):
+            task.cancel()
+        await asyncio.gather(work, stopper, return_exceptions=True)
+        if not work.cancelled() and work.exception() is not None:
+            raise work.exception()  # type: ignore[misc]
+
+    def token(self, role: Role, subject: str, partner_id: str | None = None, **at: Any) -> str:
+        return issue_token(
+            secret=self.settings.auth_secret.get_secret_value(),
+            issuer=self.settings.auth_issuer,
+            role=role,
+            subject=subject,
+            partner_id=partner_id,
+            ttl=at.get("ttl", TOKEN_TTL),
+            now=at.get("now") or self.clock.now(),
         )
 
+    async def _demo(self) -> None:
+        ingest = self.urls.get("ingest")
+        if ingest is None:
+            self._banner({})
+            await asyncio.Event().wait()
+            return
+        # Issued on the services' clock, which may still be weeks behind during the replay.
+        life = timedelta(days=self.args.history_days + 2)
+        feed_token = self.token("ingest", "demo-feed", ttl=life)
+        async with ingest_client(ingest, feed_token) as http:
+            feed = DemoFeed(http, now=SystemClock().now(), days_of_history=self.args.history_days)
+            if self.replay:
+                await self._replay(feed)
+            elif self.args.keep_state:
+                feed.assume_created()
+            tokens = self._tokens()
+            example = await self._example(tokens)
+            self._banner(tokens, example, customers=len(feed.book))
+            await feed.live(self.clock)
 
-def _wait_ready(spec: ServiceSpec, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{spec.name} exited; see .state/logs/{spec.name}.log")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{spec.port}/readyz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.3)
-    raise TimeoutError(f"{spec.name} not ready after {timeout}s")
+    async def _replay(self, feed: DemoFeed) -> None:
+        days = self.args.history_days
+        _step(f"replaying {days} days of demo history (the services' clock walks with it)")
+        health = self.urls.get("health-scoring")
+        if health is None:
+            await feed.replay(self.clock)
+            return
+        admin = self.token("admin", "demo-feed", ttl=timedelta(days=days + 2))
+        http, scored = waiting_for_scores(health, admin)
+        async with http:
+            await feed.replay(self.clock, scored)
 
+    def _tokens(self) -> dict[str, str]:
+        tokens = {
+            "INGEST_TOKEN": self.token("ingest", "demo-vendor"),
+            "ADMIN_TOKEN": self.token("admin", "demo-admin"),
+        }
+        for partner in PARTNERS:
+            variable = partner.upper().replace("-", "_") + "_TOKEN"
+            tokens[variable] = self.token("partner", f"demo-{partner}", partner)
+        return tokens
 
-def main() -> int:
-    settings = FourfoldSettings()
-    if settings.auth_secret.get_secret_value() == DEV_AUTH_SECRET:
-        # The services get URLs, so they refuse the public default: a fresh one per run.
-        settings.auth_secret = SecretStr(secrets.token_urlsafe(32))
-    configure_logging(service="dev", level="INFO", json=False)
-    clock = SystemClock()
-    broker = EmbeddedBroker(settings.state_dir).start()
-    postgres = EmbeddedPostgres(settings.state_dir).start()
-    env = {
-        "FOURFOLD_AUTH_SECRET": settings.auth_secret.get_secret_value(),
-        "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "FOURFOLD_DATABASE_URL": postgres.url(),
-        "FOURFOLD_STATE_DIR": str(settings.state_dir),
-    }
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        for spec in filter(_available, SERVICES):
-            process = _start_service(spec, env, settings)
-            processes.append(process)
-            _wait_ready(spec, process)
-        now = clock.now()
-        ingest_token = _demo_token(settings, now, "ingest", "demo-vendor")
-        partner_token = _demo_token(settings, now, "partner", "demo-partner", "northwind-msp")
-        admin_token = _demo_token(settings, now, "admin", "demo-admin")
-        _print_banner(broker, postgres, ingest_token, partner_token, admin_token)
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_feed_until_signal("http://127.0.0.1:8001", ingest_token, clock))
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        postgres.stop()
-        broker.stop()
-        print("\nfourfold dev: everything stopped.")
-    return 0
+    async def _example(self, tokens: dict[str, str]) -> str:
+        """A curl session that visibly changes the first demo partner's data: its best
+        customer (now, by score) gets a failed payment, dated at the services' clock."""
+        ingest, health = self.urls.get("ingest"), self.urls.get("health-scoring")
+        if ingest is None or health is None:
+            return ""
+        partner = PARTNERS[0]
+        variable = partner.upper().replace("-", "_") + "_TOKEN"
+        customer, score = await _example_customer(health, tokens[variable], partner)
+        now = self.clock.now().replace(microsecond=0)
+        stamp = now.strftime("%Y%m%dT%H%M%S")
+        event = (
+            f'{{"specversion":"1.0","id":"curl-{stamp}","source":"https://billing.demo.fourfold.dev",'
+            f'"type":"invoice.payment_failed","time":"{now.isoformat()}",'
+            f'"data":{{"invoice_id":"inv-curl-{stamp}","subscription_id":"sub-{customer}",'
+            f'"customer_id":"{customer}","amount":{{"amount":"400.00","currency":"EUR"}},'
+            f'"attempt":1}}}}'
+        )
+        get = (
+            f'curl -sS {health}/v1/customers/{customer}/health -H "Authorization: Bearer '
+            f'${variable}"'
+        )
+        return f"""Try it as partner {partner}: customer {customer} scores {score}, pays on time.
+  {get}
+  # a failed payment for {customer}, dated now (on the services' clock):
+  curl -sS -X POST {ingest}/v1/events -H "Authorization: Bearer $INGEST_TOKEN" \\
+    -H "Content-Type: application/cloudevents+json" \\
+    -d '{event}'
+  # the same GET again: its signals show the failed payment ("failed_payments" one up,
+  # "past_due": true) and its score drops
+  {get}
+  # the partner's book, with its 7- and 30-day trends:
+  curl -sS "{health}/v1/partners/{partner}/customers?sort=score" \\
+    -H "Authorization: Bearer ${variable}"
+"""
 
-
-def _demo_token(
-    settings: FourfoldSettings,
-    now: datetime,
-    role: Role,
-    subject: str,
-    partner_id: str | None = None,
-) -> str:
-    """A week-long token for the banner, signed with this run's secret."""
-    return issue_token(
-        secret=settings.auth_secret.get_secret_value(),
-        issuer=settings.auth_issuer,
-        role=role,
-        subject=subject,
-        partner_id=partner_id,
-        ttl=timedelta(days=7),
-        now=now,
-    )
-
-
-async def _feed_until_signal(ingest_url: str, token: str, clock: SystemClock) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    feed = asyncio.create_task(run_demo_feed(ingest_url=ingest_url, token=token, clock=clock))
-    stopper = asyncio.create_task(stop.wait())
-    await asyncio.wait({feed, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (feed, stopper):
-        task.cancel()
-    if feed.done() and not feed.cancelled() and feed.exception():
-        raise feed.exception()  # type: ignore[misc]
-
-
-def _print_banner(
-    broker: EmbeddedBroker,
-    postgres: EmbeddedPostgres,
-    ingest_token: str,
-    partner_token: str,
-    admin_token: str,
-) -> None:
-    services = "\n".join(
-        f"  {spec.name:<15} http://127.0.0.1:{spec.port}  (docs: /docs, metrics: /metrics)"
-        for spec in SERVICES
-        if _available(spec)
-    )
-    print(
-        f"""
+    def _banner(self, tokens: dict[str, str], example: str = "", *, customers: int = 0) -> None:
+        infra = self.infra
+        state = self.settings.state_dir
+        urls = {
+            **self.urls,
+            "broker": f"{infra.broker.bootstrap_servers} (embedded Tansu, memory-only)",
+            "postgres": infra.postgres.url(),
+            "logs": f"{state}/logs/",
+        }
+        self.lock.record_urls(urls)
+        kept = (
+            "kept from the last run: --keep-state"
+            if self.args.keep_state
+            else "fresh; make dev KEEP_STATE=1 keeps it"
+        )
+        services = "\n".join(
+            f"  {name:<15} {url}  (docs: /docs, metrics: /metrics)"
+            for name, url in self.urls.items()
+        )
+        exports = "\n".join(f"  export {name}={token}" for name, token in tokens.items())
+        print(
+            f"""
 Fourfold is running (Ctrl-C stops everything).
 
 {services}
-  broker          {broker.bootstrap_servers}   (embedded Tansu, memory-only)
-  postgres        {postgres.url()}
-  logs            .state/logs/
+  broker          {urls["broker"]}
+  postgres        {urls["postgres"]}  (database {kept})
+  logs            {urls["logs"]}
 
-Ingest token (role ingest):
-  {ingest_token}
-Partner token (partner northwind-msp):
-  {partner_token}
-Admin token:
-  {admin_token}
+Tokens, valid {TOKEN_TTL.days} days (`fourfold token issue` signs with this stack's secret
+while it runs, so its tokens work here too):
+{exports}
 
-Post an event:
-  curl -sS -X POST http://127.0.0.1:8001/v1/events \\
-    -H "Authorization: Bearer {ingest_token}" \\
-    -H "Content-Type: application/cloudevents+json" \\
-    -d '{{"specversion":"1.0","id":"demo-1","source":"curl","type":"usage.reported",
-         "time":"2026-01-01T00:00:00Z","data":{{"customer_id":"cust-001",
-         "metric":"active_users","value":7,"period_start":"2025-12-31T00:00:00Z",
-         "period_end":"2026-01-01T00:00:00Z"}}}}'
-
-A demo feed is posting subscriptions, usage and milestones for 12 customers of 3 partners.
+{example}
+A demo feed posts one simulated day for {customers} customers of {len(PARTNERS)} partners \
+every 2 s.
 """,
-        flush=True,
-    )
+            flush=True,
+        )
+
+
+async def _example_customer(health: str, token: str, partner: str) -> tuple[str, Any]:
+    """The partner's best-scoring customer that is not past due (so a failed payment shows)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=health, headers=headers, timeout=10) as http:
+        book = await http.get(
+            f"/v1/partners/{partner}/customers",
+            params={"sort": "score", "order": "desc", "limit": 200},
+        )
+        items = book.json().get("items", []) if book.status_code == 200 else []
+        for item in items:
+            health_of = await http.get(f"/v1/customers/{item['customer_id']}/health")
+            if health_of.status_code == 200 and not health_of.json()["signals"]["past_due"]:
+                return str(item["customer_id"]), item["score"]
+    return (str(items[0]["customer_id"]), items[0]["score"]) if items else ("cust-000", "-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (our child no more, reaped by nobody yet) counts as gone
+    with contextlib.suppress(OSError):
+        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
+    return True
 
 
 if __name__ == "__main__":

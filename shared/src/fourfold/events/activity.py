@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
-from fourfold.events.envelope import Envelope, EventData, Identifier
+from fourfold.events.bounds import EventTime, Identifier, LongText
+from fourfold.events.envelope import Envelope, EventData
 
 ACTIVITY_TOPIC = "partner.activity"
 
@@ -25,14 +26,14 @@ class MilestoneCompletedData(EventData):
     customer_id: Identifier
     partner_id: Identifier
     milestone: Milestone
-    completed_at: AwareDatetime
+    completed_at: EventTime
 
 
 class PartnerCertifiedData(EventData):
     partner_id: Identifier
     certification: Identifier
-    level: str | None = Field(default=None, max_length=64)
-    certified_at: AwareDatetime
+    level: Annotated[Identifier, Field(max_length=64)] | None = None
+    certified_at: EventTime
 
     def partition_key(self) -> str:
         """Partner-level event: keyed by partner, it has no customer."""
@@ -45,9 +46,9 @@ class FeedbackSubmittedData(EventData):
     customer_id: Identifier
     partner_id: Identifier | None = None
     kind: Literal["nps", "csat"]
-    score: int
-    comment: str | None = Field(default=None, max_length=2000)
-    submitted_at: AwareDatetime
+    score: int = Field(ge=0, le=10, description="NPS 0–10, CSAT 1–5.")
+    comment: LongText | None = None
+    submitted_at: EventTime
 
     @model_validator(mode="after")
     def _score_in_scale(self) -> FeedbackSubmittedData:
@@ -61,7 +62,7 @@ class CustomerPartnerChangedData(EventData):
     customer_id: Identifier
     previous_partner_id: Identifier | None = None
     partner_id: Identifier
-    effective_at: AwareDatetime
+    effective_at: EventTime
 
 
 class _Activity(Envelope):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from fourfold.events.envelope import Envelope, EventData, Identifier
+from fourfold.events.bounds import Count, EventDate, EventTime, Identifier, Seats, Text
+from fourfold.events.envelope import Envelope, EventData
 from fourfold.events.money import Money
 
 BILLING_TOPIC = "billing.subscriptions"
@@ -21,19 +21,19 @@ class SubscriptionRef(EventData):
 
 class SubscriptionCreatedData(SubscriptionRef):
     plan: Identifier
-    seats: int = Field(ge=1)
+    seats: Annotated[Seats, Field(ge=1)]
     mrr: Money
-    start_date: date
-    term_end: date
-    features_available: int | None = Field(default=None, ge=0)
+    start_date: EventDate
+    term_end: EventDate
+    features_available: Count | None = None
 
 
 class SubscriptionRenewedData(SubscriptionRef):
     plan: Identifier
-    seats: int = Field(ge=1)
+    seats: Annotated[Seats, Field(ge=1)]
     mrr: Money
-    term_start: date
-    term_end: date
+    term_start: EventDate
+    term_end: EventDate
 
 
 class SubscriptionExpandedData(SubscriptionRef):
@@ -41,8 +41,8 @@ class SubscriptionExpandedData(SubscriptionRef):
 
     previous_plan: Identifier
     plan: Identifier
-    previous_seats: int = Field(ge=0)
-    seats: int = Field(ge=1)
+    previous_seats: Seats
+    seats: Annotated[Seats, Field(ge=1)]
     previous_mrr: Money
     mrr: Money
 
@@ -58,15 +58,15 @@ class SubscriptionAddonAddedData(SubscriptionRef):
 class SubscriptionContractedData(SubscriptionRef):
     previous_plan: Identifier
     plan: Identifier
-    previous_seats: int = Field(ge=0)
-    seats: int = Field(ge=0)
+    previous_seats: Seats
+    seats: Seats
     previous_mrr: Money
     mrr: Money
 
 
 class SubscriptionCancelledData(SubscriptionRef):
-    effective_date: date
-    reason: str | None = Field(default=None, max_length=500)
+    effective_date: EventDate
+    reason: Text | None = None
 
 
 class InvoicePaidData(EventData):
@@ -74,7 +74,7 @@ class InvoicePaidData(EventData):
     subscription_id: Identifier
     customer_id: Identifier
     amount: Money
-    paid_at: AwareDatetime
+    paid_at: EventTime
 
 
 class InvoicePaymentFailedData(EventData):
@@ -82,9 +82,9 @@ class InvoicePaymentFailedData(EventData):
     subscription_id: Identifier
     customer_id: Identifier
     amount: Money
-    attempt: int = Field(ge=1)
-    failure_reason: str | None = Field(default=None, max_length=500)
-    next_retry_at: AwareDatetime | None = None
+    attempt: Annotated[Count, Field(ge=1)]
+    failure_reason: Text | None = None
+    next_retry_at: EventTime | None = None
 
 
 class _Billing(Envelope):

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from fourfold.events.envelope import Envelope, EventData, Identifier
-from fourfold.events.money import Money
+from fourfold.events.activity import Milestone
+from fourfold.events.bounds import (
+    Count,
+    EventDate,
+    EventTime,
+    Identifier,
+    LongText,
+    Measure,
+    Score,
+    ScoreChange,
+    Seats,
+    ShortText,
+    Text,
+)
+from fourfold.events.envelope import Envelope, EventData
+from fourfold.events.money import Money, MoneyTotal
 
 HEALTH_TOPIC = "customer.health"
 INCENTIVES_TOPIC = "partner.incentives"
@@ -34,27 +47,27 @@ class HealthSignalsSnapshot(EventData):
     """What downstream services need to act, so they never re-aggregate raw usage."""
 
     partner_id: Identifier | None = None
-    plan: str | None = None
-    subscription_status: str | None = None
-    seats: int | None = None
-    seats_in_use: int | None = None
-    utilization: float | None = Field(default=None, ge=0)
-    active_users_30d: float | None = None
-    active_users_prev_30d: float | None = None
-    usage_trend: float | None = None
-    features_used: int | None = None
-    features_available: int | None = None
-    milestones: dict[str, AwareDatetime] = Field(default_factory=dict)
+    plan: Identifier | None = None
+    subscription_status: Identifier | None = None
+    seats: Seats | None = None
+    seats_in_use: Count | None = None
+    utilization: Annotated[Measure, Field(ge=0)] | None = None
+    active_users_30d: Measure | None = None
+    active_users_prev_30d: Measure | None = None
+    usage_trend: Measure | None = None
+    features_used: Count | None = None
+    features_available: Count | None = None
+    milestones: dict[Milestone, EventTime] = Field(default_factory=dict)
     activated: bool = False
-    subscription_start: date | None = None
-    term_end: date | None = None
-    cancel_effective: date | None = None  # the subscription ends then (cancelled)
-    arr: Money | None = None
-    failed_payments: int = 0
+    subscription_start: EventDate | None = None
+    term_end: EventDate | None = None
+    cancel_effective: EventDate | None = None  # the subscription ends then (cancelled)
+    arr: MoneyTotal | None = None
+    failed_payments: Count = 0
     past_due: bool = False
-    last_nps: int | None = None
-    last_csat: int | None = None
-    last_expansion_at: AwareDatetime | None = None
+    last_nps: Annotated[int, Field(ge=0, le=10)] | None = None
+    last_csat: Annotated[int, Field(ge=1, le=5)] | None = None
+    last_expansion_at: EventTime | None = None
 
     def partition_key(self) -> str:
         raise NotImplementedError("a snapshot travels inside HealthChangedData")
@@ -63,16 +76,16 @@ class HealthSignalsSnapshot(EventData):
 class HealthChangedData(EventData):
     customer_id: Identifier
     partner_id: Identifier | None
-    score: int | None = Field(ge=0, le=100)
-    previous_score: int | None = Field(ge=0, le=100)
+    score: Score | None
+    previous_score: Score | None
     band: Band
     previous_band: Band | None
     step: LifecycleStep
     previous_step: LifecycleStep | None
-    trend_7d: int | None = None
-    trend_30d: int | None = None
-    scorecard_version: str
-    scored_at: AwareDatetime
+    trend_7d: ScoreChange | None = None
+    trend_30d: ScoreChange | None = None
+    scorecard_version: Identifier
+    scored_at: EventTime
     signals: HealthSignalsSnapshot
 
 
@@ -81,7 +94,7 @@ class IncentiveAccruedData(EventData):
     partner_id: Identifier
     customer_id: Identifier
     program_id: Identifier
-    program_version: str
+    program_version: Identifier
     rule: Identifier
     amount: Money
     source_event_id: Identifier
@@ -94,7 +107,7 @@ class IncentiveReversedData(EventData):
     partner_id: Identifier
     customer_id: Identifier
     amount: Money
-    reason: str = Field(max_length=500)
+    reason: Text
     source_event_id: Identifier
 
 
@@ -104,9 +117,9 @@ class NudgeRaisedData(EventData):
     customer_id: Identifier
     rule: Identifier
     severity: Literal["info", "warning", "critical"]
-    title: str = Field(max_length=200)
-    message: str = Field(max_length=2000)
-    raised_at: AwareDatetime
+    title: ShortText
+    message: LongText
+    raised_at: EventTime
 
 
 class NudgeResolvedData(EventData):
@@ -115,7 +128,7 @@ class NudgeResolvedData(EventData):
     customer_id: Identifier
     rule: Identifier
     resolution: Literal["condition_cleared", "acknowledged", "resolved", "expired"]
-    resolved_at: AwareDatetime
+    resolved_at: EventTime
 
 
 class HealthChanged(Envelope):

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+import re
+from typing import Annotated, Any, ClassVar, Final, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-# No NUL: PostgreSQL text cannot hold it, and an id that cannot be stored cannot be deduped.
-NO_NUL = r"^[^\x00]*$"
-NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NO_NUL)]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
+from fourfold.events.bounds import NO_NUL, EventTime, Identifier, NonEmpty, UriText
+
+EXTENSION_NAME: Final = r"^[a-z0-9]{1,20}$"
+"""CloudEvents extension attribute names: lower-case letters and digits, at most 20."""
+MAX_EXTENSION_INT: Final = 2**31 - 1
+"""CloudEvents `Integer`: a signed 32-bit value."""
+_EXTENSION_NAME = re.compile(EXTENSION_NAME)
+
+ExtensionValue = (
+    Annotated[str, StringConstraints(max_length=2048, pattern=NO_NUL)]
+    | bool
+    | Annotated[int, Field(ge=-MAX_EXTENSION_INT - 1, le=MAX_EXTENSION_INT)]
+)
+"""A CloudEvents extension attribute's value: a string, a boolean or a 32-bit integer."""
 
 
 class EventData(BaseModel):
@@ -28,7 +39,12 @@ class EventData(BaseModel):
 class Envelope(BaseModel):
     """CloudEvents 1.0 attributes; `time` is required because handlers order by event time."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(
+        frozen=True,
+        extra="allow",
+        json_schema_extra={"propertyNames": {"pattern": EXTENSION_NAME}},
+    )
+    __pydantic_extra__: dict[str, ExtensionValue] = Field(init=False)
 
     topic: ClassVar[str]
 
@@ -36,11 +52,21 @@ class Envelope(BaseModel):
     id: NonEmpty
     source: NonEmpty
     type: str
-    time: AwareDatetime
-    subject: str | None = None
+    time: EventTime
+    subject: UriText | None = None
     datacontenttype: Literal["application/json"] | None = None
-    dataschema: str | None = None
+    dataschema: UriText | None = None
     data: EventData
+
+    @model_validator(mode="after")
+    def _extension_names(self) -> Envelope:
+        for name in self.model_extra or {}:
+            if not _EXTENSION_NAME.match(name):
+                raise ValueError(
+                    f"extension attribute {name[:40]!r}: names are 1-20 lower-case letters "
+                    "or digits (CloudEvents)"
+                )
+        return self
 
     @property
     def key(self) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import StringConstraints, model_validator
 
-from fourfold.events.envelope import Envelope, EventData, Identifier
+from fourfold.events.bounds import EventTime, Identifier, Quantity
+from fourfold.events.envelope import Envelope, EventData
 
 USAGE_TOPIC = "product.usage"
 
@@ -21,9 +22,9 @@ class UsageReportedData(EventData):
 
     customer_id: Identifier
     metric: UsageMetric
-    value: float = Field(ge=0, allow_inf_nan=False)
-    period_start: AwareDatetime
-    period_end: AwareDatetime
+    value: Quantity
+    period_start: EventTime
+    period_end: EventTime
 
     @model_validator(mode="after")
     def _period_is_ordered(self) -> UsageReportedData:

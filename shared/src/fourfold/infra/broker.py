@@ -43,6 +43,11 @@ class EmbeddedBroker:
     def stop(self) -> None:
         self._server.stop()
 
+    @property
+    def process(self) -> ServerProcess:
+        """The child process (pid, argv) behind this server."""
+        return self._server
+
     def running(self) -> bool:
         return self._server.running()
 

@@ -116,5 +116,10 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         self._server.stop()
 
+    @property
+    def process(self) -> ServerProcess:
+        """The child process (pid, argv) behind this server."""
+        return self._server
+
     def running(self) -> bool:
         return self._server.running()

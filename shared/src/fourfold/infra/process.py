@@ -1,4 +1,10 @@
-"""A child server process with its log kept on disk, readiness polling and a clean stop."""
+"""A child server process with its log kept on disk, readiness polling and a clean stop.
+
+Each server runs in its own process group, so the terminal's Ctrl-C (SIGINT to the
+foreground group) reaches only the process that started it; that process stops its servers
+in its own order (services first, then the database and the broker), and nothing sees
+its connections cut while it is still shutting down.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +45,8 @@ class ServerProcess:
         user: str | None = None,
         stop_signal: signal.Signals = signal.SIGTERM,
     ) -> None:
+        self.on_spawn: Callable[[ServerProcess], None] | None = None
+        """Called right after the child is spawned, before it is ready."""
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
@@ -65,8 +73,11 @@ class ServerProcess:
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(self.env or {})},
             user=self.user,
+            process_group=0,  # shielded from the terminal's SIGINT: we stop it ourselves
         )
         log.close()
+        if self.on_spawn is not None:
+            self.on_spawn(self)
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fourfold.clock import Clock, SystemClock
 from fourfold.events.envelope import Envelope
-from fourfold.events.problems import field_problems, problems_summary
+from fourfold.events.problems import field_problems
 from fourfold.kafka.cloudevents_binding import event_from_record
 from fourfold.kafka.dead_letters import ConsumedRecord, DeadLetter
 from fourfold.kafka.outbox import stage
@@ -179,8 +179,7 @@ class BatchConsumer:
         """Apply one poll's records, dead-letter what must be, then commit the offsets."""
         started = time.perf_counter()
         records = [record for partition in polled.values() for record in partition]
-        parsed, dead = self._parse(records)
-        dead += await self._apply(parsed)
+        dead = await self.apply_records(records)
         if dead:
             try:
                 await self._producer.send_all([d.to_outgoing(service=self._service) for d in dead])
@@ -211,18 +210,23 @@ class BatchConsumer:
                 lag = max(0, highwater - (partition_records[-1].offset + 1))
                 CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(lag)
 
-    def _parse(self, records: list[Record]) -> tuple[list[_Parsed], list[DeadLetter]]:
+    async def apply_records(self, records: Sequence[Record]) -> list[DeadLetter]:
+        """Parse and apply `records` as one poll (inbox, handler, outbox, retries, the search for
+        a poison event) and return what must be dead-lettered; nothing is published or
+        committed to the broker here. Tests ask it whether a consumer can process a record."""
+        parsed, dead = self._parse(records)
+        return dead + await self._apply(parsed)
+
+    def _parse(self, records: Sequence[Record]) -> tuple[list[_Parsed], list[DeadLetter]]:
         parsed: list[_Parsed] = []
         dead: list[DeadLetter] = []
         for record in records:
             try:
                 parsed.append(_Parsed(record, event_from_record(record)))
             except ValidationError as exc:
-                dead.append(
-                    DeadLetter(record, "unparseable", problems_summary(field_problems(exc)))
-                )
+                dead.append(DeadLetter.unparseable(record, field_problems(exc)))
             except ValueError as exc:
-                dead.append(DeadLetter(record, "unparseable", str(exc)))
+                dead.append(DeadLetter.unparseable(record, str(exc)))
         return parsed, dead
 
     async def _apply(self, parsed: list[_Parsed]) -> list[DeadLetter]:

@@ -32,6 +32,7 @@ from fourfold.health.schemas import (
 )
 from fourfold.health.views import book_entry, customer_health, history_point, partner_summary
 from fourfold.kafka.outbox import stage
+from fourfold.service.openapi import error_responses
 
 router = APIRouter(prefix="/v1")
 
@@ -75,7 +76,7 @@ async def _visible_customer(session: AsyncSession, principal: Principal, custome
     return row
 
 
-@router.get("/customers/{customer_id}/health", tags=["health"])
+@router.get("/customers/{customer_id}/health", tags=["health"], responses=error_responses(404))
 async def get_health(
     customer_id: str, principal: Reader, session: ReadSession, request: Request
 ) -> CustomerHealth:
@@ -96,7 +97,9 @@ def _utc(value: datetime | None, name: str) -> datetime | None:
         raise InvalidField("query", name, "out of range") from None
 
 
-@router.get("/customers/{customer_id}/health/history", tags=["health"])
+@router.get(
+    "/customers/{customer_id}/health/history", tags=["health"], responses=error_responses(404)
+)
 async def get_history(
     customer_id: str,
     principal: Reader,
@@ -126,7 +129,13 @@ async def get_history(
     )
 
 
-@router.get("/partners/{partner_id}/customers", tags=["book of business"])
+@router.get(
+    "/partners/{partner_id}/customers",
+    tags=["book of business"],
+    responses=error_responses(
+        400, 404, descriptions={400: "`invalid_cursor`: not a cursor this listing returned"}
+    ),
+)
 async def get_book(
     partner_id: str,
     principal: Reader,
@@ -136,9 +145,12 @@ async def get_book(
     sort: SortKey = SortKey.SCORE,
     order: SortOrder = SortOrder.ASC,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(min_length=1)] = None,
 ) -> BookPage:
-    """A partner's book of business: filter by band and step, sort by score, ARR or trend."""
+    """A partner's book of business: filter by band and step, sort by score, ARR or trend.
+
+    Default order: score ascending (lowest first; customers without a score before all
+    scored ones), ties by customer id. ARR sorts by currency, then amount."""
     partner_scope(principal, partner_id, resource="partner")
     rows, next_cursor = await queries.book_page(
         session,
@@ -157,7 +169,9 @@ async def get_book(
     )
 
 
-@router.get("/partners/{partner_id}/summary", tags=["book of business"])
+@router.get(
+    "/partners/{partner_id}/summary", tags=["book of business"], responses=error_responses(404)
+)
 async def get_summary(partner_id: str, principal: Reader, session: ReadSession) -> PartnerSummary:
     """A partner's customers and ARR per band and step, and its ARR-weighted average score."""
     partner_scope(principal, partner_id, resource="partner")
@@ -165,7 +179,7 @@ async def get_summary(partner_id: str, principal: Reader, session: ReadSession) 
     return partner_summary(partner_id, [g._mapping for g in groups])
 
 
-@router.put("/admin/health/{customer_id}/override", tags=["admin"])
+@router.put("/admin/health/{customer_id}/override", tags=["admin"], responses=error_responses(404))
 async def put_override(
     customer_id: str, body: OverrideIn, principal: Admin, session: WriteSession, request: Request
 ) -> CustomerHealth:
@@ -193,7 +207,12 @@ async def put_override(
     return customer_health(evaluation, _scorecard(request))
 
 
-@router.delete("/admin/health/{customer_id}/override", status_code=204, tags=["admin"])
+@router.delete(
+    "/admin/health/{customer_id}/override",
+    status_code=204,
+    tags=["admin"],
+    responses=error_responses(404),
+)
 async def delete_override(
     customer_id: str, principal: Admin, session: WriteSession, request: Request
 ) -> Response:

@@ -20,7 +20,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from fourfold.clock import Clock, SystemClock
+from fourfold.clock import Clock, clock_from
 from fourfold.db.engine import create_engine, session_factory
 from fourfold.db.migrations import upgrade
 from fourfold.events import HEALTH_TOPIC
@@ -69,7 +69,7 @@ def create_app(settings: HealthSettings | None = None, clock: Clock | None = Non
         lifespan=_lifespan,
     )
     app.state.settings = settings
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock or clock_from(settings)
     app.state.scorecard = scorecard_for(settings)
     install_shell(app, service=settings.service_name, readiness=_readiness)
     app.include_router(router)

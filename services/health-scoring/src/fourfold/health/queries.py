@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fourfold.health.errors import InvalidCursor
 from fourfold.health.models import customers, score_history
 from fourfold.health.schemas import SortKey, SortOrder
+from fourfold.service.text import storable
 
 HISTORY_LIMIT = 5000
 """At most this many points per history answer (more than a year of daily points)."""
@@ -83,7 +84,7 @@ def decode_cursor(cursor: str, sort: SortKey, order: SortOrder) -> Position:
         raise InvalidCursor("not a cursor this API returned") from None
     if not same_listing:
         raise InvalidCursor("cursor belongs to another sort or order; start without it")
-    if not _storable(value):
+    if not _storable(value) or not (storable(customer_id) and storable(currency)):
         raise InvalidCursor("not a cursor this API returned")
     return Position(value, customer_id, currency)
 

@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from fourfold.events import Band, HealthSignalsSnapshot, LifecycleStep, Money
+from fourfold.events import Band, FormattedMoney, HealthSignalsSnapshot, LifecycleStep
+from fourfold.service.text import RequestModel
 
 
 class _Out(BaseModel):
@@ -19,7 +20,9 @@ class _Out(BaseModel):
 class Component(_Out):
     name: str
     available: bool
-    inputs: dict[str, float | int | str | None]
+    inputs: dict[str, bool | int | float | str | None] = Field(
+        description="What the component read, with its JSON type (a flag is a boolean)."
+    )
     score: float | None = Field(description="Normalised 0..1; null when not available.")
     weight: float = Field(description="Configured weight for the customer's lifecycle step.")
     effective_weight: float = Field(description="Share of the score after redistribution.")
@@ -95,7 +98,7 @@ class BookEntry(_Out):
     step: LifecycleStep
     trend_7d: int | None
     trend_30d: int | None
-    arr: Money | None
+    arr: FormattedMoney | None
     scored_at: datetime
 
 
@@ -107,13 +110,13 @@ class BookPage(_Out):
 
 class Group(_Out):
     customers: int
-    arr: list[Money] = Field(description="Total ARR, one amount per currency.")
+    arr: list[FormattedMoney] = Field(description="Total ARR, one amount per currency.")
 
 
 class PartnerSummary(_Out):
     partner_id: str
     customers: int
-    arr: list[Money]
+    arr: list[FormattedMoney]
     by_band: dict[Band, Group]
     by_step: dict[LifecycleStep, Group]
     average_score: float | None = Field(description="Plain mean over scored customers.")
@@ -122,13 +125,23 @@ class PartnerSummary(_Out):
     )
 
 
-class OverrideIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OverrideIn(RequestModel):
+    """A score, a band or both (the schema says so with `anyOf`; the route checks it)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["score"], "properties": {"score": {"type": "integer"}}},
+                {"required": ["band"], "properties": {"band": {"type": "string"}}},
+            ]
+        },
+    )
 
     score: int | None = Field(default=None, ge=0, le=100)
     band: Literal["red", "yellow", "green"] | None = None
-    reason: str = Field(min_length=1, max_length=1000)
-    expires_at: AwareDatetime
+    reason: str = Field(min_length=1, max_length=1000, pattern=r"\S", description="Why; not blank.")
+    expires_at: AwareDatetime = Field(description="When it lapses; must be in the future.")
 
 
 class ActiveScorecard(_Out):
@@ -137,8 +150,9 @@ class ActiveScorecard(_Out):
     scorecard: dict[str, Any]
 
 
-def money(amount: Decimal | None, currency: str | None) -> Money | None:
-    """A Money from the two stored columns, or None when the customer has no ARR yet."""
+def money(amount: Decimal | None, currency: str | None) -> FormattedMoney | None:
+    """ARR from the two stored columns in the currency's minor unit, or None when the customer
+    has no ARR yet."""
     if amount is None or currency is None:
         return None
-    return Money(amount=amount, currency=currency)
+    return FormattedMoney.of(amount, currency)

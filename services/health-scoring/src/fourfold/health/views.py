@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from fourfold.events import Band, LifecycleStep, Money
+from fourfold.events import Band, FormattedMoney, HealthSignalsSnapshot, LifecycleStep, MoneyTotal
+from fourfold.events.money import round_to_minor_unit
 from fourfold.health.domain.scorecard import Scorecard
 from fourfold.health.schemas import (
     BookEntry,
@@ -42,8 +43,19 @@ def customer_health(row: Mapping[str, Any], scorecard: Scorecard) -> CustomerHea
         step_reasons=explanation["step_reasons"],
         components=[Component.model_validate(c) for c in explanation["components"]],
         override=None if override is None else Override.model_validate(override),
-        signals=signals_snapshot(state_from_json(row["signals"]), scorecard, row["scored_at"]),
+        signals=_in_minor_units(
+            signals_snapshot(state_from_json(row["signals"]), scorecard, row["scored_at"])
+        ),
     )
+
+
+def _in_minor_units(signals: HealthSignalsSnapshot) -> HealthSignalsSnapshot:
+    """The snapshot as the API shows it: ARR in the currency's minor unit, as in the book."""
+    arr = signals.arr
+    if arr is None:
+        return signals
+    shown = MoneyTotal(amount=round_to_minor_unit(arr.amount, arr.currency), currency=arr.currency)
+    return signals.model_copy(update={"arr": shown})
 
 
 def history_point(row: Mapping[str, Any]) -> HistoryPoint:
@@ -83,8 +95,8 @@ class _Tally:
         if currency is not None and arr is not None:
             self.arr[currency] += arr
 
-    def amounts(self) -> list[Money]:
-        return [Money(amount=a, currency=c) for c, a in sorted(self.arr.items())]
+    def amounts(self) -> list[FormattedMoney]:
+        return [FormattedMoney.of(a, c) for c, a in sorted(self.arr.items())]
 
     def group(self) -> Group:
         return Group(customers=self.customers, arr=self.amounts())

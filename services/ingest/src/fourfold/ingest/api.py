@@ -7,14 +7,17 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import Field
 
 from fourfold.auth import Principal, require_roles
 from fourfold.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
+from fourfold.events.registry import InputEvent
 from fourfold.ingest import binary_mode, intake, repository
 from fourfold.ingest.errors import EventsRejected, MalformedJson
 from fourfold.ingest.publishing import publish
 from fourfold.ingest.runtime import IngestRuntime
 from fourfold.ingest.schemas import AcceptedEvent, IngestResponse
+from fourfold.service.openapi import error_responses, request_body
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -53,6 +56,8 @@ nothing of the request is remembered as accepted and a retry with the same ids g
 through (some events may still have reached the broker; consumers dedupe them).
 """
 
+Batch = Annotated[list[InputEvent], Field(min_length=1)]
+
 Ingestor = Annotated[Principal, Depends(require_roles("ingest"))]
 StatusReader = Annotated[Principal, Depends(require_roles("ingest", "admin"))]
 
@@ -63,18 +68,6 @@ def runtime(request: Request) -> IngestRuntime:
 
 
 Runtime = Annotated[IngestRuntime, Depends(runtime)]
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body exceeds {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"request body exceeds {limit} bytes")
-    return bytes(body)
 
 
 def _events_from(content_type: str, body: bytes, max_events: int) -> tuple[list[Any], bool]:
@@ -108,29 +101,31 @@ def _events_from(content_type: str, body: bytes, max_events: int) -> tuple[list[
     response_model=IngestResponse,
     summary="Publish one event or a batch",
     description=EVENTS_DESCRIPTION,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/cloudevents+json": {"schema": {"type": "object"}},
-                "application/cloudevents-batch+json": {
-                    "schema": {"type": "array", "items": {"type": "object"}}
-                },
-                "application/json": {"schema": {}},
-            },
-        }
-    },
-    responses={
-        400: {"description": "Malformed JSON"},
-        413: {"description": "Body or batch too large"},
-        415: {"description": "Unsupported content type"},
-        422: {"description": "Every event was invalid"},
-        503: {"description": "Broker did not acknowledge; retry after Retry-After"},
-    },
+    openapi_extra=request_body(
+        {
+            "application/cloudevents+json": InputEvent,
+            "application/cloudevents-batch+json": Batch,
+            "application/json": InputEvent | Batch,
+        },
+        description="One v1 input event (a CloudEvent, by `type`), or a batch of them.",
+    ),
+    responses=error_responses(
+        400,
+        413,
+        415,
+        422,
+        503,
+        descriptions={
+            400: "Malformed JSON (`malformed_json`)",
+            413: "Body or batch too large",
+            422: "Every event was invalid (`events_rejected`; `detail` lists each one)",
+            503: "Broker did not acknowledge; retry after Retry-After",
+        },
+    ),
 )
 async def post_events(request: Request, _: Ingestor, rt: Runtime) -> Response:
     settings = rt.settings
-    body = await _read_body(request, settings.max_body_bytes)
+    body = await request.body()  # the shell authenticated first and bounded its size
     if binary_mode.is_binary(request.headers):
         valid, rejected = intake.validate([binary_mode.event_from(request.headers, body)])
         rejected = binary_mode.relocated(rejected)
@@ -149,13 +144,19 @@ async def post_events(request: Request, _: Ingestor, rt: Runtime) -> Response:
     "/{source:path}/{event_id}",
     response_model=AcceptedEvent,
     summary="Was this event accepted, and when",
+    responses=error_responses(404),
 )
 async def get_event(source: str, event_id: str, _: StatusReader, rt: Runtime) -> AcceptedEvent:
     """Tell whether ingest accepted the event with this `source` (URL-encoded) and `id`."""
     return await _accepted(rt, source=source, event_id=event_id)
 
 
-@router.get("", response_model=AcceptedEvent, summary="Look an event up by query")
+@router.get(
+    "",
+    response_model=AcceptedEvent,
+    summary="Look an event up by query",
+    responses=error_responses(404),
+)
 async def lookup_event(
     source: Annotated[str, Query(min_length=1, max_length=256)],
     id: Annotated[str, Query(min_length=1, max_length=256)],

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from fourfold.clock import Clock, SystemClock
+from fourfold.clock import Clock, clock_from
 from fourfold.db.engine import create_engine, session_factory
 from fourfold.db.migrations import upgrade
 from fourfold.ingest.adapters.routes import router as adapter_routes
@@ -76,7 +76,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock or clock_from(settings)
 
     def readiness(app: FastAPI) -> list[ReadinessCheck]:
         rt: IngestRuntime = app.state.runtime

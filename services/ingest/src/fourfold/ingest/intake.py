@@ -141,7 +141,7 @@ async def accept(
         fresh = [item for key, item in unique.items() if key not in seen_before]
         duplicates += [item for key, item in unique.items() if key in seen_before]
         # Raises BrokerUnavailable unless every record is acknowledged: then we roll back.
-        await producer.send_all([_record(item) for item in fresh])
+        await producer.send_all([broker_record(item) for item in fresh])
 
     outcomes = [_outcome(item, EventStatus.ACCEPTED) for item in fresh]
     outcomes += [_outcome(item, EventStatus.DUPLICATE) for item in duplicates]
@@ -161,8 +161,9 @@ _HEADERS = {
 }
 
 
-def _record(item: Valid) -> OutgoingRecord:
-    """The event's record with the client's own JSON as value (validated, not re-encoded)."""
+def broker_record(item: Valid) -> OutgoingRecord:
+    """The event's record with the client's own JSON as value (validated, not re-encoded):
+    what every consumer of its topic reads."""
     event = item.event
     return OutgoingRecord(
         event.topic, item.key.encode(), orjson.dumps(item.raw), _HEADERS[event.type]

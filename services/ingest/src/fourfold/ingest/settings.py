@@ -1,4 +1,4 @@
-"""Ingest settings: the shared ones plus the limits of the event endpoint."""
+"""Ingest settings: the shared ones (the body limit among them) plus the event endpoint's."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ class IngestSettings(FourfoldSettings):
     service_name: str = "ingest"
     database_schema: str = Field(default="ingest", description="Postgres schema ingest owns.")
     max_batch_events: int = Field(default=1000, ge=1, description="Events per batch request.")
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Request body limit.")
     publish_timeout_s: float = Field(
         default=5.0, gt=0, description="How long to wait for broker acks before answering 503."
     )

@@ -24,7 +24,7 @@ from fourfold.health.domain.scorecard import (
 )
 from fourfold.health.domain.signals import CustomerSignals, utc_day
 
-InputValue = int | str | Decimal | None
+InputValue = bool | int | str | Decimal | None
 Reading = tuple[Mapping[str, InputValue], Decimal | None]
 """What a reader found: the inputs it used and its 0..1 score (None = not available)."""
 Reader = Callable[[CustomerSignals, Any, datetime], Reading]
@@ -133,7 +133,7 @@ def read_payment(signals: CustomerSignals, config: PaymentConfig, as_of: datetim
         return {}, None
     failed = signals.payment.failed_invoices if signals.payment else 0
     past_due = signals.payment.past_due if signals.payment else False
-    inputs: dict[str, InputValue] = {"failed_invoices": failed, "past_due": str(past_due).lower()}
+    inputs: dict[str, InputValue] = {"failed_invoices": failed, "past_due": past_due}
     value = clamp(ONE - config.penalty_per_failed_invoice * failed)
     return inputs, min(value, config.past_due_cap) if past_due else value
 

@@ -14,10 +14,12 @@ from fourfold.ingest.adapters import chargebee, repository, webhooks
 from fourfold.ingest.adapters.metrics import WEBHOOK_AUTH_FAILURES, WEBHOOK_EVENTS
 from fourfold.ingest.adapters.schemas import WebhookReceipt
 from fourfold.ingest.adapters.translation import Outcome, PayloadError, Translation
-from fourfold.ingest.api import Runtime, _read_body
+from fourfold.ingest.api import Runtime
 from fourfold.ingest.errors import AdapterOff, BasicAuthFailed
 from fourfold.ingest.publishing import database_outage_as_503
 from fourfold.ingest.settings import IngestSettings
+from fourfold.service.edge import authenticates_own_body
+from fourfold.service.openapi import error_responses
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 log = logging.getLogger(__name__)
@@ -66,19 +68,28 @@ docs/adapters.md.
                 }
             }
         },
-        400: {"description": "Malformed JSON"},
-        401: {"description": "Missing or wrong basic-auth credential"},
-        404: {"description": "The Chargebee adapter is not configured"},
-        413: {"description": "Body too large"},
-        503: {"description": "Broker or database unavailable; Chargebee retries"},
+        **error_responses(
+            400,
+            401,
+            404,
+            413,
+            503,
+            descriptions={
+                400: "Malformed JSON",
+                401: "Missing or wrong basic-auth credential",
+                404: "The Chargebee adapter is not configured",
+                503: "Broker or database unavailable; Chargebee retries",
+            },
+        ),
     },
 )
+@authenticates_own_body
 async def chargebee_webhook(request: Request, rt: Runtime) -> Response:
     settings = rt.settings
     _authenticate(request.headers.get("authorization"), settings)
     WEBHOOK_EVENTS.labels(ADAPTER, "received").inc()
     event = webhooks.decode(
-        await _read_body(request, settings.max_body_bytes),
+        await request.body(),
         system="Chargebee",
         id_field="id",
         type_field="event_type",

@@ -17,9 +17,11 @@ from fourfold.ingest.adapters.stripe_signature import (
     parse_header,
 )
 from fourfold.ingest.adapters.translation import Outcome, PayloadError, Translation
-from fourfold.ingest.api import Runtime, _read_body
+from fourfold.ingest.api import Runtime
 from fourfold.ingest.errors import AdapterOff, SignatureInvalid
 from fourfold.ingest.publishing import database_outage_as_503
+from fourfold.service.edge import authenticates_own_body
+from fourfold.service.openapi import error_responses
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ The `Stripe-Signature` header is verified as Stripe documents it: HMAC-SHA256 of
 `<t>.<body>` with the endpoint's signing secret (`FOURFOLD_INGEST_STRIPE_WEBHOOK_SECRET`),
 any `v1` signature may match (secret rotation), the timestamp within
 `FOURFOLD_INGEST_STRIPE_TOLERANCE_S` (300 s) of now, compared in constant time. The header
-and its timestamp are checked before the body is read.
+and its timestamp are checked before the body is parsed.
 
 **200** whatever Fourfold makes of a verified event (the body says which: `mapped`,
 `unmapped` — no partner of record, listed at `GET /v1/admin/webhooks/unmapped` —, `ignored`
@@ -81,12 +83,20 @@ EXAMPLE = {
     },
     responses={
         200: {"content": {"application/json": {"example": EXAMPLE}}},
-        400: {"description": "Signature missing, stale or not matching; or malformed JSON"},
-        404: {"description": "The Stripe adapter is not configured"},
-        413: {"description": "Body too large"},
-        503: {"description": "Broker or database unavailable; Stripe retries"},
+        **error_responses(
+            400,
+            404,
+            413,
+            503,
+            descriptions={
+                400: "Signature missing, stale or not matching; or malformed JSON",
+                404: "The Stripe adapter is not configured",
+                503: "Broker or database unavailable; Stripe retries",
+            },
+        ),
     },
 )
+@authenticates_own_body
 async def stripe_webhook(request: Request, rt: Runtime) -> Response:
     settings = rt.settings
     secrets = [
@@ -104,7 +114,7 @@ async def stripe_webhook(request: Request, rt: Runtime) -> Response:
         check_timestamp(
             header, now=rt.clock.now().timestamp(), tolerance_s=settings.ingest_stripe_tolerance_s
         )
-        body = await _read_body(request, settings.max_body_bytes)
+        body = await request.body()
         check_signature(header, body, secrets=secrets)
     except SignatureRejected as exc:
         WEBHOOK_AUTH_FAILURES.labels(ADAPTER, exc.reason).inc()

@@ -1,0 +1,245 @@
+"""The shell's ASGI middleware: what every request goes through before any route sees it.
+
+In order, for every HTTP request:
+
+1. **Request id.** `X-Request-ID` is taken from the request (when it is a sane token) or
+   generated, put on every log line written while the request runs, and echoed in the
+   response.
+2. **Storable parameters.** A path or query parameter holding a character PostgreSQL text
+   cannot store (NUL, an unpaired surrogate) answers 422 `validation_failed` naming the
+   parameter, before a route could hand it to the database.
+3. **Authentication before the body.** A request that carries a body must present a valid
+   bearer token first, or it is answered 401 without a byte of the body being read (routes
+   that authenticate by a signature over the body opt out with `authenticates_own_body`).
+4. **Bounded body.** The body is read here, at most `max_body_bytes` (413
+   `payload_too_large`, declared or chunked) within `body_read_timeout_s` (408
+   `request_timeout`), and handed on to the route from memory.
+5. **Catch-all.** An exception no handler rendered is logged as JSON with its traceback
+   and answered 500 `internal_error` with the request id, never as plain text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+import orjson
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fourfold.auth.dependencies import verify_bearer
+from fourfold.errors import (
+    FourfoldError,
+    PayloadTooLarge,
+    RequestTimeout,
+    Unauthenticated,
+    ValidationFailed,
+    error_body,
+)
+from fourfold.logs import log_context
+from fourfold.service.text import UNSTORABLE, storable
+from fourfold.settings import FourfoldSettings
+
+log = logging.getLogger("fourfold.service")
+
+REQUEST_ID_HEADER = "x-request-id"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+_OWN_BODY_AUTH = "__fourfold_authenticates_own_body__"
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+
+
+def authenticates_own_body(endpoint: _Endpoint) -> _Endpoint:
+    """Mark a route that authenticates by a signature over its body (a billing system's
+    webhook): the shell then reads its body without a bearer token. Use under the route
+    decorator: `@router.post(...)` then `@authenticates_own_body`."""
+    setattr(endpoint, _OWN_BODY_AUTH, True)
+    return endpoint
+
+
+class _Disconnected(Exception):
+    """The client went away while sending its body: nobody to answer."""
+
+
+class ShellMiddleware:
+    """Request id, storable parameters, auth before body, bounded body, JSON catch-all."""
+
+    def __init__(self, app: ASGIApp, *, fastapi_app: FastAPI) -> None:
+        self.app = app
+        self._fastapi = fastapi_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
+                message = {**message, "headers": [*headers, (b"x-request-id", request_id)]}
+            await send(message)
+
+        with log_context(request_id=request_id.decode()):
+            try:
+                receive = await self._admit(scope, receive)
+            except _Disconnected:
+                return
+            except FourfoldError as exc:
+                await _answer(send_with_id, exc, close=True)
+                return
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception:
+                log.exception(
+                    "unhandled error", extra={"method": scope["method"], "path": scope["path"]}
+                )
+                if not started:
+                    failure = FourfoldError(
+                        f"unexpected error; quote request id {request_id.decode()}"
+                    )
+                    await _answer(send_with_id, failure, close=False)
+
+    async def _admit(self, scope: Scope, receive: Receive) -> Receive:
+        """Refuse what must not reach a route; return the receive the route reads from."""
+        problems = self._unstorable_parameters(scope)
+        if problems:
+            raise ValidationFailed(problems)
+        declared = _header(scope, b"content-length")
+        chunked = _header(scope, b"transfer-encoding") is not None
+        if not chunked and (declared is None or declared.strip() in {b"", b"0"}):
+            return receive  # no body: nothing to authenticate first or to bound
+        settings = self._settings()
+        try:
+            principal = verify_bearer(
+                _header(scope, b"authorization"), settings=settings, clock=self._clock()
+            )
+        except Unauthenticated:
+            if not self._authenticates_own_body(scope):
+                raise
+        else:
+            scope.setdefault("state", {})["fourfold_principal"] = principal
+        limit = settings.max_body_bytes
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"request body exceeds {limit} bytes")
+        body = await _read_body(receive, limit=limit, timeout_s=settings.body_read_timeout_s)
+        return _replay(body, receive)
+
+    def _unstorable_parameters(self, scope: Scope) -> list[dict[str, Any]]:
+        """`[{"loc", "msg", "type"}]` for each path or query parameter PostgreSQL cannot
+        store; the scan is a substring test unless something suspicious is there."""
+        problems: list[dict[str, Any]] = []
+        if not storable(scope["path"]):
+            matched = matched_route(self._fastapi, scope)
+            for name, value in ({} if matched is None else matched[1]).items():
+                if isinstance(value, str) and not storable(value):
+                    problems.append(_problem("path", name))
+        query: bytes = scope.get("query_string", b"")
+        if b"%00" in query or b"\x00" in query:
+            for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+                if not storable(name) or not storable(value):
+                    problems.append(_problem("query", name.replace("\x00", "\\u0000")))
+        return problems
+
+    def _authenticates_own_body(self, scope: Scope) -> bool:
+        matched = matched_route(self._fastapi, scope)
+        endpoint = None if matched is None else getattr(matched[0], "endpoint", None)
+        return bool(getattr(endpoint, _OWN_BODY_AUTH, False))
+
+    def _settings(self) -> FourfoldSettings:
+        settings = getattr(self._fastapi.state, "settings", None)
+        if not isinstance(settings, FourfoldSettings):
+            raise RuntimeError("app.state.settings must hold a FourfoldSettings")
+        return settings
+
+    def _clock(self) -> Any:
+        return self._fastapi.state.clock
+
+
+def matched_route(app: FastAPI, scope: Scope) -> tuple[Any, dict[str, Any]] | None:
+    """The route that will take `scope` and its path parameters (None: no route does), for
+    the rare request the shell must look at before routing."""
+    for route in iter_route_contexts(app.router.routes):
+        match, child = route.matches(scope)
+        if match is Match.FULL:
+            return route, child.get("path_params", {})
+    return None
+
+
+def _problem(where: str, name: str) -> dict[str, Any]:
+    return {
+        "loc": [where, name],
+        "msg": UNSTORABLE,
+        "type": "string_unstorable",
+    }
+
+
+def _request_id(scope: Scope) -> bytes:
+    given = _header(scope, REQUEST_ID_HEADER.encode())
+    if given is not None and _SANE_REQUEST_ID.match(given.decode("latin-1")):
+        return given
+    return uuid.uuid4().hex.encode()
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+async def _read_body(receive: Receive, *, limit: int, timeout_s: float) -> bytes:
+    body = bytearray()
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _Disconnected
+                body += message.get("body", b"")
+                if len(body) > limit:
+                    raise PayloadTooLarge(f"request body exceeds {limit} bytes")
+                if not message.get("more_body", False):
+                    return bytes(body)
+    except TimeoutError:
+        raise RequestTimeout(f"request body not received within {timeout_s:g} s") from None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the buffered body once, then the client's own messages."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _answer(send: Send, exc: FourfoldError, *, close: bool) -> None:
+    """Send `exc` as the shared error body; `close` when the request body was left unread."""
+    payload = orjson.dumps(error_body(exc.code, exc.detail))
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        *((k.lower().encode(), v.encode()) for k, v in exc.headers.items()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+__all__ = ["REQUEST_ID_HEADER", "ShellMiddleware", "authenticates_own_body"]

@@ -1,0 +1,245 @@
+"""`fourfold simulate`: write a simulated vendor's history to NDJSON, or post it live to ingest.
+
+`simulate(options)` is the whole command; `main(argv)` only turns `--name value` pairs into
+`SimulateOptions`, so another front end (a typer command) can call `simulate` directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import httpx
+
+from fourfold.auth import issue_token
+from fourfold.clock import Clock, clock_from
+from fourfold.logs import configure_logging
+from fourfold.simulator.live import run_live
+from fourfold.simulator.settings import SimulatorSettings
+from fourfold.simulator.sink import IngestPoster, IngestRefused, write_ndjson
+from fourfold.simulator.timeline import Timeline
+from fourfold.simulator.vendor import build_vendor
+
+USAGE = """usage: fourfold simulate [OPTIONS]
+
+Simulate a vendor whose partners' customers onboard, stall, expand, renew, churn and pay
+late. Same seed and options, same events (byte for byte).
+
+  --out FILE           write the history as NDJSON (one CloudEvent per line; - for stdout)
+                       and exit; no service needs to run
+  --ingest-url URL     post live to this ingest (or gateway) base URL on the clock
+                       (FOURFOLD_CLOCK_*); default FOURFOLD_SIMULATOR_INGEST_URL
+  --days N             simulated days (default: 365 with --out, forever when live)
+  --start YYYY-MM-DD   first simulated day (default: --days before today with --out,
+                       --history-days before the clock's today when live)
+  --history-days N     live: days before now posted at once when starting (default 0)
+  --seed N             random seed (default 1)
+  --partners N         partners of the vendor (default 36)
+  --customers N        customers of the vendor (default 300)
+  --signup-days N      customers sign up over the first N days (default 90)
+  --prefix TEXT        put TEXT before every partner and customer id (two simulated
+                       vendors in one Fourfold)
+  --batch-size N       events per POST (default 500)
+
+The live mode authenticates with FOURFOLD_SIMULATOR_TOKEN, or issues itself an ingest token
+with FOURFOLD_AUTH_SECRET. Exit codes: 0 done, 1 ingest refused or rejected events,
+2 usage error, 130 stopped (Ctrl-C).
+"""
+SHORT_USAGE = "usage: fourfold simulate [OPTIONS] (--help for the options)\n"
+
+
+@dataclass(frozen=True)
+class SimulateOptions:
+    seed: int = 1
+    partners: int = 36
+    customers: int = 300
+    signup_days: int = 90
+    days: int | None = None
+    start: date | None = None
+    out: Path | None = None
+    ingest_url: str | None = None
+    history_days: int = 0
+    batch_size: int = 500
+    prefix: str = ""
+
+    def problem(self) -> str | None:
+        """What makes these options unusable, in words for the user; None if nothing."""
+        if self.out is not None and self.ingest_url is not None:
+            return "--out and --ingest-url exclude each other"
+        minimums = {"days": 1, "partners": 1, "customers": 0, "signup_days": 1, "batch_size": 1}
+        for name, low in [*minimums.items(), ("history_days", 0)]:
+            value = getattr(self, name)
+            if value is not None and value < low:
+                return f"--{name.replace('_', '-')} must be at least {low}"
+        return None
+
+
+def simulate(
+    options: SimulateOptions,
+    settings: SimulatorSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    stdout: BinaryIO | None = None,
+    report: Callable[[str], object] | None = None,
+) -> int:
+    """Run the simulation the options describe; return the process exit code."""
+    report = report or _to_stderr
+    settings = settings or SimulatorSettings()
+    clock = clock or clock_from(settings)
+    problem = options.problem()
+    if problem is None and options.out is None:
+        options = dataclasses.replace(
+            options, ingest_url=options.ingest_url or settings.simulator_ingest_url
+        )
+        if options.ingest_url is None:
+            problem = "give --out FILE or --ingest-url URL (or FOURFOLD_SIMULATOR_INGEST_URL)"
+    if problem is not None:
+        report(f"{SHORT_USAGE}fourfold simulate: error: {problem}\n")
+        return 2
+    days = options.days or 365
+    try:
+        timeline = _timeline(options, today=clock.now().date(), days=days)
+    except ValueError as exc:
+        report(f"fourfold simulate: error: {exc}\n")
+        return 2
+    if options.out is not None:
+        return _write(timeline, days, options.out, stdout or sys.stdout.buffer, report)
+    configure_logging(
+        service=settings.service_name, level=settings.log_level, json=settings.log_json
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per POST
+    assert options.ingest_url is not None
+    live = post_live(
+        timeline,
+        ingest_url=options.ingest_url,
+        settings=settings,
+        clock=clock,
+        days=options.days,
+        batch_size=options.batch_size,
+        report=report,
+    )
+    try:
+        return asyncio.run(live)
+    except KeyboardInterrupt:
+        report("fourfold simulate: stopped\n")
+        return 130
+
+
+def _timeline(options: SimulateOptions, *, today: date, days: int) -> Timeline:
+    """The run the options describe; ValueError names an impossible option."""
+    vendor = build_vendor(
+        seed=options.seed,
+        partners=options.partners,
+        customers=options.customers,
+        signup_days=options.signup_days,
+        prefix=options.prefix,
+    )
+    before = days if options.out is not None else options.history_days
+    return Timeline(vendor, start=options.start or today - timedelta(days=before))
+
+
+def _write(
+    timeline: Timeline, days: int, out: Path, stdout: BinaryIO, report: Callable[[str], object]
+) -> int:
+    if str(out) == "-":
+        counts = write_ndjson(timeline.events(days), stdout)
+    else:
+        with out.open("wb") as file:
+            counts = write_ndjson(timeline.events(days), file)
+    end = timeline.start + timedelta(days=days - 1)
+    summary = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
+    report(f"wrote {counts.total()} events, {timeline.start} to {end}, to {out}: {summary}\n")
+    return 0
+
+
+async def post_live(
+    timeline: Timeline,
+    *,
+    ingest_url: str,
+    settings: SimulatorSettings,
+    clock: Clock,
+    days: int | None = None,
+    batch_size: int = 500,
+    transport: httpx.AsyncBaseTransport | None = None,
+    report: Callable[[str], object] | None = None,
+) -> int:
+    """Post the timeline to ingest as the clock reaches each event; return the exit code."""
+    report = report or _to_stderr
+    token = settings.simulator_token
+    if token is not None:
+        bearer = token.get_secret_value()
+    else:
+        bearer = issue_token(
+            secret=settings.auth_secret.get_secret_value(),
+            issuer=settings.auth_issuer,
+            role="ingest",
+            subject="simulator",
+            now=clock.now(),
+        )
+    async with httpx.AsyncClient(base_url=ingest_url, timeout=30, transport=transport) as http:
+        poster = IngestPoster(http, token=bearer, batch_size=batch_size)
+        report(f"simulating from {timeline.start} on the clock, posting to {ingest_url}\n")
+        try:
+            await run_live(timeline, clock=clock, sink=poster, days=days)
+        except IngestRefused as exc:
+            report(f"fourfold simulate: error: {exc}\n")
+            return 1
+    delivery = poster.delivery
+    report(
+        f"posted {delivery.sent} events: {delivery.accepted} accepted, "
+        f"{delivery.duplicates} duplicates, {delivery.rejected} rejected\n"
+    )
+    return 1 if delivery.rejected else 0
+
+
+def _to_stderr(text: str) -> None:
+    """Notes for the user go to the stderr of the moment (not the one at import)."""
+    sys.stderr.write(text)
+
+
+def parse_options(argv: list[str]) -> SimulateOptions | str:
+    """`--name value` pairs into options, or the reason they cannot be (for the usage line)."""
+    fields = {f.name: f for f in dataclasses.fields(SimulateOptions)}
+    values: dict[str, Any] = {}
+    args = list(argv)
+    while args:
+        flag = args.pop(0)
+        name = flag.removeprefix("--").replace("-", "_")
+        if not flag.startswith("--") or name not in fields:
+            return f"unknown option {flag!r}"
+        if not args:
+            return f"{flag} needs a value"
+        raw = args.pop(0)
+        try:
+            values[name] = _CONVERTERS.get(name, int)(raw)
+        except ValueError:
+            return f"{flag}: not a valid value: {raw!r}"
+    return SimulateOptions(**values)
+
+
+_CONVERTERS: dict[str, Callable[[str], Any]] = {
+    "start": date.fromisoformat,
+    "out": Path,
+    "ingest_url": str,
+    "prefix": str,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m fourfold.simulator` and `fourfold simulate`."""
+    args = sys.argv[1:] if argv is None else argv
+    if "--help" in args or "-h" in args:
+        sys.stdout.write(USAGE)
+        return 0
+    parsed = parse_options(args)
+    if isinstance(parsed, str):
+        sys.stderr.write(f"{SHORT_USAGE}fourfold simulate: error: {parsed}\n")
+        return 2
+    return simulate(parsed)
