@@ -53,6 +53,7 @@ bench: install ## Benchmarks; figures go to docs/benchmarks.md
 	$(PY) bench/health_bench.py
 	$(PY) bench/incentives_bench.py
 	$(PY) bench/notifications_bench.py
+	$(PY) bench/adapters_bench.py
 
 schemas: install ## Regenerate docs/events/ and docs/openapi/ from the code
 	$(PY) -m fourfold.events.schemas docs/events
