@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -164,6 +165,42 @@ async def test_entries_filter_and_page_by_keyset(
         f"/v1/incentives/partners/{a}/entries", params={"period": "2027-13"}, headers=headers
     )
     assert bad.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "czo5OTk5OTk5OTk5OTk5OTk5OTk5OQ",  # s:99999999999999999999, past a bigint
+        "czogMQ",  # "s: 1": int() would take it
+        "czox4LGm",  # "s:1" and a Telugu digit zero: int() reads 10
+    ],
+)
+async def test_a_cursor_that_is_not_ours_is_a_400_not_a_driver_error(
+    shared_service: Service, book: dict[str, str], cursor: str
+) -> None:
+    s, a = shared_service, book["a"]
+    bad = await s.client.get(
+        f"/v1/incentives/partners/{a}/entries",
+        params={"cursor": cursor},
+        headers=s.auth("partner", a),
+    )
+    assert bad.status_code == 400, bad.text
+    assert bad.json()["error"] == "invalid_cursor"
+
+
+@pytest.mark.parametrize("comment", ["nul \u0000 inside", "lone \ud800 surrogate"])
+async def test_an_unstorable_string_in_a_body_is_a_422_naming_the_field(
+    shared_service: Service, book: dict[str, str], comment: str
+) -> None:
+    s, a = shared_service, book["a"]
+    body = json.dumps({"entry_id": book["entry_a"], "comment": comment})  # \u escapes
+    bad = await s.client.post(
+        f"/v1/incentives/partners/{a}/disputes",
+        content=body.encode(),
+        headers={**s.auth("partner", a), "Content-Type": "application/json"},
+    )
+    assert bad.status_code == 422, bad.text
+    assert [d["loc"] for d in bad.json()["detail"]] == [["body", "comment"]]
 
 
 async def test_one_entry_shows_why(shared_service: Service, book: dict[str, str]) -> None:

@@ -71,6 +71,7 @@ from fourfold.incentives.views import (
 )
 from fourfold.incentives.views import disputes as dispute_views
 from fourfold.kafka.outbox import stage
+from fourfold.service.openapi import error_responses, request_body
 
 router = APIRouter(prefix="/v1")
 
@@ -110,10 +111,28 @@ def _scope(principal: Principal, partner_id: str) -> None:
     partner_scope(principal, partner_id, resource="partner")
 
 
+_PARTNER_404 = "Not found: no such resource, or another partner's (answered alike)"
+_CURSOR_400 = "`invalid_cursor`: not a cursor this listing returned"
+_NO_ROUTE_404 = "Not found: no route for an empty or malformed path parameter"
+_INVALID_PROGRAM_422 = (
+    "`invalid_program`: each problem names the field and its YAML line; "
+    "`validation_failed` for anything else"
+)
+_PROGRAM_413 = "The program is over `FOURFOLD_INCENTIVES_MAX_PROGRAM_BYTES`"
+_RANGE_422 = "Validation failed: a field, or `from` not before `to`, or a range too long"
+
+_SAID = {400: _CURSOR_400, 404: _PARTNER_404}
+_PARTNER = error_responses(404, descriptions=_SAID)
+
+
 # ---------------------------------------------------------------- partner: the ledger
 
 
-@router.get("/incentives/partners/{partner_id}/entries", tags=["ledger"])
+@router.get(
+    "/incentives/partners/{partner_id}/entries",
+    tags=["ledger"],
+    responses=error_responses(400, 404, descriptions=_SAID),
+)
 async def list_entries(
     partner_id: str,
     principal: Reader,
@@ -124,7 +143,7 @@ async def list_entries(
     customer_id: str | None = None,
     status: EntryStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(min_length=1)] = None,
 ) -> EntryPage:
     """A partner's ledger entries in ledger order: filter by period, rule, customer, status."""
     _scope(principal, partner_id)
@@ -144,7 +163,9 @@ async def list_entries(
     )
 
 
-@router.get("/incentives/partners/{partner_id}/entries/{entry_id}", tags=["ledger"])
+@router.get(
+    "/incentives/partners/{partner_id}/entries/{entry_id}", tags=["ledger"], responses=_PARTNER
+)
 async def get_entry(
     partner_id: str, entry_id: str, principal: Reader, session: ReadSession, request: Request
 ) -> LedgerEntry:
@@ -156,7 +177,7 @@ async def get_entry(
     return ledger_entry(row, await queries.entry_history(session, entry_id))
 
 
-@router.get("/incentives/partners/{partner_id}/balance", tags=["ledger"])
+@router.get("/incentives/partners/{partner_id}/balance", tags=["ledger"], responses=_PARTNER)
 async def get_balance(
     partner_id: str, principal: Reader, session: ReadSession, request: Request
 ) -> Balance:
@@ -200,7 +221,7 @@ async def _statement(session: AsyncSession, partner_id: str, period: str) -> Sta
     return statement(partner_id, period, lines, history=history, rules=rules, entries=count)
 
 
-@router.get("/incentives/partners/{partner_id}/statements", tags=["statements"])
+@router.get("/incentives/partners/{partner_id}/statements", tags=["statements"], responses=_PARTNER)
 async def list_statements(
     partner_id: str, principal: Reader, session: ReadSession
 ) -> StatementList:
@@ -213,7 +234,18 @@ async def list_statements(
     )
 
 
-@router.get("/incentives/partners/{partner_id}/statements/{period}.csv", tags=["statements"])
+@router.get(
+    "/incentives/partners/{partner_id}/statements/{period}.csv",
+    tags=["statements"],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The statement's entries, one CSV row each, with a header row",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        **_PARTNER,
+    },
+)
 async def get_statement_csv(
     partner_id: str, period: Period, principal: Reader, session: ReadSession, request: Request
 ) -> StreamingResponse:
@@ -242,7 +274,9 @@ async def get_statement_csv(
     )
 
 
-@router.get("/incentives/partners/{partner_id}/statements/{period}", tags=["statements"])
+@router.get(
+    "/incentives/partners/{partner_id}/statements/{period}", tags=["statements"], responses=_PARTNER
+)
 async def get_statement(
     partner_id: str, period: Period, principal: Reader, session: ReadSession
 ) -> Statement:
@@ -254,7 +288,7 @@ async def get_statement(
 # ---------------------------------------------------------------- partner: disputes
 
 
-@router.get("/incentives/partners/{partner_id}/disputes", tags=["disputes"])
+@router.get("/incentives/partners/{partner_id}/disputes", tags=["disputes"], responses=_PARTNER)
 async def list_disputes(partner_id: str, principal: Reader, session: ReadSession) -> DisputeList:
     """The partner's disputes, each with its whole thread."""
     _scope(principal, partner_id)
@@ -269,7 +303,14 @@ async def _dispute(session: AsyncSession, partner_id: str, dispute_id: str) -> D
     return found[0]
 
 
-@router.post("/incentives/partners/{partner_id}/disputes", status_code=201, tags=["disputes"])
+@router.post(
+    "/incentives/partners/{partner_id}/disputes",
+    status_code=201,
+    tags=["disputes"],
+    responses=error_responses(
+        404, descriptions={404: "Not found: the partner or the entry (another partner's alike)"}
+    ),
+)
 async def open_dispute(
     partner_id: str, body: DisputeIn, principal: Reader, session: WriteSession, request: Request
 ) -> Dispute:
@@ -286,7 +327,9 @@ async def open_dispute(
     return await _dispute(session, partner_id, dispute_id)
 
 
-@router.get("/incentives/partners/{partner_id}/disputes/{dispute_id}", tags=["disputes"])
+@router.get(
+    "/incentives/partners/{partner_id}/disputes/{dispute_id}", tags=["disputes"], responses=_PARTNER
+)
 async def get_dispute(
     partner_id: str, dispute_id: str, principal: Reader, session: ReadSession
 ) -> Dispute:
@@ -295,7 +338,11 @@ async def get_dispute(
     return await _dispute(session, partner_id, dispute_id)
 
 
-@router.post("/incentives/partners/{partner_id}/disputes/{dispute_id}/comments", tags=["disputes"])
+@router.post(
+    "/incentives/partners/{partner_id}/disputes/{dispute_id}/comments",
+    tags=["disputes"],
+    responses=_PARTNER,
+)
 async def comment_dispute(
     partner_id: str,
     dispute_id: str,
@@ -344,7 +391,11 @@ async def list_programs(principal: Admin, session: ReadSession, request: Request
     return ProgramList(items=[_version_view(r, today) for r in await queries.programs(session)])
 
 
-@router.get("/admin/incentives/programs/active", tags=["admin: programs"])
+@router.get(
+    "/admin/incentives/programs/active",
+    tags=["admin: programs"],
+    responses=error_responses(404, descriptions={404: "No program version is in force now"}),
+)
 async def active_program(principal: Admin, session: ReadSession, request: Request) -> ProgramDetail:
     """The version in force now (the one today's events accrue under)."""
     programs = await _programs(request).current(session)
@@ -366,7 +417,11 @@ async def _program_detail(session: AsyncSession, version: str, request: Request)
     )
 
 
-@router.get("/admin/incentives/programs/{version}", tags=["admin: programs"])
+@router.get(
+    "/admin/incentives/programs/{version}",
+    tags=["admin: programs"],
+    responses=error_responses(404, descriptions={404: "No such program version"}),
+)
 async def get_program(
     version: str, principal: Admin, session: ReadSession, request: Request
 ) -> ProgramDetail:
@@ -400,17 +455,18 @@ def _parse(text: str) -> Program:
         raise InvalidProgram(exc.problems) from None
 
 
-_YAML_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/yaml": {"schema": {"type": "string"}}},
-        "description": "The program YAML (see docs/incentive-programs.md).",
-    }
-}
+_YAML_BODY = request_body(
+    {"application/yaml": str}, description="The program YAML (see docs/incentive-programs.md)."
+)
 
 
 @router.post(
-    "/admin/incentives/programs/validate", tags=["admin: programs"], openapi_extra=_YAML_BODY
+    "/admin/incentives/programs/validate",
+    tags=["admin: programs"],
+    openapi_extra=_YAML_BODY,
+    responses=error_responses(
+        413, 422, descriptions={413: _PROGRAM_413, 422: "The body is not UTF-8 text"}
+    ),
 )
 async def validate_program(principal: Admin, request: Request) -> Validation:
     """Check a program YAML without storing it: each problem names the field and its line."""
@@ -427,6 +483,16 @@ async def validate_program(principal: Admin, request: Request) -> Validation:
     status_code=201,
     tags=["admin: programs"],
     openapi_extra=_YAML_BODY,
+    responses=error_responses(
+        409,
+        413,
+        422,
+        descriptions={
+            409: "That program version is stored already: give a new version",
+            413: _PROGRAM_413,
+            422: _INVALID_PROGRAM_422,
+        },
+    ),
 )
 async def upload_program(
     principal: Admin, session: WriteSession, request: Request
@@ -440,7 +506,11 @@ async def upload_program(
     return await _program_detail(session, program.version, request)
 
 
-@router.post("/admin/incentives/programs/{version}/activate", tags=["admin: programs"])
+@router.post(
+    "/admin/incentives/programs/{version}/activate",
+    tags=["admin: programs"],
+    responses=error_responses(404, descriptions={404: "No such program version"}),
+)
 async def activate_program(
     version: str, principal: Admin, session: WriteSession, request: Request
 ) -> ProgramDetail:
@@ -455,7 +525,11 @@ async def activate_program(
 # ---------------------------------------------------------------- admin: tiers
 
 
-@router.put("/admin/incentives/partners/{partner_id}/tier", tags=["admin: partners"])
+@router.put(
+    "/admin/incentives/partners/{partner_id}/tier",
+    tags=["admin: partners"],
+    responses=error_responses(404, descriptions={404: _NO_ROUTE_404}),
+)
 async def set_tier(
     partner_id: str, body: TierIn, principal: Admin, session: WriteSession, request: Request
 ) -> TierOut:
@@ -479,9 +553,21 @@ async def set_tier(
 
 # ---------------------------------------------------------------- admin: approvals, payouts
 
+_ENTRY_DECISION = error_responses(
+    404,
+    409,
+    descriptions={
+        404: "No such entry",
+        409: "Not allowed in the entry's state (held, rejected, paid) or its statement is paid",
+    },
+)
+
 
 @router.post(
-    "/admin/incentives/entries/{entry_id}/approve", status_code=204, tags=["admin: ledger"]
+    "/admin/incentives/entries/{entry_id}/approve",
+    status_code=204,
+    tags=["admin: ledger"],
+    responses=_ENTRY_DECISION,
 )
 async def approve_entry(
     entry_id: str, principal: Admin, session: WriteSession, request: Request
@@ -491,7 +577,12 @@ async def approve_entry(
     return Response(status_code=204)
 
 
-@router.post("/admin/incentives/entries/{entry_id}/reject", status_code=204, tags=["admin: ledger"])
+@router.post(
+    "/admin/incentives/entries/{entry_id}/reject",
+    status_code=204,
+    tags=["admin: ledger"],
+    responses=_ENTRY_DECISION,
+)
 async def reject_entry(
     entry_id: str, body: RejectIn, principal: Admin, session: WriteSession, request: Request
 ) -> Response:
@@ -503,7 +594,16 @@ async def reject_entry(
 
 
 @router.post(
-    "/admin/incentives/partners/{partner_id}/statements/{period}/approve", tags=["admin: ledger"]
+    "/admin/incentives/partners/{partner_id}/statements/{period}/approve",
+    tags=["admin: ledger"],
+    responses=error_responses(
+        404,
+        409,
+        descriptions={
+            404: "The partner has no entries in that period",
+            409: "The period is not over, an entry is still held, or the statement is paid",
+        },
+    ),
 )
 async def approve_statement(
     partner_id: str, period: Period, principal: Admin, session: WriteSession, request: Request
@@ -516,7 +616,16 @@ async def approve_statement(
 
 
 @router.post(
-    "/admin/incentives/partners/{partner_id}/statements/{period}/pay", tags=["admin: ledger"]
+    "/admin/incentives/partners/{partner_id}/statements/{period}/pay",
+    tags=["admin: ledger"],
+    responses=error_responses(
+        404,
+        409,
+        descriptions={
+            404: "No statement for that partner and period",
+            409: "Not approved, paid with another reference, or the reference paid another",
+        },
+    ),
 )
 async def pay_statement(
     partner_id: str,
@@ -548,7 +657,20 @@ async def all_disputes(principal: Admin, session: ReadSession) -> list[Dispute]:
     return dispute_views(await queries.disputes(session, None))
 
 
-@router.post("/admin/incentives/disputes/{dispute_id}/accept", tags=["admin: disputes"])
+@router.post(
+    "/admin/incentives/disputes/{dispute_id}/accept",
+    tags=["admin: disputes"],
+    responses=error_responses(
+        404,
+        409,
+        422,
+        descriptions={
+            404: "No such dispute",
+            409: "The dispute is settled already",
+            422: "Validation failed: a field, or an amount of zero or finer than the minor unit",
+        },
+    ),
+)
 async def accept_dispute(
     dispute_id: str, body: AcceptIn, principal: Admin, session: WriteSession, request: Request
 ) -> Dispute:
@@ -566,7 +688,13 @@ async def accept_dispute(
     return await _dispute(session, rows[0].partner_id, dispute_id)
 
 
-@router.post("/admin/incentives/disputes/{dispute_id}/reject", tags=["admin: disputes"])
+@router.post(
+    "/admin/incentives/disputes/{dispute_id}/reject",
+    tags=["admin: disputes"],
+    responses=error_responses(
+        404, 409, descriptions={404: "No such dispute", 409: "The dispute is settled already"}
+    ),
+)
 async def reject_dispute(
     dispute_id: str, body: RejectIn, principal: Admin, session: WriteSession, request: Request
 ) -> Dispute:
@@ -597,7 +725,13 @@ async def _range(
     return await registry.current(session), program, start, end
 
 
-@router.post("/admin/incentives/recalculations", tags=["admin: recalculation"])
+@router.post(
+    "/admin/incentives/recalculations",
+    tags=["admin: recalculation"],
+    responses=error_responses(
+        404, 422, descriptions={404: "No such program version", 422: _RANGE_422}
+    ),
+)
 async def run_recalculation(
     body: RangeIn, principal: Admin, session: WriteSession, request: Request
 ) -> Recalculation:
@@ -624,7 +758,13 @@ async def run_recalculation(
     )
 
 
-@router.post("/admin/incentives/what-if", tags=["admin: recalculation"])
+@router.post(
+    "/admin/incentives/what-if",
+    tags=["admin: recalculation"],
+    responses=error_responses(
+        404, 422, descriptions={404: "No such program version", 422: _RANGE_422}
+    ),
+)
 async def run_what_if(
     body: RangeIn, principal: Admin, session: ReadSession, request: Request
 ) -> WhatIf:

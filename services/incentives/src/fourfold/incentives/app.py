@@ -20,7 +20,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from fourfold.clock import Clock, SystemClock
+from fourfold.clock import Clock, clock_from
 from fourfold.db.engine import create_engine, session_factory
 from fourfold.db.migrations import upgrade
 from fourfold.events import INCENTIVES_TOPIC
@@ -74,7 +74,7 @@ def create_app(settings: IncentivesSettings | None = None, clock: Clock | None =
         lifespan=_lifespan,
     )
     app.state.settings = settings
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock or clock_from(settings)
     app.state.program_text = program_text_for(settings)
     app.state.programs = Programs(refresh_s=settings.incentives_program_refresh_s)
     install_shell(app, service=settings.service_name, readiness=_readiness)

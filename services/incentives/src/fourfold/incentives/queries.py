@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -34,19 +35,27 @@ NOT_REJECTED = (
 )
 
 
+_CURSOR = re.compile(r"s:(0|[1-9][0-9]{0,18})")
+"""What `encode_cursor` writes: a ledger sequence number (ASCII digits, no sign or spaces)."""
+_MAX_SEQ = 2**63 - 1
+"""`entries.seq` is a bigint: a larger number would fail in the driver, not match."""
+
+
 def encode_cursor(seq: int) -> str:
     return base64.urlsafe_b64encode(f"s:{seq}".encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> int:
+    """The sequence number a page starts after. The cursor decodes to a number only (no
+    text of the client's reaches the database), bounded to the column's range."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        if kind != "s":
-            raise ValueError
-        return int(value)
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidCursor("not a cursor this API returned") from None
+        raw = ""
+    found = _CURSOR.fullmatch(raw)
+    if found is None or int(found[1]) > _MAX_SEQ:
+        raise InvalidCursor("not a cursor this API returned")
+    return int(found[1])
 
 
 async def entries_page(

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from fourfold.service.text import RequestModel
+
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=r"^[^\x00]*$")]
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
@@ -15,7 +17,9 @@ Period = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 EntryStatus = Literal["accrued", "payable", "approved", "rejected", "paid"]
 
 
-class _In(BaseModel):
+class _In(RequestModel):
+    """A request body: unknown fields refused, unstorable strings a 422 naming the field."""
+
     model_config = ConfigDict(extra="forbid")
 
 
