@@ -3,6 +3,8 @@ keyset pages, acknowledge / snooze / resolve, channels without secrets, admin ro
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -225,3 +227,52 @@ async def test_rules_read_and_validate(service: Service) -> None:
         "payment_failed",
         "title",
     ]
+
+
+def _cursor(at: str, key: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps([at, key]).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _cursor("2026-01-01T00:00:00+00:00", "ndg_\u0000"),  # an id PostgreSQL cannot store
+        _cursor("2026-01-01T00:00:00+00:00", "ndg_\ud800"),  # an unpaired surrogate
+        _cursor("2026-01-01T00:00:00", "ndg_x"),  # no zone: not what we write
+        _cursor("0001-01-01T00:00:00+05:00", "ndg_x"),  # before year 1 in UTC
+        _cursor("2026-01-01T00:00:00+00:00", 7),  # not an id
+    ],
+)
+async def test_a_hand_made_cursor_is_a_400(service: Service, cursor: str) -> None:
+    for path, token in (
+        ("/v1/nudges", service.auth("partner", "p-x")),
+        ("/v1/admin/notifications/deliveries", service.auth()),
+        ("/v1/admin/notifications/dead-letters", service.auth()),
+    ):
+        answer = await service.client.get(path, params={"cursor": cursor}, headers=token)
+        assert (answer.status_code, answer.json()["error"]) == (400, "invalid_cursor"), path
+        assert answer.json()["detail"][0]["loc"] == ["query", "cursor"]
+
+
+async def test_bodies_and_paths_the_database_cannot_hold_name_the_field(
+    service: Service, book: dict[str, Any]
+) -> None:
+    def refused(answer: Any, loc: list[str]) -> None:
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"][0]["loc"] == loc
+
+    admin = {**service.auth(), "content-type": "application/json"}
+    channels = f"/v1/admin/notifications/partners/{book['A']}/channels"
+    target = '{"kind": "slack", "target": "https://hooks.example/\\ud800"}'
+    refused(await service.client.post(channels, content=target, headers=admin), ["body", "target"])
+    rules = '{"yaml": "version: \\ud800"}'
+    validate = "/v1/admin/notifications/rules/validate"
+    refused(await service.client.post(validate, content=rules, headers=admin), ["body", "yaml"])
+    too_long = f"/v1/admin/notifications/partners/{'p' * 129}/channels"
+    body = {"kind": "slack", "target": "https://hooks.example/x"}
+    refused(await service.client.post(too_long, json=body, headers=admin), ["path", "partner_id"])
+    for far in ("9999-12-31T23:59:59-01:00", "2200-01-01T00:00:00Z"):  # beyond what we store
+        snooze = await service.client.post(
+            f"/v1/nudges/{book['nudge']}/snooze", json={"until": far}, headers=service.auth()
+        )
+        refused(snooze, ["body", "until"])

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fourfold.auth import Principal, partner_scope, require_roles
+from fourfold.events.bounds import MAX_ID_LENGTH
 from fourfold.notifications import actions, channels, queries
 from fourfold.notifications.domain.config import ConfigError, RuleName, parse_config
 from fourfold.notifications.domain.nudges import Action
@@ -48,6 +49,7 @@ from fourfold.notifications.views import channel as channel_view
 from fourfold.notifications.views import delivery as delivery_view
 from fourfold.notifications.views import nudge as nudge_view
 from fourfold.notifications.views import nudge_detail
+from fourfold.service.openapi import error_responses
 
 router = APIRouter(prefix="/v1")
 
@@ -97,9 +99,23 @@ def _partner(principal: Principal, partner_id: str | None) -> str:
 
 
 PartnerQuery = Annotated[str | None, Query(max_length=128, description="Default: the caller's.")]
+Cursor = Annotated[str | None, Query(min_length=1, max_length=512)]
+
+_CURSOR = {400: "`invalid_cursor`: not a cursor this listing returned"}
+_OTHER_PARTNER = {404: "`partner_id` is another partner's (for a partner token)"}
+_NUDGE = {404: "No such nudge (another partner's answers the same)"}
+_CLOSED = {409: "`nudge_closed`: the nudge is resolved"}
+_CHANNEL = {404: "No such channel"}
+_DELIVERY = {404: "No such delivery"}
+FEED_ERRORS = error_responses(400, 404, descriptions=_CURSOR | _OTHER_PARTNER)
+NUDGE_ERRORS = error_responses(404, descriptions=_NUDGE)
+ACTION_ERRORS = error_responses(404, 409, descriptions=_NUDGE | _CLOSED)
+SNOOZE_ERRORS = error_responses(
+    404, 409, 422, descriptions=_NUDGE | _CLOSED | {422: "`until` not in the future, or invalid"}
+)
 
 
-@router.get("/nudges", tags=["feed"])
+@router.get("/nudges", tags=["feed"], responses=FEED_ERRORS)
 async def get_feed(
     principal: Reader,
     session: ReadSession,
@@ -107,7 +123,7 @@ async def get_feed(
     status: NudgeStatus | None = None,
     rule: RuleName | None = None,
     customer_id: Annotated[str | None, Query(max_length=128)] = None,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> FeedPage:
     """The partner's in-app feed, newest first; filter by status, rule and customer."""
@@ -129,7 +145,7 @@ async def get_feed(
     )
 
 
-@router.get("/nudges/{nudge_id}", tags=["feed"])
+@router.get("/nudges/{nudge_id}", tags=["feed"], responses=NUDGE_ERRORS)
 async def get_nudge(nudge_id: str, principal: Reader, session: ReadSession) -> NudgeDetail:
     """One nudge: why it fired (facts), its next step and its delivery history."""
     row = await _visible_nudge(session, principal, nudge_id)
@@ -157,7 +173,7 @@ async def _act(
     return await get_nudge(nudge_id, principal, session)
 
 
-@router.post("/nudges/{nudge_id}/acknowledge", tags=["feed"])
+@router.post("/nudges/{nudge_id}/acknowledge", tags=["feed"], responses=ACTION_ERRORS)
 async def acknowledge(
     nudge_id: str, principal: Reader, session: WriteSession, request: Request
 ) -> NudgeDetail:
@@ -165,7 +181,7 @@ async def acknowledge(
     return await _act(request, session, principal, nudge_id, Action.ACKNOWLEDGE)
 
 
-@router.post("/nudges/{nudge_id}/snooze", tags=["feed"])
+@router.post("/nudges/{nudge_id}/snooze", tags=["feed"], responses=SNOOZE_ERRORS)
 async def snooze(
     nudge_id: str, body: SnoozeIn, principal: Reader, session: WriteSession, request: Request
 ) -> NudgeDetail:
@@ -175,7 +191,7 @@ async def snooze(
     return await _act(request, session, principal, nudge_id, Action.SNOOZE, body.until)
 
 
-@router.post("/nudges/{nudge_id}/resolve", tags=["feed"])
+@router.post("/nudges/{nudge_id}/resolve", tags=["feed"], responses=ACTION_ERRORS)
 async def resolve(
     nudge_id: str, principal: Reader, session: WriteSession, request: Request
 ) -> NudgeDetail:
@@ -183,7 +199,11 @@ async def resolve(
     return await _act(request, session, principal, nudge_id, Action.RESOLVE)
 
 
-@router.get("/channels", tags=["channels"])
+@router.get(
+    "/channels",
+    tags=["channels"],
+    responses=error_responses(404, descriptions=_OTHER_PARTNER),
+)
 async def get_channels(
     principal: Reader, session: ReadSession, request: Request, partner_id: PartnerQuery = None
 ) -> list[Channel]:
@@ -202,9 +222,25 @@ def _allowed_target(request: Request, kind: str, target: str) -> None:
         raise InvalidField("body", "target", "private and loopback addresses are not allowed")
 
 
-@router.post("/admin/notifications/partners/{partner_id}/channels", tags=["admin"], status_code=201)
+@router.post(
+    "/admin/notifications/partners/{partner_id}/channels",
+    tags=["admin"],
+    status_code=201,
+    responses=error_responses(
+        404,
+        422,
+        descriptions={
+            404: "No such route: `partner_id` is empty or holds a `/`",
+            422: "A bad `kind` or `target` (a private address unless allowed), or `partner_id`",
+        },
+    ),
+)
 async def create_channel(
-    partner_id: str, body: ChannelIn, principal: Admin, session: WriteSession, request: Request
+    partner_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
+    body: ChannelIn,
+    principal: Admin,
+    session: WriteSession,
+    request: Request,
 ) -> ChannelCreated:
     """Add a channel; a webhook's signing secret is in this answer and never shown again."""
     _allowed_target(request, body.kind, body.target)
@@ -222,7 +258,13 @@ async def _channel(session: AsyncSession, channel_id: str) -> Any:
     return row
 
 
-@router.patch("/admin/notifications/channels/{channel_id}", tags=["admin"])
+@router.patch(
+    "/admin/notifications/channels/{channel_id}",
+    tags=["admin"],
+    responses=error_responses(
+        404, 422, descriptions=_CHANNEL | {422: "A bad `target` for the channel's kind"}
+    ),
+)
 async def change_channel(
     channel_id: str, body: ChannelPatch, principal: Admin, session: WriteSession, request: Request
 ) -> Channel:
@@ -240,7 +282,13 @@ async def change_channel(
     return channel_view(changed._mapping, now)
 
 
-@router.post("/admin/notifications/channels/{channel_id}/rotate-secret", tags=["admin"])
+@router.post(
+    "/admin/notifications/channels/{channel_id}/rotate-secret",
+    tags=["admin"],
+    responses=error_responses(
+        404, 422, descriptions=_CHANNEL | {422: "The channel is not a webhook (no secret)"}
+    ),
+)
 async def rotate_secret(
     channel_id: str, principal: Admin, session: WriteSession, request: Request
 ) -> SecretRotated:
@@ -271,7 +319,11 @@ async def get_rules(principal: Admin, request: Request) -> ActiveRules:
     )
 
 
-@router.post("/admin/notifications/rules/validate", tags=["admin"])
+@router.post(
+    "/admin/notifications/rules/validate",
+    tags=["admin"],
+    responses=error_responses(422, descriptions={422: "Each bad field of the YAML, by its path"}),
+)
 async def validate_rules(body: RulesIn, principal: Admin) -> RulesValidated:
     """Check a new configuration, templates included, without applying it (422 names each
     bad field)."""
@@ -318,14 +370,18 @@ DeliveryStatus = Annotated[
 ]
 
 
-@router.get("/admin/notifications/deliveries", tags=["admin"])
+@router.get(
+    "/admin/notifications/deliveries",
+    tags=["admin"],
+    responses=error_responses(400, descriptions=_CURSOR),
+)
 async def get_deliveries(
     principal: Admin,
     session: ReadSession,
     status: DeliveryStatus = None,
     partner_id: Annotated[str | None, Query(max_length=128)] = None,
     channel_id: Annotated[str | None, Query(max_length=64)] = None,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> DeliveryPage:
     """The delivery log, newest first, each with its attempts."""
@@ -339,12 +395,16 @@ async def get_deliveries(
     )
 
 
-@router.get("/admin/notifications/dead-letters", tags=["admin"])
+@router.get(
+    "/admin/notifications/dead-letters",
+    tags=["admin"],
+    responses=error_responses(400, descriptions=_CURSOR),
+)
 async def get_dead_letters(
     principal: Admin,
     session: ReadSession,
     partner_id: Annotated[str | None, Query(max_length=128)] = None,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> DeliveryPage:
     """Deliveries that failed their last attempt (or met a 410), to fix and retry by hand."""
@@ -353,7 +413,15 @@ async def get_dead_letters(
     )
 
 
-@router.post("/admin/notifications/deliveries/{delivery_id}/retry", tags=["admin"])
+@router.post(
+    "/admin/notifications/deliveries/{delivery_id}/retry",
+    tags=["admin"],
+    responses=error_responses(
+        404,
+        409,
+        descriptions=_DELIVERY | {409: "`delivery_not_dead`: only a dead letter is retried"},
+    ),
+)
 async def retry_delivery(
     delivery_id: str, principal: Admin, session: WriteSession, request: Request
 ) -> Delivery:

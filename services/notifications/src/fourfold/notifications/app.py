@@ -23,7 +23,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from fourfold.clock import Clock, SystemClock
+from fourfold.clock import Clock, clock_from
 from fourfold.db.engine import create_engine, session_factory
 from fourfold.db.migrations import upgrade
 from fourfold.events import NUDGES_TOPIC
@@ -83,7 +83,7 @@ def create_app(
         lifespan=_lifespan,
     )
     app.state.settings = settings
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock or clock_from(settings)
     app.state.ruleset = Ruleset.of(rules_for(settings))
     install_shell(app, service=settings.service_name, readiness=_readiness)
     app.include_router(router)

@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, select, tuple_
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fourfold.db.bulk import any_of
 from fourfold.notifications.errors import InvalidCursor
 from fourfold.notifications.models import channels, deliveries, delivery_attempts, nudges
+from fourfold.service.text import storable
 
 
 def encode_cursor(at: datetime, key: str) -> str:
@@ -23,10 +24,15 @@ def encode_cursor(at: datetime, key: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (instant, id) a page starts after. Only what `encode_cursor` writes decodes: an
+    aware instant PostgreSQL can compare and an id string it can store; else InvalidCursor."""
     try:
         at, key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(at), str(key)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        instant = datetime.fromisoformat(at)
+        if instant.tzinfo is None or not isinstance(key, str) or not storable(key):
+            raise ValueError("not a cursor")
+        return instant.astimezone(UTC), key
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError):
         raise InvalidCursor("not a cursor this service returned") from None
 
 

@@ -8,12 +8,17 @@ from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from fourfold.events.bounds import EventTime
+from fourfold.service.text import RequestModel
 
 ChannelKind = Literal["webhook", "slack", "email"]
 
 
-class _In(BaseModel):
+class _In(RequestModel):
+    """A request body: unknown fields and strings PostgreSQL cannot store are refused (422)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -151,7 +156,7 @@ class DeliveryPage(BaseModel):
 
 
 class SnoozeIn(_In):
-    until: AwareDatetime = Field(description="When the nudge comes back if its condition holds.")
+    until: EventTime = Field(description="When the nudge comes back if its condition holds.")
 
 
 class RulesIn(_In):
