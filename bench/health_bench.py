@@ -626,6 +626,7 @@ async def main() -> None:
             flush=True,
         )
         stop(health)
+        print_rates(base, parsed, floor, service)
 
         # (c): ingest publishes to the plain topic names; restart health on them, same schema.
         ingest_port, health_port = free_port(), free_port()
@@ -666,6 +667,19 @@ async def main() -> None:
         broker.stop()
 
 
+def print_rates(base: Rate, parsed: Rate, floor: Rate, service: Rate) -> None:
+    """The rates, their ratios and CPU per event, printed before (c) so a failed (c) keeps them."""
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\nrates (load average {load}):")
+    for r in (base, parsed, floor, service):
+        print(f"  {r.name}: {r.rate:,.0f} events/s, {r.cpu_us_per_event:.0f} CPU µs/event")
+    print(
+        f"  (a3)/(a) {floor.rate / base.rate:.0%}, (b)/(a3) {service.rate / floor.rate:.0%},"
+        f" (b)/(a) {service.rate / base.rate:.0%}, (a2)/(a) {parsed.rate / base.rate:.0%}\n",
+        flush=True,
+    )
+
+
 def write_report(
     base: Rate,
     parsed: Rate,
@@ -694,9 +708,9 @@ def write_report(
         f"| (c) after the run: GET /v1/customers/{{id}}/health, {API_IN_FLIGHT} in flight"
         f" | {len(e2e.api_ms)} | | | | {api50:.0f} | {api99:.0f} |",
         "",
-        f"- (b)/(a) service vs bare consume-and-write: **{ratio:.0%}** (target ≥ 40%)",
-        f"- (a3)/(a) the delivery rules alone: {floor.rate / base.rate:.0%};"
-        f" (b)/(a3) the health work within them: {service.rate / floor.rate:.0%}",
+        f"- (a3)/(a) the delivery rules alone: **{floor.rate / base.rate:.0%}** (target ≥ 35%);"
+        f" (b)/(a3) the health work within them: **{service.rate / floor.rate:.0%}**"
+        f" (target ≥ 50%); (b)/(a): {ratio:.0%} (target ≥ 17%)",
         f"- the 40% target leaves {1e6 / (0.4 * base.rate):.0f} µs of wall time per event;"
         " CPU µs/event counts the consuming process only",
         f"- (b) wrote {stats['customers']:,} customer rows, {stats['history']:,} history points,"
@@ -706,7 +720,8 @@ def write_report(
         f"- (c) samples missed (> {E2E_SAMPLE_TIMEOUT_S:.0f}s): {e2e.missed};"
         f" failed POSTs: {e2e.failed_posts}; samples the API did not confirm (answer other"
         f" than the row, row not rescored, or GET failed): {e2e.api_mismatches}",
-        f"- whole run: {wall:.0f}s",
+        f"- whole run: {wall:.0f}s; load average at the end "
+        + " / ".join(f"{x:.2f}" for x in os.getloadavg()),
     ]
     table = "\n".join(lines)
     print("\n" + table)
