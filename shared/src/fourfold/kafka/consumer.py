@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fourfold.clock import Clock, SystemClock
 from fourfold.events.envelope import Envelope
 from fourfold.events.problems import field_problems
-from fourfold.kafka.cloudevents_binding import event_from_record
+from fourfold.kafka.cloudevents_binding import parse_record
 from fourfold.kafka.dead_letters import ConsumedRecord, DeadLetter
 from fourfold.kafka.outbox import stage
 from fourfold.kafka.producer import EventProducer
@@ -216,7 +216,7 @@ class BatchConsumer:
         dead: list[DeadLetter] = []
         for record in records:
             try:
-                parsed.append(_Parsed(record, event_from_record(record)))
+                parsed.append(_Parsed(record, parse_record(record)))
             except ValidationError as exc:
                 dead.append(DeadLetter.unparseable(record, field_problems(exc)))
             except ValueError as exc:
