@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 GROUP_MAX_EVENTS = 5_000
 """A group takes requests until it holds this many events (always at least one request)."""
+GROUPS_IN_FLIGHT = 3
+"""Groups published at once: one claims while another waits for the broker's ack."""
 GROUP_REQUESTS = Histogram(
     "fourfold_ingest_group_requests",
     "Requests published together in one group commit.",
@@ -58,31 +60,45 @@ class _Waiting:
 class GroupCommit:
     """Gathers concurrent requests into groups, publishes one group at a time."""
 
-    def __init__(self, rt: IngestRuntime, *, max_events: int = GROUP_MAX_EVENTS) -> None:
+    def __init__(
+        self,
+        rt: IngestRuntime,
+        *,
+        max_events: int = GROUP_MAX_EVENTS,
+        in_flight: int = GROUPS_IN_FLIGHT,
+    ) -> None:
         self._rt = rt
         self._max_events = max_events
+        self._in_flight = in_flight
         self._queue: list[_Waiting] = []
-        self._publisher: asyncio.Task[None] | None = None
+        self._running = 0  # publishers between their start and their last look at the queue
+        self._publishers: set[asyncio.Task[None]] = set()  # strong references to them
 
     async def submit(self, request: intake.Request) -> intake.Outcome:
         answer: asyncio.Future[intake.Outcome] = asyncio.get_running_loop().create_future()
         self._queue.append(_Waiting(request, answer))
-        if self._publisher is None or self._publisher.done():
-            self._publisher = asyncio.create_task(self._publish_queued())
+        if self._running < self._in_flight:
+            self._running += 1
+            publisher = asyncio.create_task(self._publish_queued())
+            self._publishers.add(publisher)
+            publisher.add_done_callback(self._publishers.discard)
         return await answer  # a cancelled request is left out of a group not yet taken
 
     async def _publish_queued(self) -> None:
-        while self._queue:
-            group: list[_Waiting] = []
-            events = 0
-            while self._queue and (not group or events < self._max_events):
-                waiting = self._queue.pop(0)
-                if not waiting.answer.done():  # not cancelled
-                    group.append(waiting)
-                    events += len(waiting.request.valid)
-            if group:
-                GROUP_REQUESTS.observe(len(group))
-                await self._publish(group)
+        try:
+            while self._queue:
+                group: list[_Waiting] = []
+                events = 0
+                while self._queue and (not group or events < self._max_events):
+                    waiting = self._queue.pop(0)
+                    if not waiting.answer.done():  # not cancelled
+                        group.append(waiting)
+                        events += len(waiting.request.valid)
+                if group:
+                    GROUP_REQUESTS.observe(len(group))
+                    await self._publish(group)
+        finally:  # no await since the queue was seen empty: a new request starts a publisher
+            self._running -= 1
 
     async def _publish(self, group: list[_Waiting]) -> None:
         try:
