@@ -320,3 +320,61 @@ async def test_outbox_relay_publishes_what_the_handler_emitted(
     published_ids = {parse_event(r.value).id for r in published if r.value}
     assert published_ids == {f"nudge-{e.id}" for e in events}
     assert len(published) == len(events)
+
+
+# ------------------------------------------------ offsets mode: next offsets, not inbox rows
+
+
+async def test_an_event_id_reaching_the_broker_twice_has_one_effect(
+    kafka_bootstrap: str, engine: AsyncEngine, topic: str, unique: str, producer: EventProducer
+) -> None:
+    events = [usage_event(f"o{i}", f"c{i % 4}") for i in range(20)]
+    await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events + events])
+    group = f"g-{unique}"
+    consumer = effects.build_consumer(
+        bootstrap=kafka_bootstrap,
+        engine=engine,
+        topic=topic,
+        group=group,
+        producer=producer,
+        handler=effects.handle_idempotently,
+        offsets=effects.consumer_offsets,
+    )
+    async with running(consumer):
+        await wait_for_effects(engine, len(events))
+        await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events[:5]])
+        await wait_for_committed(kafka_bootstrap, group, topic, 45)
+
+    assert await effect_counts(engine) == {e.id: 1 for e in events}
+    async with engine.connect() as connection:
+        inbox_rows = await connection.scalar(text("SELECT count(*) FROM inbox"))
+        stored = await connection.scalar(
+            text("SELECT sum(next_offset) FROM consumer_offsets WHERE consumer = :g"), {"g": group}
+        )
+    assert inbox_rows == 0, "offsets mode writes no inbox rows"
+    assert stored == 45, "every partition's next offset is stored with the effects"
+
+
+async def test_killed_after_db_commit_before_offset_commit_resumes_at_the_stored_offsets(
+    kafka_bootstrap: str,
+    database_url: str,
+    fresh_schema: str,
+    engine: AsyncEngine,
+    topic: str,
+    unique: str,
+) -> None:
+    """The effects handler counts (not idempotent): a replayed record would show as 2."""
+    events = [usage_event(f"k{i}", f"c{i % 5}") for i in range(200)]
+    await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events])
+    group = f"g-{unique}"
+    args = (kafka_bootstrap, database_url, fresh_schema, topic, group, "--offsets")
+
+    crashing = spawn_consumer(*args, "--crash-after-first-commit")
+    assert await asyncio.to_thread(crashing.wait, 60) == 17
+    applied_before_restart = await effect_counts(engine)
+    assert 0 < len(applied_before_restart) < len(events), "died mid-stream with work committed"
+    assert await committed_offsets(kafka_bootstrap, group, topic) == {}, "offsets not committed"
+
+    restarted = spawn_consumer(*args)
+    await finish_and_stop(restarted, engine, len(events))
+    assert await effect_counts(engine) == {e.id: 1 for e in events}
