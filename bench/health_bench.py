@@ -591,33 +591,23 @@ async def main() -> None:
         )
         parsed = await baseline(broker.bootstrap_servers, dsn, prefix, total, parse=True)
         print(f"{parsed.name}: {parsed.rate:,.0f} events/s over {parsed.seconds:.1f}s", flush=True)
-        floor = Rate(
-            FLOOR_NAME,
-            *await delivery_floor(
-                broker.bootstrap_servers,
-                postgres.url(),
-                [prefix + t for t in INPUTS],
-                total,
-                MAX_RECORDS,
-            ),
-        )
-        print(f"{floor.name}: {floor.rate:,.0f} events/s over {floor.seconds:.1f}s", flush=True)
-        floor_offsets = Rate(
-            FLOOR_OFFSETS_NAME,
-            *await delivery_floor(
-                broker.bootstrap_servers,
-                postgres.url(),
-                [prefix + t for t in INPUTS],
-                total,
-                MAX_RECORDS,
-                offsets=True,
-            ),
-        )
-        print(
-            f"{floor_offsets.name}: {floor_offsets.rate:,.0f} events/s"
-            f" over {floor_offsets.seconds:.1f}s",
-            flush=True,
-        )
+        floors: list[Rate] = []
+        for name, offsets in ((FLOOR_NAME, False), (FLOOR_OFFSETS_NAME, True)):
+            floors.append(
+                Rate(
+                    name,
+                    *await delivery_floor(
+                        broker.bootstrap_servers,
+                        postgres.url(),
+                        [prefix + t for t in INPUTS],
+                        total,
+                        MAX_RECORDS,
+                        offsets=offsets,
+                    ),
+                )
+            )
+            print(f"{name}: {floors[-1].rate:,.0f} events/s", flush=True)
+        floor, floor_offsets = floors
 
         common = {
             "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,

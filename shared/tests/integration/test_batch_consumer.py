@@ -238,6 +238,7 @@ async def finish_and_stop(
         await asyncio.to_thread(consumer.wait, 30)
 
 
+@pytest.mark.parametrize("mode", [[], ["--offsets"]], ids=["inbox", "offsets"])
 async def test_process_killed_after_db_commit_before_offset_commit_replays_once(
     kafka_bootstrap: str,
     database_url: str,
@@ -245,20 +246,29 @@ async def test_process_killed_after_db_commit_before_offset_commit_replays_once(
     engine: AsyncEngine,
     topic: str,
     unique: str,
+    mode: list[str],
 ) -> None:
+    """In offsets mode the handler still counts (not idempotent): a record applied again
+    after the restart, not skipped by the stored offsets, would show as 2."""
     events = [usage_event(f"k{i}", f"c{i % 5}") for i in range(200)]
     await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events])
     group = f"g-{unique}"
 
     crashing = spawn_consumer(
-        kafka_bootstrap, database_url, fresh_schema, topic, group, "--crash-after-first-commit"
+        kafka_bootstrap,
+        database_url,
+        fresh_schema,
+        topic,
+        group,
+        "--crash-after-first-commit",
+        *mode,
     )
     assert await asyncio.to_thread(crashing.wait, 60) == 17
     applied_before_restart = await effect_counts(engine)
     assert 0 < len(applied_before_restart) < len(events), "died mid-stream with work committed"
     assert await committed_offsets(kafka_bootstrap, group, topic) == {}, "offsets not committed"
 
-    restarted = spawn_consumer(kafka_bootstrap, database_url, fresh_schema, topic, group)
+    restarted = spawn_consumer(kafka_bootstrap, database_url, fresh_schema, topic, group, *mode)
     await finish_and_stop(restarted, engine, len(events))
     assert await effect_counts(engine) == {e.id: 1 for e in events}
 
@@ -353,28 +363,3 @@ async def test_an_event_id_reaching_the_broker_twice_has_one_effect(
         )
     assert inbox_rows == 0, "offsets mode writes no inbox rows"
     assert stored == 45, "every partition's next offset is stored with the effects"
-
-
-async def test_killed_after_db_commit_before_offset_commit_resumes_at_the_stored_offsets(
-    kafka_bootstrap: str,
-    database_url: str,
-    fresh_schema: str,
-    engine: AsyncEngine,
-    topic: str,
-    unique: str,
-) -> None:
-    """The effects handler counts (not idempotent): a replayed record would show as 2."""
-    events = [usage_event(f"k{i}", f"c{i % 5}") for i in range(200)]
-    await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events])
-    group = f"g-{unique}"
-    args = (kafka_bootstrap, database_url, fresh_schema, topic, group, "--offsets")
-
-    crashing = spawn_consumer(*args, "--crash-after-first-commit")
-    assert await asyncio.to_thread(crashing.wait, 60) == 17
-    applied_before_restart = await effect_counts(engine)
-    assert 0 < len(applied_before_restart) < len(events), "died mid-stream with work committed"
-    assert await committed_offsets(kafka_bootstrap, group, topic) == {}, "offsets not committed"
-
-    restarted = spawn_consumer(*args)
-    await finish_and_stop(restarted, engine, len(events))
-    assert await effect_counts(engine) == {e.id: 1 for e in events}
