@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -58,7 +60,7 @@ class _Waiting:
 
 
 class GroupCommit:
-    """Gathers concurrent requests into groups, publishes one group at a time."""
+    """Gathers concurrent requests into groups; publishes up to `in_flight` groups at once."""
 
     def __init__(
         self,
@@ -70,7 +72,7 @@ class GroupCommit:
         self._rt = rt
         self._max_events = max_events
         self._in_flight = in_flight
-        self._queue: list[_Waiting] = []
+        self._queue: deque[_Waiting] = deque()
         self._running = 0  # publishers between their start and their last look at the queue
         self._publishers: set[asyncio.Task[None]] = set()  # strong references to them
 
@@ -79,7 +81,8 @@ class GroupCommit:
         self._queue.append(_Waiting(request, answer))
         if self._running < self._in_flight:
             self._running += 1
-            publisher = asyncio.create_task(self._publish_queued())
+            # Its own context: a group's logs are not any one request's (no request id).
+            publisher = asyncio.create_task(self._publish_queued(), context=contextvars.Context())
             self._publishers.add(publisher)
             publisher.add_done_callback(self._publishers.discard)
         return await answer  # a cancelled request is left out of a group not yet taken
@@ -90,7 +93,7 @@ class GroupCommit:
                 group: list[_Waiting] = []
                 events = 0
                 while self._queue and (not group or events < self._max_events):
-                    waiting = self._queue.pop(0)
+                    waiting = self._queue.popleft()
                     if not waiting.answer.done():  # not cancelled
                         group.append(waiting)
                         events += len(waiting.request.valid)
