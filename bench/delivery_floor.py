@@ -5,6 +5,10 @@ poll's event ids, one transaction per poll, offsets committed after it) around a
 that does what the baseline does: one upsert of one row per distinct customer. The gap
 between (a) and (a3) is the price of ARCHITECTURE.md's delivery rules in this runtime; the
 gap between (a3) and (b) is the health service's own work (fold, score, persist, publish).
+
+`offsets=True` runs the same consumer in offsets mode: each partition's next offset stored
+in the poll's transaction instead of one inbox row per event (the mode is for handlers
+idempotent by key; this upsert adds, but nothing is replayed during the measurement).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections import Counter
 from sqlalchemy import MetaData, text
 
 from fourfold.db.engine import create_engine, session_factory
-from fourfold.db.runtime_tables import inbox_table, outbox_table
+from fourfold.db.runtime_tables import consumer_offsets_table, inbox_table, outbox_table
 from fourfold.kafka.consumer import Batch, BatchConsumer
 from fourfold.kafka.producer import EventProducer
 
@@ -25,7 +29,13 @@ SCHEMA_PREFIX = "delivery_floor"
 
 
 async def delivery_floor(
-    bootstrap: str, database_url: str, topics: list[str], total: int, max_records: int
+    bootstrap: str,
+    database_url: str,
+    topics: list[str],
+    total: int,
+    max_records: int,
+    *,
+    offsets: bool = False,
 ) -> tuple[int, float, float]:
     """Consume `total` records with the shared consumer; return (events, seconds, CPU seconds).
 
@@ -35,6 +45,7 @@ async def delivery_floor(
     engine = create_engine(database_url, schema=schema)
     metadata = MetaData()
     inbox, outbox = inbox_table(metadata), outbox_table(metadata)
+    stored = consumer_offsets_table(metadata)
     async with engine.begin() as connection:
         await connection.execute(text(f"CREATE SCHEMA {schema}"))
         await connection.run_sync(metadata.create_all)
@@ -77,6 +88,7 @@ async def delivery_floor(
         handler=handle,
         service="bench-floor",
         max_records=max_records,
+        offsets=stored if offsets else None,
     )
     await producer.start()
     await consumer.start()

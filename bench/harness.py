@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from fourfold.auth import Role, issue_token
 
@@ -61,3 +66,70 @@ def serve(target: str, port: int, env: dict[str, str], log: Path) -> subprocess.
             stderr=subprocess.STDOUT,
             cwd=BENCH_DIR,  # so bench-local apps (bare_app) import
         )
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """What wrk measured in its own process: every request, its latency, its answer."""
+
+    name: str
+    requests: int
+    seconds: float
+    not_accepted: int  # answers other than 202
+    socket_errors: int
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+WRK = "/usr/bin/wrk"
+WRK_SCRIPT = BENCH_DIR / "unique_events.lua"
+
+
+def wrk_single_events(
+    name: str,
+    url: str,
+    event: dict[str, Any],
+    *,
+    token: str,
+    prefix: str,
+    seconds: float,
+    connections: int = 32,
+    threads: int = 2,
+) -> WrkResult:
+    """POST `event` with a unique id per request for `seconds`, from wrk in its own process.
+
+    The id of each request is `prefix-<thread>-<n>`, so no answer is a duplicate.
+    """
+    marker = "__EVENT_ID__"
+    body = orjson.dumps({**event, "id": marker}).decode()
+    before, after = body.split(marker)
+    command = [
+        WRK,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--latency",
+        "-s",
+        str(WRK_SCRIPT),
+        url,
+        "--",
+        token,
+        before,
+        after,
+        prefix,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60)
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    return WrkResult(
+        name,
+        summary["requests"],
+        summary["duration_us"] / 1e6,
+        summary["not_202"],
+        summary["socket_errors"],
+        summary["p50_us"] / 1000,
+        summary["p99_us"] / 1000,
+    )

@@ -238,6 +238,7 @@ async def finish_and_stop(
         await asyncio.to_thread(consumer.wait, 30)
 
 
+@pytest.mark.parametrize("mode", [[], ["--offsets"]], ids=["inbox", "offsets"])
 async def test_process_killed_after_db_commit_before_offset_commit_replays_once(
     kafka_bootstrap: str,
     database_url: str,
@@ -245,20 +246,29 @@ async def test_process_killed_after_db_commit_before_offset_commit_replays_once(
     engine: AsyncEngine,
     topic: str,
     unique: str,
+    mode: list[str],
 ) -> None:
+    """In offsets mode the handler still counts (not idempotent): a record applied again
+    after the restart, not skipped by the stored offsets, would show as 2."""
     events = [usage_event(f"k{i}", f"c{i % 5}") for i in range(200)]
     await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events])
     group = f"g-{unique}"
 
     crashing = spawn_consumer(
-        kafka_bootstrap, database_url, fresh_schema, topic, group, "--crash-after-first-commit"
+        kafka_bootstrap,
+        database_url,
+        fresh_schema,
+        topic,
+        group,
+        "--crash-after-first-commit",
+        *mode,
     )
     assert await asyncio.to_thread(crashing.wait, 60) == 17
     applied_before_restart = await effect_counts(engine)
     assert 0 < len(applied_before_restart) < len(events), "died mid-stream with work committed"
     assert await committed_offsets(kafka_bootstrap, group, topic) == {}, "offsets not committed"
 
-    restarted = spawn_consumer(kafka_bootstrap, database_url, fresh_schema, topic, group)
+    restarted = spawn_consumer(kafka_bootstrap, database_url, fresh_schema, topic, group, *mode)
     await finish_and_stop(restarted, engine, len(events))
     assert await effect_counts(engine) == {e.id: 1 for e in events}
 
@@ -320,3 +330,36 @@ async def test_outbox_relay_publishes_what_the_handler_emitted(
     published_ids = {parse_event(r.value).id for r in published if r.value}
     assert published_ids == {f"nudge-{e.id}" for e in events}
     assert len(published) == len(events)
+
+
+# ------------------------------------------------ offsets mode: next offsets, not inbox rows
+
+
+async def test_an_event_id_reaching_the_broker_twice_has_one_effect(
+    kafka_bootstrap: str, engine: AsyncEngine, topic: str, unique: str, producer: EventProducer
+) -> None:
+    events = [usage_event(f"o{i}", f"c{i % 4}") for i in range(20)]
+    await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events + events])
+    group = f"g-{unique}"
+    consumer = effects.build_consumer(
+        bootstrap=kafka_bootstrap,
+        engine=engine,
+        topic=topic,
+        group=group,
+        producer=producer,
+        handler=effects.handle_idempotently,
+        offsets=effects.consumer_offsets,
+    )
+    async with running(consumer):
+        await wait_for_effects(engine, len(events))
+        await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events[:5]])
+        await wait_for_committed(kafka_bootstrap, group, topic, 45)
+
+    assert await effect_counts(engine) == {e.id: 1 for e in events}
+    async with engine.connect() as connection:
+        inbox_rows = await connection.scalar(text("SELECT count(*) FROM inbox"))
+        stored = await connection.scalar(
+            text("SELECT sum(next_offset) FROM consumer_offsets WHERE consumer = :g"), {"g": group}
+        )
+    assert inbox_rows == 0, "offsets mode writes no inbox rows"
+    assert stored == 45, "every partition's next offset is stored with the effects"

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from fourfold.events import UsageReported
 from fourfold.events.binary_mode import BinaryModeError
-from fourfold.kafka.cloudevents_binding import event_from_record
-from fourfold.testing.samples import usage_reported
+from fourfold.events.envelope import Envelope
+from fourfold.kafka.cloudevents_binding import event_from_record, parse_record
+from fourfold.testing.samples import milestone_completed, subscription_created, usage_reported
 
 
 @dataclass
@@ -39,8 +44,6 @@ def headers(**override: str | None) -> list[tuple[str, bytes]]:
 
 
 def test_binary_record_is_the_event_its_structured_twin_is() -> None:
-    import orjson
-
     binary = event_from_record(Record(DATA, headers()))
     structured = event_from_record(Record(orjson.dumps(SAMPLE)))
 
@@ -87,3 +90,73 @@ def test_a_structured_record_with_ce_headers_too_is_read_as_structured() -> None
     event = event_from_record(Record(orjson.dumps(SAMPLE), both))
 
     assert event.id == SAMPLE["id"]
+
+
+# ------------------------------------------------------------------- the consumer's fast road
+
+
+def outcome(parse: Callable[[Record], Envelope], record: Record) -> object:
+    """What a parser makes of `record`: the event, or the error's type and its problems."""
+    try:
+        return parse(record)
+    except ValidationError as exc:
+        return ("ValidationError", exc.errors(include_url=False))
+    except ValueError as exc:
+        return (type(exc).__name__, str(exc))
+
+
+SAMPLES = [
+    usage_reported("e-1", "c1"),
+    subscription_created("s-1", "c1"),
+    milestone_completed("m-1", "c1"),
+]
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
+)
+
+
+@st.composite
+def mutated_records(draw: st.DrawFn) -> Record:
+    """A sample event with a field dropped, replaced or added, at the top or in `data`."""
+    event = copy.deepcopy(draw(st.sampled_from(SAMPLES)))
+    target = event["data"] if draw(st.booleans()) else event
+    name = draw(st.sampled_from([*target, "extra", "type"]))
+    action = draw(st.sampled_from(["keep", "drop", "replace"]))
+    if action == "drop":
+        target.pop(name, None)
+    elif action == "replace":
+        target[name] = draw(
+            json_values | st.sampled_from(["usage.reported", "", "\x00", "x" * 300])
+        )
+    value = orjson.dumps(event)
+    if draw(st.booleans()):
+        value = value[: draw(st.integers(0, len(value)))]  # truncated: not JSON
+    return Record(value, draw(st.sampled_from([[], [("content-type", b"x")]])))
+
+
+@settings(max_examples=400, deadline=None)
+@given(mutated_records())
+def test_the_fast_parser_accepts_and_refuses_what_event_from_record_does(record: Record) -> None:
+    assert outcome(parse_record, record) == outcome(event_from_record, record)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        Record(orjson.dumps(SAMPLE)),
+        Record(None),
+        Record(b"{}"),
+        Record(b"not json"),
+        Record(DATA, headers()),  # binary mode: the general road
+        Record(DATA, headers(id=None)),
+        Record(orjson.dumps({**SAMPLE, "type": "health.changed"})),  # a derived type's shape
+    ],
+)
+def test_the_fast_parser_agrees_on_each_kind_of_record(record: Record) -> None:
+    assert outcome(parse_record, record) == outcome(event_from_record, record)

@@ -4,6 +4,8 @@
   Rows past the retention are deleted by `fourfold.kafka.inbox_retention`, found by the
   index on `processed_at`.
 - outbox: events written in the handler's transaction, published by the relay afterwards.
+- consumer_offsets: for a consumer in offsets mode (handlers idempotent by key), each
+  partition's next offset, written in the batch's transaction instead of inbox rows.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -45,4 +48,16 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("payload", LargeBinary, nullable=False),
         Column("headers", JSONB, nullable=False, server_default="{}"),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+def consumer_offsets_table(metadata: MetaData) -> Table:
+    return Table(
+        "consumer_offsets",
+        metadata,
+        Column("consumer", String(200), primary_key=True),
+        Column("topic", String(249), primary_key=True),
+        Column("partition", Integer, primary_key=True),
+        Column("next_offset", BigInteger, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )

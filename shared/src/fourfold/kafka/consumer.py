@@ -7,6 +7,16 @@ after that transaction. A crash anywhere replays the poll; the inbox makes the r
 A record that does not parse goes to `<topic>.dlq` at once. When the handler fails, the
 batch is retried; if it keeps failing, the events are retried one by one so that the one
 poison event goes to the DLQ and the rest of the partition moves on.
+
+Offsets mode (`offsets=`, opt-in): for handlers whose effects are idempotent by key (a
+ledger unique per event and rule, a fold that sets rather than adds), the batch's
+transaction stores each partition's next offset instead of one inbox row per event, and
+the consumer seeks to it when a partition is assigned. A record delivered twice (a crash
+after the commit, a rebalance) is not fetched again past that offset; an event id that
+reaches the broker twice, at two offsets, is handed to the handler twice, and the
+handler's keys make the second a no-op. The stored offset never passes a record that was
+neither applied nor dead-lettered, so a crash before the dead letters are acknowledged
+replays from it.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import Table, text
@@ -26,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fourfold.clock import Clock, SystemClock
 from fourfold.events.envelope import Envelope
 from fourfold.events.problems import field_problems
-from fourfold.kafka.cloudevents_binding import event_from_record
+from fourfold.kafka.cloudevents_binding import parse_record
 from fourfold.kafka.dead_letters import ConsumedRecord, DeadLetter
 from fourfold.kafka.outbox import stage
 from fourfold.kafka.producer import EventProducer
@@ -93,9 +103,10 @@ class BatchConsumer:
         session_timeout_ms: int = 10_000,
         max_pause_s: float = 5.0,
         on_committed: Callable[[], None] | None = None,
+        offsets: Table | None = None,
     ) -> None:
         self._consumer = AIOKafkaConsumer(
-            *topics,
+            *(topics if offsets is None else ()),
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
             enable_auto_commit=False,
@@ -120,6 +131,24 @@ class BatchConsumer:
         self._poll_timeout_ms = poll_timeout_ms
         self._on_committed = on_committed
         self._stopping = asyncio.Event()
+        self._offsets = offsets
+        self._topics = sorted(topics)
+        self._unsettled: dict[TopicPartition, int] = {}  # first offset neither applied nor dead
+        self._floors: dict[TopicPartition, int] = {}  # offsets mode: stored next offsets
+        if offsets is not None:
+            self._consumer.subscribe(topics=list(topics), listener=_SeekToStored(self))
+            self._store_offsets = text(
+                f"INSERT INTO {offsets.name} AS o (consumer, topic, partition, next_offset)"
+                " SELECT :consumer, t, p, n FROM unnest(CAST(:topics AS text[]),"
+                " CAST(:partitions AS int[]), CAST(:nexts AS bigint[])) AS x(t, p, n)"
+                " ON CONFLICT (consumer, topic, partition) DO UPDATE"
+                " SET next_offset = greatest(o.next_offset, excluded.next_offset),"
+                " updated_at = now()"
+            )
+            self._stored_offsets = text(
+                f"SELECT topic, partition, next_offset FROM {offsets.name}"
+                " WHERE consumer = :consumer AND topic = ANY(CAST(:topics AS text[]))"
+            )
         self._insert_inbox = text(
             f"INSERT INTO {inbox.name} (consumer, event_source, event_id) "
             "SELECT :consumer, s, i FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[])) "
@@ -127,7 +156,23 @@ class BatchConsumer:
         )
 
     async def start(self) -> None:
+        if self._offsets is not None:
+            await self._load_floors()
         await self._consumer.start()
+
+    async def _load_floors(self) -> None:
+        """Offsets mode: every stored next offset of this consumer, before the first fetch
+        (aiokafka may fetch a newly assigned partition before the listener's seek lands)."""
+        try:
+            async with self._sessions() as session:
+                rows = await session.execute(
+                    self._stored_offsets, {"consumer": self._group_id, "topics": self._topics}
+                )
+                self._floors = {
+                    TopicPartition(row.topic, row.partition): row.next_offset for row in rows
+                }
+        except Exception as exc:  # the handlers' keys still make a replay harmless
+            log.warning("stored offsets not loaded", extra={"error": repr(exc)})
 
     def stop(self) -> None:
         """Finish the batch in hand, commit it, then leave the group (SIGTERM lands here)."""
@@ -178,7 +223,12 @@ class BatchConsumer:
     async def handle_poll(self, polled: dict[TopicPartition, list[Record]]) -> None:
         """Apply one poll's records, dead-letter what must be, then commit the offsets."""
         started = time.perf_counter()
-        records = [record for partition in polled.values() for record in partition]
+        records = [
+            record
+            for tp, partition in polled.items()
+            for record in partition
+            if record.offset >= self._floors.get(tp, 0)  # offsets mode: applied before
+        ]
         dead = await self.apply_records(records)
         if dead:
             try:
@@ -215,6 +265,10 @@ class BatchConsumer:
         a poison event) and return what must be dead-lettered; nothing is published or
         committed to the broker here. Tests ask it whether a consumer can process a record."""
         parsed, dead = self._parse(records)
+        self._unsettled = {}
+        for letter in dead:
+            tp = TopicPartition(letter.record.topic, letter.record.partition)
+            self._unsettled.setdefault(tp, letter.record.offset)
         return dead + await self._apply(parsed)
 
     def _parse(self, records: Sequence[Record]) -> tuple[list[_Parsed], list[DeadLetter]]:
@@ -222,7 +276,7 @@ class BatchConsumer:
         dead: list[DeadLetter] = []
         for record in records:
             try:
-                parsed.append(_Parsed(record, event_from_record(record)))
+                parsed.append(_Parsed(record, parse_record(record)))
             except ValidationError as exc:
                 dead.append(DeadLetter.unparseable(record, field_problems(exc)))
             except ValueError as exc:
@@ -241,6 +295,8 @@ class BatchConsumer:
                 error = await self._apply_with_retries([item])
             if error is not None:
                 dead.append(DeadLetter(item.record, "handler_failed", error, item.event.id))
+                tp = TopicPartition(item.record.topic, item.record.partition)
+                self._unsettled.setdefault(tp, item.record.offset)
         return dead
 
     async def _apply_with_retries(self, items: list[_Parsed]) -> str | None:
@@ -284,6 +340,9 @@ class BatchConsumer:
         unique: dict[tuple[str, str], Envelope] = {}
         for item in items:
             unique.setdefault(item.event.dedupe_key(), item.event)
+        if self._offsets is not None:
+            await self._apply_storing_offsets(items, list(unique.values()))
+            return
         async with self._sessions() as session, session.begin():
             fresh_keys = {
                 (row.event_source, row.event_id)
@@ -305,6 +364,44 @@ class BatchConsumer:
         if batch.emitted and self._on_committed is not None:
             self._on_committed()
 
+    async def _apply_storing_offsets(self, items: list[_Parsed], events: list[Envelope]) -> None:
+        """Offsets mode: the handler's effects and each partition's next offset, one commit."""
+        nexts: dict[TopicPartition, int] = {}
+        for item in items:
+            tp = TopicPartition(item.record.topic, item.record.partition)
+            nexts[tp] = min(self._unsettled.get(tp, item.record.offset + 1), item.record.offset + 1)
+        async with self._sessions() as session, session.begin():
+            batch = Batch(session=session, events=events, clock=self._clock)
+            await self._handler(batch)
+            await stage(session, self._outbox, batch.emitted)
+            await session.execute(
+                self._store_offsets,
+                {
+                    "consumer": self._group_id,
+                    "topics": [tp.topic for tp in nexts],
+                    "partitions": [tp.partition for tp in nexts],
+                    "nexts": list(nexts.values()),
+                },
+            )
+        if batch.emitted and self._on_committed is not None:
+            self._on_committed()
+
+    async def seek_to_stored(self, assigned: set[TopicPartition]) -> None:
+        """Offsets mode: start each assigned partition after what a transaction stored."""
+        if not assigned:
+            return
+        async with self._sessions() as session:
+            rows = await session.execute(
+                self._stored_offsets,
+                {"consumer": self._group_id, "topics": sorted({tp.topic for tp in assigned})},
+            )
+            stored = {TopicPartition(row.topic, row.partition): row.next_offset for row in rows}
+        for tp, offset in stored.items():
+            self._consumer.seek(tp, offset)
+        # aiokafka may still reset a partition without a committed offset after this
+        # listener returns; records below the stored offset are then skipped in handle_poll.
+        self._floors.update(stored)
+
     async def _commit(self, polled: dict[TopicPartition, list[Record]]) -> None:
         offsets = {tp: records[-1].offset + 1 for tp, records in polled.items() if records}
         try:
@@ -312,3 +409,16 @@ class BatchConsumer:
         except (CommitFailedError, KafkaError) as exc:
             # A rebalance took the partitions: the next owner replays, the inbox dedupes.
             log.warning("offset commit failed; records will be replayed", extra={"error": str(exc)})
+
+
+class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Offsets mode: seek newly assigned partitions to the offsets stored in the database."""
+
+    def __init__(self, consumer: BatchConsumer) -> None:
+        self._owner = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._owner.seek_to_stored(assigned)

@@ -5,7 +5,9 @@ emits one derived event per input through the outbox. Run as a script it is a co
 process that tests can SIGKILL or SIGTERM:
 
     python -m fourfold.testing.effects BOOTSTRAP DATABASE_URL SCHEMA TOPIC GROUP \
-        [--crash-after-first-commit]
+        [--crash-after-first-commit] [--offsets]
+
+`--offsets` runs the consumer in offsets mode (`consumer_offsets` instead of the inbox).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fourfold.db.engine import create_engine, session_factory
-from fourfold.db.runtime_tables import inbox_table, outbox_table
+from fourfold.db.runtime_tables import consumer_offsets_table, inbox_table, outbox_table
 from fourfold.events import NudgeRaised, NudgeRaisedData, UsageReported
 from fourfold.kafka.consumer import Batch, BatchConsumer, Handler
 from fourfold.kafka.producer import EventProducer
@@ -29,6 +31,7 @@ from fourfold.kafka.producer import EventProducer
 metadata = MetaData()
 inbox = inbox_table(metadata)
 outbox = outbox_table(metadata)
+consumer_offsets = consumer_offsets_table(metadata)
 effects = Table(
     "effects",
     metadata,
@@ -75,6 +78,19 @@ async def handle(batch: Batch) -> None:
     await asyncio.sleep(float(os.environ.get("EFFECTS_SLOW_S", "0")))
 
 
+async def handle_idempotently(batch: Batch) -> None:
+    """An effect keyed by event id, as offsets mode requires: a second copy changes nothing."""
+    for event in batch.events:
+        assert isinstance(event, UsageReported)
+        await batch.session.execute(
+            text(
+                "INSERT INTO effects (event_id, customer_id, count) VALUES (:id, :c, 1) "
+                "ON CONFLICT (event_id) DO NOTHING"
+            ),
+            {"id": event.id, "c": event.data.customer_id},
+        )
+
+
 def build_consumer(
     *,
     bootstrap: str,
@@ -112,6 +128,7 @@ async def create_tables(url: str, schema: str) -> None:
 async def main(argv: list[str]) -> int:
     bootstrap, url, schema, topic, group = argv[:5]
     crash_after_first_commit = "--crash-after-first-commit" in argv
+    mode: dict[str, Any] = {"offsets": consumer_offsets} if "--offsets" in argv else {}
     engine = create_engine(url, schema=schema)
     producer = EventProducer(bootstrap)
     await producer.start()
@@ -126,6 +143,7 @@ async def main(argv: list[str]) -> int:
         group=group,
         producer=producer,
         on_committed=crash if crash_after_first_commit else None,
+        **mode,
     )
     await consumer.start()
     loop = asyncio.get_running_loop()

@@ -62,7 +62,7 @@ Ingestor = Annotated[Principal, Depends(require_roles("ingest"))]
 StatusReader = Annotated[Principal, Depends(require_roles("ingest", "admin"))]
 
 
-def runtime(request: Request) -> IngestRuntime:
+async def runtime(request: Request) -> IngestRuntime:  # async: no threadpool hop per request
     state_runtime: IngestRuntime = request.app.state.runtime
     return state_runtime
 

@@ -108,6 +108,14 @@ def _rejection(index: int, item: Any, errors: Any) -> EventResult:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request's share of a group: its valid events and its rejections."""
+
+    valid: list[Valid]
+    rejected: list[EventResult]
+
+
 async def accept(
     valid: list[Valid],
     results: list[EventResult],
@@ -120,16 +128,36 @@ async def accept(
 
     `valid` and `results` (the rejections) come from `validate`.
     """
-    rejected = len(results)
-    unique: dict[tuple[str, str], Valid] = {}
-    duplicates: list[Valid] = []
-    for item in valid:  # a repeat within the request is a duplicate of its first copy
-        if unique.setdefault(item.event.dedupe_key(), item) is not item:
-            duplicates.append(item)
-    # Claimed in key order: two requests sharing ids lock their rows in the same order and
-    # cannot deadlock. Publishing below keeps the request's order.
+    [outcome] = await accept_group(
+        [Request(valid, results)], sessions=sessions, producer=producer, clock=clock
+    )
+    return outcome
+
+
+async def accept_group(
+    requests: Sequence[Request],
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    producer: EventProducer,
+    clock: Clock,
+) -> list[Outcome]:
+    """`accept` for several requests at once: one claim statement, one producer flush, one
+    commit after the broker acknowledged every record; one outcome per request, in order.
+
+    The first copy of an event in the group (in request order) is the one published; a
+    later copy, in the same request or another, is its duplicate. The group commits or
+    fails as one: on an outage nothing of any of its requests is remembered.
+    """
+    first: dict[tuple[str, str], tuple[int, Valid]] = {}  # key -> (request, its first copy)
+    repeats: list[list[Valid]] = [[] for _ in requests]
+    for n, request in enumerate(requests):
+        for item in request.valid:
+            if first.setdefault(item.event.dedupe_key(), (n, item))[1] is not item:
+                repeats[n].append(item)
+    # Claimed in key order: two transactions sharing ids (another replica's, say) lock their
+    # rows in the same order and cannot deadlock. Publishing below keeps the requests' order.
     sources, ids, types, keys = [], [], [], []
-    for (source, event_id), item in sorted(unique.items(), key=lambda pair: pair[0]):
+    for (source, event_id), (_, item) in sorted(first.items(), key=lambda pair: pair[0]):
         sources.append(source)
         ids.append(event_id)
         types.append(item.event.type)
@@ -138,20 +166,27 @@ async def accept(
         seen_before = await repository.claim(
             session, sources=sources, ids=ids, types=types, keys=keys, accepted_at=clock.now()
         )
-        fresh = [item for key, item in unique.items() if key not in seen_before]
-        duplicates += [item for key, item in unique.items() if key in seen_before]
+        fresh: list[list[Valid]] = [[] for _ in requests]
+        for key, (n, item) in first.items():
+            (repeats if key in seen_before else fresh)[n].append(item)
         # Raises BrokerUnavailable unless every record is acknowledged: then we roll back.
-        await producer.send_all([broker_record(item) for item in fresh])
+        await producer.send_all([broker_record(item) for items in fresh for item in items])
+    return [
+        _tally(accepted, duplicates, request.rejected)
+        for accepted, duplicates, request in zip(fresh, repeats, requests, strict=True)
+    ]
 
+
+def _tally(fresh: list[Valid], duplicates: list[Valid], results: list[EventResult]) -> Outcome:
     outcomes = [_outcome(item, EventStatus.ACCEPTED) for item in fresh]
     outcomes += [_outcome(item, EventStatus.DUPLICATE) for item in duplicates]
     outcomes += [result.model_dump(mode="json") for result in results]
     outcomes.sort(key=lambda outcome: outcome["index"])
     INGESTED.labels("accepted").inc(len(fresh))
     INGESTED.labels("duplicate").inc(len(duplicates))
-    INGESTED.labels("rejected").inc(rejected)
+    INGESTED.labels("rejected").inc(len(results))
     return Outcome(
-        accepted=len(fresh), duplicates=len(duplicates), rejected=rejected, results=outcomes
+        accepted=len(fresh), duplicates=len(duplicates), rejected=len(results), results=outcomes
     )
 
 

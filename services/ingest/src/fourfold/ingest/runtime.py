@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,6 +14,9 @@ from fourfold.events.registry import INPUT_TOPICS
 from fourfold.ingest.settings import IngestSettings
 from fourfold.kafka.producer import BrokerUnavailable, EventProducer
 from fourfold.kafka.topics import ensure_topics, with_dead_letters
+
+if TYPE_CHECKING:
+    from fourfold.ingest.publishing import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,7 @@ class IngestRuntime:
     producer_stale: bool = False
     generation: int = 0  # bumped on each reconnect, so a late failure cannot undo a newer one
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    groups: GroupCommit | None = None  # the publishing road's group commit, made on first use
 
     async def ready_producer(self) -> tuple[EventProducer, int]:
         """The producer and its generation, once topics exist; after an outage, reconnect.
