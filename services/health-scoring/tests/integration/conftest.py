@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from fourfold.auth import issue_token
 from fourfold.clock import ManualClock
 from fourfold.events import (
     HEALTH_TOPIC,
@@ -40,7 +35,8 @@ from fourfold.events import (
 from fourfold.health.app import create_app
 from fourfold.health.consumer import INPUT_TOPICS
 from fourfold.health.settings import HealthSettings
-from fourfold.testing.kafka import committed_offsets, produce_raw, read_topic
+from fourfold.testing.kafka import committed_offsets, read_topic
+from fourfold.testing.running import RunningApp, running_app
 from fourfold.testing.wait import wait_until
 
 SECRET = "health-test-secret-health-test-secret-0123"
@@ -166,57 +162,14 @@ class Make:
         return events
 
 
-class Service:
+class Service(RunningApp[HealthSettings]):
     """The running app, its HTTP client, clock and database, and helpers to drive them."""
 
-    def __init__(self, app: Any, client: httpx.AsyncClient, settings: HealthSettings) -> None:
-        self.app, self.client, self.settings = app, client, settings
-        self.clock: ManualClock = app.state.clock
+    secret = SECRET
 
     @property
-    def engine(self) -> AsyncEngine:
-        engine: AsyncEngine = self.app.state.engine
-        return engine
-
-    def topic(self, name: str) -> str:
-        return self.settings.health_topic_prefix + name
-
-    async def produce(self, events: list[Envelope]) -> None:
-        """Produce events to their (prefixed) topics, keyed by customer, in list order."""
-        by_topic: dict[str, list[tuple[bytes | None, bytes]]] = defaultdict(list)
-        for event in events:
-            by_topic[self.topic(event.topic)].append((event.key.encode(), event.to_json_bytes()))
-        for topic, records in by_topic.items():
-            await produce_raw(self.settings.kafka_bootstrap_servers or "", topic, records)
-
-    def auth(self, role: str = "admin", partner: str | None = None) -> dict[str, str]:
-        token = issue_token(
-            secret=SECRET,
-            issuer="fourfold",
-            role=role,  # type: ignore[arg-type]
-            subject=f"test-{role}",
-            partner_id=partner,
-            now=self.clock.now(),
-        )
-        return {"Authorization": f"Bearer {token}"}
-
-    async def get(self, path: str, **params: Any) -> Any:
-        """GET as admin and return the JSON of a 200 (asserting it)."""
-        response = await self.client.get(path, params=params, headers=self.auth())
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def scalar(self, sql: str, **params: Any) -> Any:
-        async with self.engine.connect() as connection:
-            return await connection.scalar(text(sql), params)
-
-    async def rows(self, sql: str, **params: Any) -> list[Any]:
-        async with self.engine.connect() as connection:
-            return list(await connection.execute(text(sql), params))
-
-    async def processed(self) -> int:
-        """Events this service's consumer group has applied (its inbox rows)."""
-        return int(await self.scalar("SELECT count(*) FROM inbox") or 0)
+    def topic_prefix(self) -> str:
+        return self.settings.health_topic_prefix
 
     async def wait_processed(self, count: int, timeout_s: float = 30) -> None:
         await wait_until(lambda: self._at_least(count), timeout_s, f"{count} events applied")
@@ -313,22 +266,10 @@ async def service(start: Callable[[], running_service]) -> AsyncIterator[Service
         yield running
 
 
-class running_service:  # noqa: N801 - reads as a context manager function
+class running_service(running_app[Service]):  # noqa: N801 - reads as a context manager function
     def __init__(self, settings: HealthSettings, clock: ManualClock) -> None:
-        self.app = create_app(settings, clock=clock)
-        self.settings = settings
-        self._lifespan = self.app.router.lifespan_context(self.app)
-        self._client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app), base_url="http://health"
-        )
-
-    async def __aenter__(self) -> Service:
-        await self._lifespan.__aenter__()
-        return Service(self.app, self._client, self.settings)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._client.aclose()
-        await self._lifespan.__aexit__(None, None, None)
+        app = create_app(settings, clock=clock)
+        super().__init__(app, settings, Service, base_url="http://health")
 
 
 @pytest.fixture

@@ -175,7 +175,7 @@ async def test_when_a_topic_keeps_records_forever_the_inbox_is_not_pruned_and_al
     async def kept_forever(*_: object) -> None:
         return None
 
-    monkeypatch.setattr("fourfold.health.app.retention_for", kept_forever)
+    monkeypatch.setattr("fourfold.service.consuming.retention_for", kept_forever)
     async with start() as service:
         assert service.app.state.pruner is None
         assert "inbox pruning" not in service.app.state.tasks

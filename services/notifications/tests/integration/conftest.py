@@ -8,20 +8,15 @@ import os
 import subprocess
 import sys
 import uuid
-from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from fourfold.auth import issue_token
 from fourfold.clock import ManualClock
 from fourfold.events import (
     NUDGES_TOPIC,
@@ -36,7 +31,8 @@ from fourfold.notifications.app import create_app
 from fourfold.notifications.consumer import INPUT_TOPICS
 from fourfold.notifications.scheduler import Evaluator
 from fourfold.notifications.settings import NotificationsSettings
-from fourfold.testing.kafka import produce_raw, read_topic
+from fourfold.testing.kafka import read_topic
+from fourfold.testing.running import RunningApp, running_app
 from fourfold.testing.wait import wait_until
 
 SECRET = "notifications-test-secret-0123456789abcdef"
@@ -175,19 +171,14 @@ class Make:
         return self._envelope("invoice.paid", data, at)  # type: ignore[no-any-return]
 
 
-class Service:
+class Service(RunningApp[NotificationsSettings]):
     """The running app, its HTTP client, clock and database, and helpers to drive them."""
 
-    def __init__(
-        self, app: Any, client: httpx.AsyncClient, settings: NotificationsSettings
-    ) -> None:
-        self.app, self.client, self.settings = app, client, settings
-        self.clock: ManualClock = app.state.clock
+    secret = SECRET
 
     @property
-    def engine(self) -> AsyncEngine:
-        engine: AsyncEngine = self.app.state.engine
-        return engine
+    def topic_prefix(self) -> str:
+        return self.settings.notifications_topic_prefix
 
     @property
     def evaluator(self) -> Evaluator:
@@ -197,39 +188,6 @@ class Service:
     async def tick(self) -> int:
         """One scheduled evaluation pass at the clock's now."""
         return await self.evaluator.evaluate_all(self.clock.now())
-
-    def topic(self, name: str) -> str:
-        return self.settings.notifications_topic_prefix + name
-
-    async def produce(self, events: list[Envelope]) -> None:
-        """Produce events to their (prefixed) topics, keyed by customer, in list order."""
-        by_topic: dict[str, list[tuple[bytes | None, bytes]]] = defaultdict(list)
-        for event in events:
-            by_topic[self.topic(event.topic)].append((event.key.encode(), event.to_json_bytes()))
-        for topic, records in by_topic.items():
-            await produce_raw(self.settings.kafka_bootstrap_servers or "", topic, records)
-
-    def auth(self, role: str = "admin", partner: str | None = None) -> dict[str, str]:
-        token = issue_token(
-            secret=SECRET,
-            issuer="fourfold",
-            role=role,  # type: ignore[arg-type]
-            subject=f"test-{role}",
-            partner_id=partner,
-            now=self.clock.now(),
-        )
-        return {"Authorization": f"Bearer {token}"}
-
-    async def scalar(self, sql: str, **params: Any) -> Any:
-        async with self.engine.connect() as connection:
-            return await connection.scalar(text(sql), params)
-
-    async def rows(self, sql: str, **params: Any) -> list[Any]:
-        async with self.engine.connect() as connection:
-            return list(await connection.execute(text(sql), params))
-
-    async def processed(self) -> int:
-        return int(await self.scalar("SELECT count(*) FROM inbox") or 0)
 
     async def settled(self, count: int, timeout_s: float = 30) -> None:
         """All `count` events applied and every emitted event published."""
@@ -309,22 +267,10 @@ def clock() -> ManualClock:
     return ManualClock(START)
 
 
-class running_service:  # noqa: N801 - reads as a context manager function
+class running_service(running_app[Service]):  # noqa: N801 - reads as a context manager function
     def __init__(self, settings: NotificationsSettings, clock: ManualClock) -> None:
-        self.app = create_app(settings, clock=clock)
-        self.settings = settings
-        self._lifespan = self.app.router.lifespan_context(self.app)
-        self._client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app), base_url="http://notifications"
-        )
-
-    async def __aenter__(self) -> Service:
-        await self._lifespan.__aenter__()
-        return Service(self.app, self._client, self.settings)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._client.aclose()
-        await self._lifespan.__aexit__(None, None, None)
+        app = create_app(settings, clock=clock)
+        super().__init__(app, settings, Service, base_url="http://notifications")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ partner's customer answers exactly like a missing one (404)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -33,28 +32,12 @@ from fourfold.health.schemas import (
 from fourfold.health.views import book_entry, customer_health, history_point, partner_summary
 from fourfold.kafka.outbox import stage
 from fourfold.service.openapi import error_responses
+from fourfold.service.sessions import ReadSession, WriteSession
 
 router = APIRouter(prefix="/v1")
 
 Reader = Annotated[Principal, Depends(require_roles("partner", "admin"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
-
-
-async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessions() as session:
-        yield session
-
-
-async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The route's one transaction: committed when the route returns, rolled back if it
-    raises; the outbox relay is woken after the commit."""
-    async with request.app.state.sessions() as session, session.begin():
-        yield session
-    request.app.state.relay.notify()
-
-
-ReadSession = Annotated[AsyncSession, Depends(_read_session)]
-WriteSession = Annotated[AsyncSession, Depends(_write_session, scope="function")]
 
 
 def _scorecard(request: Request) -> Scorecard:

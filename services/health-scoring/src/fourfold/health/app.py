@@ -11,18 +11,13 @@ commits still publish).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fourfold.clock import Clock, clock_from
-from fourfold.db.engine import create_engine, session_factory
-from fourfold.db.migrations import upgrade
 from fourfold.events import HEALTH_TOPIC
 from fourfold.health.api import router
 from fourfold.health.consumer import INPUT_TOPICS, build_handler
@@ -30,16 +25,10 @@ from fourfold.health.domain.scorecard import Scorecard, default_scorecard, load_
 from fourfold.health.models import inbox, outbox
 from fourfold.health.scheduler import Recomputer
 from fourfold.health.settings import HealthSettings
-from fourfold.kafka.consumer import BatchConsumer
-from fourfold.kafka.inbox_retention import InboxPruner, retention_for
-from fourfold.kafka.outbox import OutboxRelay
-from fourfold.kafka.producer import EventProducer
-from fourfold.kafka.topics import ensure_topics, with_dead_letters
 from fourfold.logs import configure_logging
-from fourfold.service.app_shell import ReadinessCheck, install_shell
-from fourfold.service.checks import broker_problem, database_problem
-from fourfold.service.infrastructure import infrastructure
-from fourfold.service.tuning import tune_gc
+from fourfold.service.app_shell import install_shell
+from fourfold.service.consuming import ConsumingService, Running, Writer, run_consuming
+from fourfold.service.consuming import readiness as _readiness
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -76,118 +65,39 @@ def create_app(settings: HealthSettings | None = None, clock: Clock | None = Non
     return app
 
 
-async def _starting() -> str | None:
-    return "starting: broker and database not resolved yet"
-
-
-def _readiness(app: FastAPI) -> list[ReadinessCheck]:
-    state = app.state
-    if getattr(state, "engine", None) is None:
-        return [_starting]
-    return [
-        lambda: _stopped_task(state.tasks),
-        lambda: database_problem(state.engine),
-        lambda: broker_problem(state.bootstrap_servers),
-    ]
-
-
-async def _stopped_task(tasks: dict[str, asyncio.Task[None]]) -> str | None:
-    """A background loop that ended on its own means no more scores: not ready."""
-    stopped = [name for name, task in tasks.items() if task.done()]
-    return f"background task stopped: {', '.join(stopped)}" if stopped else None
-
-
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: HealthSettings = app.state.settings
-    async with infrastructure(settings) as infra:
-        schema = settings.database_schema
-        await upgrade(url=infra.database_url, schema=schema, migrations_dir=MIGRATIONS_DIR)
-        await ensure_topics(
-            infra.kafka_bootstrap_servers,
-            with_dead_letters([*consumed_topics(settings), HEALTH_TOPIC]),
-            partitions=settings.topic_partitions,
-            replication_factor=settings.topic_replication_factor,
-        )
-        engine = create_engine(infra.database_url, schema=schema)
-        producer = EventProducer(infra.kafka_bootstrap_servers, client_id=settings.service_name)
-        await producer.start()
-        try:
-            async with _running(app, settings, engine, producer, infra.kafka_bootstrap_servers):
-                yield
-        finally:
-            await producer.stop()
-            await engine.dispose()
+    spec = ConsumingService(
+        schema=settings.database_schema,
+        migrations_dir=MIGRATIONS_DIR,
+        consumed=consumed_topics(settings),
+        produced=[HEALTH_TOPIC],
+        inbox=inbox,
+        outbox=outbox,
+        group_id=settings.health_consumer_group,
+        handler=build_handler(app.state.scorecard),
+        max_records=settings.health_consumer_max_records,
+        session_timeout_ms=settings.health_consumer_session_timeout_ms,
+        writers=lambda running: _writers(app, settings, running),
+    )
+    async with run_consuming(app, settings, spec):
+        yield
 
 
 @contextlib.asynccontextmanager
-async def _running(
-    app: FastAPI,
-    settings: HealthSettings,
-    engine: AsyncEngine,
-    producer: EventProducer,
-    bootstrap: str,
-) -> AsyncIterator[None]:
-    """Run relay, consumer and scheduler for the block; stop writers first, then the relay."""
-    sessions = session_factory(engine)
-    service, clock, scorecard = settings.service_name, app.state.clock, app.state.scorecard
-    relay = OutboxRelay(sessions=sessions, outbox=outbox, producer=producer, service=service)
-    consumer = BatchConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=settings.health_consumer_group,
-        topics=consumed_topics(settings),
-        sessions=sessions,
-        inbox=inbox,
-        outbox=outbox,
-        producer=producer,
-        handler=build_handler(scorecard),
-        service=service,
-        clock=clock,
-        max_records=settings.health_consumer_max_records,
-        session_timeout_ms=settings.health_consumer_session_timeout_ms,
-        on_committed=relay.notify,
-    )
+async def _writers(
+    app: FastAPI, settings: HealthSettings, running: Running
+) -> AsyncIterator[dict[str, Writer]]:
+    """The recompute scheduler, run beside the consumer (and stopped with it, before the relay)."""
     recomputer = Recomputer(
-        sessions=sessions,
+        sessions=running.sessions,
         outbox=outbox,
-        scorecard=scorecard,
-        clock=clock,
+        scorecard=app.state.scorecard,
+        clock=running.clock,
         interval_s=settings.health_recompute_interval_s,
         batch_size=settings.health_recompute_batch_size,
-        on_committed=relay.notify,
+        on_committed=running.wake,
     )
-    configured = timedelta(days=settings.inbox_retention_days)
-    retention = await retention_for(configured, bootstrap, consumed_topics(settings))
-    pruner = (
-        None
-        if retention is None
-        else InboxPruner(
-            sessions=sessions,
-            inbox=inbox,
-            retention=retention,
-            interval_s=settings.inbox_prune_interval_s,
-            service=service,
-        )
-    )
-    app.state.engine, app.state.bootstrap_servers = engine, bootstrap
-    app.state.sessions, app.state.outbox, app.state.relay = sessions, outbox, relay
-    app.state.consumer, app.state.recomputer, app.state.pruner = consumer, recomputer, pruner
-    await consumer.start()
-    loops = {"consumer": consumer.run(), "scheduler": recomputer.run()}
-    if pruner is not None:
-        loops["inbox pruning"] = pruner.run()
-    tasks = {name: asyncio.create_task(loop) for name, loop in loops.items()}
-    writers = list(tasks.values())  # stopped before the relay, which publishes their last commits
-    tasks["outbox relay"] = publishing = asyncio.create_task(relay.run())
-    app.state.tasks = tasks
-    tune_gc()
-    try:
-        yield
-    finally:
-        consumer.stop()
-        recomputer.stop()
-        if pruner is not None:
-            pruner.stop()
-        await asyncio.gather(*writers, return_exceptions=True)
-        relay.stop()
-        await asyncio.gather(publishing, return_exceptions=True)
+    app.state.recomputer = recomputer
+    yield {"scheduler": recomputer}

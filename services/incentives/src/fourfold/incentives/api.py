@@ -72,29 +72,13 @@ from fourfold.incentives.views import (
 from fourfold.incentives.views import disputes as dispute_views
 from fourfold.kafka.outbox import stage
 from fourfold.service.openapi import error_responses, request_body
+from fourfold.service.sessions import ReadSession, WriteSession
 
 router = APIRouter(prefix="/v1")
 
 Reader = Annotated[Principal, Depends(require_roles("partner", "admin"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 PartnerPeriod = Annotated[Period, "YYYY-MM"]
-
-
-async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessions() as session:
-        yield session
-
-
-async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The route's one transaction: committed when the route returns, rolled back if it
-    raises; the outbox relay is woken after the commit."""
-    async with request.app.state.sessions() as session, session.begin():
-        yield session
-    request.app.state.relay.notify()
-
-
-ReadSession = Annotated[AsyncSession, Depends(_read_session)]
-WriteSession = Annotated[AsyncSession, Depends(_write_session, scope="function")]
 
 
 def _now(request: Request) -> datetime:

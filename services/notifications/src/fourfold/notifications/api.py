@@ -5,7 +5,6 @@ another partner's nudge answers exactly like a missing one (404)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -50,29 +49,13 @@ from fourfold.notifications.views import delivery as delivery_view
 from fourfold.notifications.views import nudge as nudge_view
 from fourfold.notifications.views import nudge_detail
 from fourfold.service.openapi import error_responses
+from fourfold.service.sessions import ReadSession, WriteSession
 
 router = APIRouter(prefix="/v1")
 
 Reader = Annotated[Principal, Depends(require_roles("partner", "admin"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 Limit = Annotated[int, Query(ge=1, le=200)]
-
-
-async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessions() as session:
-        yield session
-
-
-async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The route's one transaction: committed when the route returns, rolled back if it
-    raises; the relay and the delivery worker are woken after the commit."""
-    async with request.app.state.sessions() as session, session.begin():
-        yield session
-    request.app.state.wake_writers()
-
-
-ReadSession = Annotated[AsyncSession, Depends(_read_session)]
-WriteSession = Annotated[AsyncSession, Depends(_write_session, scope="function")]
 
 
 def _now(request: Request) -> datetime:
