@@ -52,6 +52,12 @@ from fourfold.health.domain.scorecard import default_scorecard
 from fourfold.ingest.intake import broker_record, validate
 from fourfold.kafka.consumer import BatchConsumer, Handler
 from fourfold.kafka.producer import EventProducer
+from fourfold.notifications import models as notifications_models
+from fourfold.notifications.app import MIGRATIONS_DIR as NOTIFICATIONS_MIGRATIONS
+from fourfold.notifications.consumer import INPUT_TOPICS as NOTIFICATIONS_TOPICS
+from fourfold.notifications.consumer import build_handler as notifications_handler
+from fourfold.notifications.domain.config import default_config as default_rules
+from fourfold.notifications.evaluation import Ruleset
 
 pytestmark = pytest.mark.integration
 
@@ -81,6 +87,14 @@ CONSUMERS: tuple[ConsumerUnderTest, ...] = (
         health_models.outbox,
         frozenset(HEALTH_TOPICS),
         lambda: health_handler(default_scorecard()),
+    ),
+    ConsumerUnderTest(
+        "notifications",
+        NOTIFICATIONS_MIGRATIONS,
+        notifications_models.inbox,
+        notifications_models.outbox,
+        frozenset(NOTIFICATIONS_TOPICS),
+        lambda: notifications_handler(Ruleset.of(default_rules())),
     ),
     # One line per further consumer, e.g. (names as each service has them):
     # ConsumerUnderTest("incentives", INCENTIVES_MIGRATIONS, incentives_models.inbox,

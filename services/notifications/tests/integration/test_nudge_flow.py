@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from fourfold.events import NudgeRaised, NudgeResolved
+from fourfold.events import NudgeRaised, NudgeRaisedData, NudgeResolved
 
 if TYPE_CHECKING:
     from conftest import Make, Service
@@ -55,6 +55,12 @@ async def test_an_idle_customer_stalls_after_21_days_and_resolves_when_activatio
     events = await service.nudge_events(customer, expect=2)
     assert [type(e) for e in events] == [NudgeRaised, NudgeResolved]
     assert {e.data.nudge_id for e in events} == {nudge.nudge_id}  # type: ignore[attr-defined]
+    said = events[0].data
+    assert isinstance(said, NudgeRaisedData)  # why it fired and what to do, as the feed says
+    assert (said.rule, said.severity) == (nudge.rule, nudge.severity)
+    assert (said.facts, said.next_step) == (nudge.facts, nudge.next_step)
+    assert said.facts is not None
+    assert said.facts["missing_milestones"] == ["users_trained", "first_value"]
 
 
 async def test_a_duplicated_health_changed_never_makes_a_second_nudge_or_delivery(

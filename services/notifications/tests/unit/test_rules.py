@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from fourfold.events.derived import MAX_LISTED
 from fourfold.notifications.domain.config import RuleName, default_config
 from fourfold.notifications.domain.rules import (
     evaluate,
@@ -178,3 +179,11 @@ def test_evaluate_answers_nothing_without_a_partner_or_when_disabled() -> None:
         }
     )
     assert evaluate(s, off, NOW)[RuleName.PAYMENT_FAILED] is None
+
+
+def test_payment_failed_lists_a_bounded_number_of_invoices_and_counts_them_all() -> None:
+    many = {f"in_{i:04d}": Invoice(failed_at=NOW) for i in range(MAX_LISTED + 5)}
+    fired = payment_failed(snap(invoices=many), RULES.payment_failed, NOW)
+    assert fired is not None
+    assert fired.facts["invoices"] == sorted(many)[:MAX_LISTED]
+    assert fired.facts["failed_count"] == len(many)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from fourfold.events.activity import Milestone
 from fourfold.events.bounds import (
+    MAX_COUNT,
     Count,
     EventDate,
     EventTime,
@@ -111,7 +112,31 @@ class IncentiveReversedData(EventData):
     source_event_id: Identifier
 
 
+MAX_FACTS: Final = 32
+"""Facts one nudge carries."""
+MAX_LISTED: Final = 100
+"""Items in one list-valued fact (a rule lists at most this many and counts the rest)."""
+
+FactNumber = Annotated[int, Field(ge=-MAX_COUNT, le=MAX_COUNT)]
+"""A whole-number fact (days, seats, a score, a count)."""
+FactValue = (
+    StrictBool
+    | FactNumber
+    | Measure
+    | Text
+    | Annotated[list[Identifier], Field(max_length=MAX_LISTED)]
+)
+"""One fact: a flag, a whole number, a ratio, a short text (a date, a band) or a list of
+ids (milestones, invoices); a fact that does not apply is null."""
+NudgeFacts = Annotated[dict[Identifier, FactValue | None], Field(max_length=MAX_FACTS)]
+"""What made a rule fire, by name (`days_since_start`, `activation`, …)."""
+
+
 class NudgeRaisedData(EventData):
+    """A nudge for a partner: which rule fired, how urgent, why (`facts`) and what to do
+    (`next_step`). `facts` and `next_step` arrived after v1's first release: optional, so an
+    event without them still validates (`message` has always held the next step's text)."""
+
     nudge_id: Identifier
     partner_id: Identifier
     customer_id: Identifier
@@ -120,6 +145,12 @@ class NudgeRaisedData(EventData):
     title: ShortText
     message: LongText
     raised_at: EventTime
+    facts: NudgeFacts | None = Field(
+        default=None, description="The facts that fired the rule, by name."
+    )
+    next_step: LongText | None = Field(
+        default=None, description="The suggested next step for the partner (as `message`)."
+    )
 
 
 class NudgeResolvedData(EventData):
@@ -164,8 +195,11 @@ class NudgeResolved(Envelope):
 __all__ = [
     "HEALTH_TOPIC",
     "INCENTIVES_TOPIC",
+    "MAX_FACTS",
+    "MAX_LISTED",
     "NUDGES_TOPIC",
     "Band",
+    "FactValue",
     "HealthChanged",
     "HealthChangedData",
     "HealthSignalsSnapshot",
@@ -174,6 +208,7 @@ __all__ = [
     "IncentiveReversed",
     "IncentiveReversedData",
     "LifecycleStep",
+    "NudgeFacts",
     "NudgeRaised",
     "NudgeRaisedData",
     "NudgeResolved",

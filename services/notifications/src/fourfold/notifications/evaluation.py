@@ -51,6 +51,7 @@ class Ruleset:
 
 
 def raised_event(row: dict[str, Any]) -> NudgeRaised:
+    """The nudge as its contract: rule, severity, the facts that fired it, the next step."""
     return NudgeRaised.model_validate(
         {
             "id": row["nudge_id"],
@@ -66,6 +67,8 @@ def raised_event(row: dict[str, Any]) -> NudgeRaised:
                 "title": row["title"],
                 "message": row["next_step"],
                 "raised_at": row["raised_at"],
+                "facts": row["facts"],
+                "next_step": row["next_step"],
             },
         }
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from fourfold.events.derived import MAX_LISTED
 from fourfold.notifications.domain.config import (
     HealthDrop,
     ImplementStalled,
@@ -131,11 +132,12 @@ def health_drop(s: Snapshot, rule: HealthDrop, now: datetime) -> Fired | None:
 
 
 def payment_failed(s: Snapshot, rule: PaymentFailed, now: datetime) -> Fired | None:
-    """An invoice failed and has not been paid since."""
+    """An invoice failed and has not been paid since (the first `MAX_LISTED` ids are listed,
+    `failed_count` counts them all)."""
     unpaid = s.unpaid_invoices
     if not unpaid:
         return None
-    return Fired({"invoices": list(unpaid), "failed_count": len(unpaid)})
+    return Fired({"invoices": list(unpaid[:MAX_LISTED]), "failed_count": len(unpaid)})
 
 
 _RULES: dict[RuleName, Callable[[Snapshot, Any, datetime], Fired | None]] = {
