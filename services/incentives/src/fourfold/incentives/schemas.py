@@ -6,8 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from fourfold.events.bounds import EventTime, Identifier
+from fourfold.events.bounds import Text as EventText
 from fourfold.service.text import RequestModel
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
@@ -164,11 +166,13 @@ class PayIn(_In):
 
 
 class TierIn(_In):
-    tier: Ident
-    effective_at: AwareDatetime | None = Field(
+    """Becomes a `partner.tier_changed`: its fields carry that contract's bounds."""
+
+    tier: Identifier
+    effective_at: EventTime | None = Field(
         default=None, description="From when the tier applies (event time); default: now."
     )
-    reason: Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")] | None = None
+    reason: EventText | None = None
 
 
 class TierOut(BaseModel):
@@ -205,9 +209,11 @@ class Validation(BaseModel):
 
 
 class RangeIn(_In):
+    """[from, to) in event time: within the years an event's time may have."""
+
     program_version: Ident
-    from_: AwareDatetime = Field(alias="from")
-    to: AwareDatetime
+    from_: EventTime = Field(alias="from")
+    to: EventTime
 
 
 class Adjustment(BaseModel):
