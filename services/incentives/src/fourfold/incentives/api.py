@@ -193,13 +193,13 @@ async def get_balance(
     lines = []
     for row in rows:
         c = row.currency
-        paid_out = money(paid.get(c, 0), c)
+        paid_out = paid.get(c, Decimal(0))
         lines.append(
             BalanceLine(
                 currency=c,
                 total=money(row.total, c),
-                paid=paid_out,
-                due=money(row.total, c) - paid_out,
+                paid=money(paid_out, c),
+                due=money(Decimal(row.total) - paid_out, c),
                 held=money(row.held, c),
                 payable=money(row.payable, c),
             )
