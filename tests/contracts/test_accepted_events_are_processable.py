@@ -49,8 +49,15 @@ from fourfold.health.app import MIGRATIONS_DIR as HEALTH_MIGRATIONS
 from fourfold.health.consumer import INPUT_TOPICS as HEALTH_TOPICS
 from fourfold.health.consumer import build_handler as health_handler
 from fourfold.health.domain.scorecard import default_scorecard
+from fourfold.incentives import models as incentives_models
+from fourfold.incentives.app import MIGRATIONS_DIR as INCENTIVES_MIGRATIONS
+from fourfold.incentives.consumer import INPUT_TOPICS as INCENTIVES_TOPICS
+from fourfold.incentives.consumer import build_handler as incentives_handler
+from fourfold.incentives.domain.program import default_program_text
+from fourfold.incentives.programs import Programs
+from fourfold.incentives.programs import install as install_program
 from fourfold.ingest.intake import broker_record, validate
-from fourfold.kafka.consumer import BatchConsumer, Handler
+from fourfold.kafka.consumer import Batch, BatchConsumer, Handler
 from fourfold.kafka.producer import EventProducer
 from fourfold.notifications import models as notifications_models
 from fourfold.notifications.app import MIGRATIONS_DIR as NOTIFICATIONS_MIGRATIONS
@@ -96,11 +103,26 @@ CONSUMERS: tuple[ConsumerUnderTest, ...] = (
         frozenset(NOTIFICATIONS_TOPICS),
         lambda: notifications_handler(Ruleset.of(default_rules())),
     ),
-    # One line per further consumer, e.g. (names as each service has them):
-    # ConsumerUnderTest("incentives", INCENTIVES_MIGRATIONS, incentives_models.inbox,
-    #                   incentives_models.outbox, frozenset(INCENTIVES_TOPICS),
-    #                   lambda: incentives_handler(...)),
+    ConsumerUnderTest(
+        "incentives",
+        INCENTIVES_MIGRATIONS,
+        incentives_models.inbox,
+        incentives_models.outbox,
+        frozenset(INCENTIVES_TOPICS),
+        lambda: _with_default_program(incentives_handler(Programs(refresh_s=0))),
+    ),
 )
+
+
+def _with_default_program(handler: Handler) -> Handler:
+    """The incentives handler with the default program stored and activated in the batch's
+    transaction, as the app's start does: each example empties every table, programs too."""
+
+    async def handle(batch: Batch) -> None:
+        await install_program(batch.session, default_program_text(), at=NOW)
+        await handler(batch)
+
+    return handle
 
 
 class _Many:
@@ -201,8 +223,11 @@ class Running:
 
     async def forget(self) -> None:
         """Empty every table of the consumer's schema (not its migration record), so that each
-        example starts from nothing and a failure replays the same way when shrunk."""
+        example starts from nothing and a failure replays the same way when shrunk. Triggers
+        are off for it (`session_replication_role`): a ledger's append-only guard refuses
+        DELETE, which only this test's reset does."""
         async with self.engine.begin() as connection:
+            await connection.execute(text("SET LOCAL session_replication_role = replica"))
             names = await connection.execute(
                 text(
                     "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "

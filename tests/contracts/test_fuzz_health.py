@@ -6,22 +6,22 @@ every body as its schema says."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from fourfold.auth import Role, issue_token
 from fourfold.clock import SystemClock
 from fourfold.events import parse_event
 from fourfold.health.app import create_app
 from fourfold.health.settings import HealthSettings
 from fourfold.testing import samples
+from fourfold.testing.fuzz import bearer as fuzz_bearer
 from fourfold.testing.fuzz import fuzz
 from fourfold.testing.kafka import produce_raw
 from fourfold.testing.serving import serving
@@ -34,17 +34,7 @@ pytestmark = pytest.mark.integration
 KNOWN = {"customer_id": "c-1", "partner_id": "p-1"}
 SECRET = "fuzz-health-secret-fuzz-health-secret-0123"
 
-
-def bearer(role: Role, partner_id: str | None = None) -> dict[str, str]:
-    token = issue_token(
-        secret=SECRET,
-        issuer="fourfold",
-        role=role,
-        subject=f"fuzz-{role}",
-        partner_id=partner_id,
-        now=datetime.now(UTC),
-    )
-    return {"Authorization": f"Bearer {token}"}
+bearer = functools.partial(fuzz_bearer, SECRET)
 
 
 @pytest.fixture

@@ -5,20 +5,20 @@ schema says, and events it generates from the document get accepted (202)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import pytest
 from pydantic import SecretStr
 
-from fourfold.auth import Role, issue_token
 from fourfold.clock import SystemClock
 from fourfold.db.engine import asyncpg_dsn
 from fourfold.ingest.app import create_app
 from fourfold.ingest.settings import IngestSettings
+from fourfold.testing.fuzz import bearer as fuzz_bearer
 from fourfold.testing.fuzz import fuzz
 from fourfold.testing.serving import serving
 
@@ -26,12 +26,7 @@ pytestmark = pytest.mark.integration
 
 SECRET = "fuzz-ingest-secret-fuzz-ingest-secret-0123"
 
-
-def bearer(role: Role) -> dict[str, str]:
-    token = issue_token(
-        secret=SECRET, issuer="fourfold", role=role, subject=f"fuzz-{role}", now=datetime.now(UTC)
-    )
-    return {"Authorization": f"Bearer {token}"}
+bearer = functools.partial(fuzz_bearer, SECRET)
 
 
 def drop_schema(database_url: str, schema: str) -> None:

@@ -239,6 +239,55 @@ async def test_setting_a_tier_emits_the_event_and_accelerates_later_events(
     assert entry["inputs"]["tier"] == "gold"
 
 
+@pytest.mark.parametrize(
+    ("path", "method", "body", "field"),
+    [
+        # found by the fuzzer: each was a 500 (an event the contract refuses; a date overflow)
+        (
+            "/v1/admin/incentives/partners/p/tier",
+            "PUT",
+            {"tier": "gold", "effective_at": "0117-04-01T00:00:00Z"},
+            "effective_at",
+        ),
+        ("/v1/admin/incentives/partners/p/tier", "PUT", {"tier": "t" * 129}, "tier"),
+        (
+            "/v1/admin/incentives/what-if",
+            "POST",
+            {
+                "program_version": "v",
+                "from": "2027-01-01T00:00:00Z",
+                "to": "0001-01-01T00:00:00+00:09",
+            },
+            "to",
+        ),
+        (
+            "/v1/admin/incentives/recalculations",
+            "POST",
+            {"program_version": "v", "from": "2027-01-01T00:00:00Z", "to": "2200-01-01T00:00:00Z"},
+            "to",
+        ),
+    ],
+)
+async def test_times_and_names_outside_the_event_bounds_are_a_422_naming_the_field(
+    shared_service: Service, path: str, method: str, body: dict[str, Any], field: str
+) -> None:
+    s = shared_service
+    response = await s.client.request(method, path, json=body, headers=s.auth())
+    assert response.status_code == 422, response.text
+    assert [d["loc"] for d in response.json()["detail"]] == [["body", field]]
+
+
+async def test_a_tier_for_a_partner_id_no_event_can_carry_is_a_422(
+    shared_service: Service,
+) -> None:
+    s = shared_service
+    response = await s.client.put(
+        f"/v1/admin/incentives/partners/{'p' * 129}/tier", json={"tier": "gold"}, headers=s.auth()
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["path", "partner_id"]
+
+
 async def test_programs_upload_validate_and_activate(shared_service: Service) -> None:
     s = shared_service
     admin = s.auth() | {"content-type": "application/yaml"}

@@ -1,4 +1,4 @@
-"""Rounding once, half-even, to each currency's ISO 4217 minor unit."""
+"""Rounding once, half-even, to each currency's ISO 4217 minor unit (the shared table)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from fourfold.incentives.domain.money import UnknownCurrency, minor_unit, round_money
+from fourfold.events.money import format_amount, minor_unit, round_to_minor_unit
+from fourfold.incentives.domain.money import is_rounded, known_currency
 
 
 @pytest.mark.parametrize(
@@ -23,18 +24,25 @@ from fourfold.incentives.domain.money import UnknownCurrency, minor_unit, round_
         ("1.0015", "BHD", "1.002"),
         ("1.00051", "BHD", "1.001"),
         ("7", "EUR", "7.00"),
+        ("7.005", "CHE", "7.00"),  # WIR euro: in ISO 4217, missing from the old local table
     ],
 )
 def test_rounds_half_even_to_the_minor_unit(amount: str, currency: str, expected: str) -> None:
-    rounded = round_money(Decimal(amount), currency)
+    rounded = round_to_minor_unit(Decimal(amount), currency)
     assert str(rounded) == expected
+    assert is_rounded(rounded, currency)
+    assert format_amount(rounded, currency) == expected  # the API shows what the ledger holds
 
 
-@pytest.mark.parametrize(("currency", "digits"), [("JPY", 0), ("USD", 2), ("BHD", 3), ("KWD", 3)])
+@pytest.mark.parametrize(
+    ("currency", "digits"), [("JPY", 0), ("USD", 2), ("BHD", 3), ("KWD", 3), ("CLF", 4)]
+)
 def test_minor_units(currency: str, digits: int) -> None:
     assert minor_unit(currency) == digits
 
 
-def test_an_unknown_currency_is_refused_not_guessed() -> None:
-    with pytest.raises(UnknownCurrency, match="XYZ"):
-        round_money(Decimal("1"), "XYZ")
+@pytest.mark.parametrize("currency", ["XYZ", "XAU", "XXX"])
+def test_a_currency_without_a_minor_unit_is_unknown_not_guessed(currency: str) -> None:
+    assert not known_currency(currency)
+    with pytest.raises(KeyError):
+        round_to_minor_unit(Decimal("1"), currency)

@@ -4,9 +4,9 @@ positive and negative cases, bounded so a run stays short, failing on any findin
     statuses = fuzz(app.openapi(), base_url, token_for=lambda method, path: admin)
 
 `token_for(method, path)` gives the Authorization header each operation needs (None: send
-none). The checks: no 5xx, every status documented, every body matching its schema, the
-documented content type. Returns how often each (method, path, status) was seen, so a test
-can also insist on, say, some 202s.
+none; `bearer(secret, role, partner_id)` makes one). The checks: no 5xx, every status
+documented, every body matching its schema, the documented content type. Returns how often
+each (method, path, status) was seen, so a test can also insist on, say, some 202s.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import re
 import warnings
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -31,6 +32,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from fourfold.auth import Role, issue_token
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -38,6 +41,19 @@ CHECKS = [
     content_type_conformance,
 ]
 TokenFor = Callable[[str, str], dict[str, str] | None]
+
+
+def bearer(secret: str, role: Role, partner_id: str | None = None) -> dict[str, str]:
+    """The Authorization header of a token the service under test accepts, issued now."""
+    token = issue_token(
+        secret=secret,
+        issuer="fourfold",
+        role=role,
+        subject=f"fuzz-{role}",
+        partner_id=partner_id,
+        now=datetime.now(UTC),
+    )
+    return {"Authorization": f"Bearer {token}"}
 
 
 def fuzz(

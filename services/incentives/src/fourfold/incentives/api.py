@@ -13,13 +13,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fourfold.auth import Principal, partner_scope, require_roles
 from fourfold.errors import PayloadTooLarge
 from fourfold.events import PartnerTierChanged, PartnerTierChangedData
+from fourfold.events.bounds import MAX_ID_LENGTH
 from fourfold.incentives import approvals, disputes, queries, repository
 from fourfold.incentives.domain.program import Program, ProgramError, ProgramSet, parse_program
 from fourfold.incentives.errors import (
@@ -176,13 +177,13 @@ async def get_balance(
     lines = []
     for row in rows:
         c = row.currency
-        paid_out = money(paid.get(c, 0), c)
+        paid_out = paid.get(c, Decimal(0))
         lines.append(
             BalanceLine(
                 currency=c,
                 total=money(row.total, c),
-                paid=paid_out,
-                due=money(row.total, c) - paid_out,
+                paid=money(paid_out, c),
+                due=money(Decimal(row.total) - paid_out, c),
                 held=money(row.held, c),
                 payable=money(row.payable, c),
             )
@@ -515,7 +516,11 @@ async def activate_program(
     responses=error_responses(404, descriptions={404: _NO_ROUTE_404}),
 )
 async def set_tier(
-    partner_id: str, body: TierIn, principal: Admin, session: WriteSession, request: Request
+    partner_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
+    body: TierIn,
+    principal: Admin,
+    session: WriteSession,
+    request: Request,
 ) -> TierOut:
     """Set a partner's tier from `effective_at` (default now): emits `partner.tier_changed`
     and applies to the events accrued from then on."""

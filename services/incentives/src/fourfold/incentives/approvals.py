@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fourfold.incentives import queries, repository
 from fourfold.incentives.domain.entries import period_of
 from fourfold.incentives.errors import Conflict, EntryNotFound, StatementNotFound
-from fourfold.incentives.views import statements
+from fourfold.incentives.views import money, statements
 
 
 async def _frozen(session: AsyncSession, partner_id: str, period: str) -> bool:
@@ -152,7 +152,11 @@ async def pay_statement(
         raise Conflict(f"statement {period} is not approved")
     sums = await queries.period_sums(session, partner_id, until=period)
     lines = statements(partner_id, sums, await queries.payouts(session, partner_id), only=period)
-    payout = {line.currency: str(max(line.due, Decimal(0))) for _, ls in lines for line in ls}
+    payout = {  # the statement's due as shown (minor unit), never below zero
+        line.currency: money(max(Decimal(line.due), Decimal(0)), line.currency)
+        for _, ls in lines
+        for line in ls
+    }
     entries = await _entries_of(session, partner_id, period, now)
     await repository.add_transitions(
         session,

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fourfold.auth import Principal
 from fourfold.events import Envelope
+from fourfold.events.money import minor_unit
 from fourfold.incentives import queries, repository
 from fourfold.incentives.domain.entries import adjustment_of, period_of
-from fourfold.incentives.domain.money import is_rounded, minor_unit
+from fourfold.incentives.domain.money import is_rounded
 from fourfold.incentives.errors import Conflict, DisputeNotFound, EntryNotFound, InvalidField
 from fourfold.incentives.ledger import append_entries
 

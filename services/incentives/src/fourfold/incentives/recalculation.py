@@ -142,15 +142,15 @@ async def what_if(
     rows = []
     for key in sorted(set(candidate) | set(actual)):
         partner, rule, currency = key
-        a, w = money(actual.get(key, ZERO), currency), money(candidate.get(key, ZERO), currency)
+        a, w = actual.get(key, ZERO), candidate.get(key, ZERO)
         rows.append(
             WhatIfRow(
                 partner_id=partner,
                 rule=rule,
                 currency=currency,
-                actual=a,
-                what_if=w,
-                difference=w - a,
+                actual=money(a, currency),
+                what_if=money(w, currency),
+                difference=money(w - a, currency),
             )
         )
     return rows, events

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from fourfold.events.bounds import EventTime, Identifier
+from fourfold.events.bounds import Text as EventText
+from fourfold.events.money import FORMATTED_PATTERN, Amount
 from fourfold.service.text import RequestModel
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=r"^[^\x00]*$")]
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
 Period = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+Shown = Annotated[
+    str,
+    Field(
+        pattern=FORMATTED_PATTERN,
+        description="Decimal text in the currency's minor unit (USD 2 digits, JPY 0, BHD 3).",
+        examples=["600.00"],
+    ),
+]
+"""An amount as the API shows it (`fourfold.events.money.format_amount`), beside its currency."""
 EntryStatus = Literal["accrued", "payable", "approved", "rejected", "paid"]
 
 
@@ -38,7 +49,7 @@ class LedgerEntry(BaseModel):
     customer_id: str
     rule: str
     kind: Literal["accrual", "reversal", "adjustment"]
-    amount: Decimal
+    amount: Shown
     currency: str
     period: str
     event_time: datetime
@@ -61,11 +72,11 @@ class EntryPage(BaseModel):
 
 class BalanceLine(BaseModel):
     currency: str
-    total: Decimal = Field(description="Every entry not rejected: what the partner earned, net.")
-    paid: Decimal = Field(description="Paid out by statements so far.")
-    due: Decimal = Field(description="total − paid; negative after clawbacks of paid entries.")
-    held: Decimal = Field(description="Entries still in their holding period.")
-    payable: Decimal = Field(description="Entries past their hold, not yet paid.")
+    total: Shown = Field(description="Every entry not rejected: what the partner earned, net.")
+    paid: Shown = Field(description="Paid out by statements so far.")
+    due: Shown = Field(description="total − paid; negative after clawbacks of paid entries.")
+    held: Shown = Field(description="Entries still in their holding period.")
+    payable: Shown = Field(description="Entries past their hold, not yet paid.")
 
 
 class Balance(BaseModel):
@@ -76,20 +87,20 @@ class Balance(BaseModel):
 
 class StatementLine(BaseModel):
     currency: str
-    opening: Decimal
-    earned: Decimal
-    reversed: Decimal
-    closing: Decimal
-    paid_before: Decimal
-    due: Decimal
-    paid: Decimal | None = None
+    opening: Shown
+    earned: Shown
+    reversed: Shown
+    closing: Shown
+    paid_before: Shown
+    due: Shown
+    paid: Shown | None = None
 
 
 class RuleTotal(BaseModel):
     rule: str
     currency: str
     entries: int
-    amount: Decimal
+    amount: Shown
 
 
 class Statement(BaseModel):
@@ -149,12 +160,9 @@ class RejectIn(_In):
 
 
 class AcceptIn(_In):
-    amount: Decimal = Field(
-        description="The adjustment (in the entry's currency, within its minor unit); "
-        "positive pays the partner more.",
-        allow_inf_nan=False,
-        max_digits=18,
-        decimal_places=4,
+    amount: Amount = Field(
+        description="The adjustment as a decimal string (in the entry's currency, within its "
+        "minor unit); positive pays the partner more."
     )
     comment: Text
 
@@ -164,11 +172,13 @@ class PayIn(_In):
 
 
 class TierIn(_In):
-    tier: Ident
-    effective_at: AwareDatetime | None = Field(
+    """Becomes a `partner.tier_changed`: its fields carry that contract's bounds."""
+
+    tier: Identifier
+    effective_at: EventTime | None = Field(
         default=None, description="From when the tier applies (event time); default: now."
     )
-    reason: Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")] | None = None
+    reason: EventText | None = None
 
 
 class TierOut(BaseModel):
@@ -205,9 +215,11 @@ class Validation(BaseModel):
 
 
 class RangeIn(_In):
+    """[from, to) in event time: within the years an event's time may have."""
+
     program_version: Ident
-    from_: AwareDatetime = Field(alias="from")
-    to: AwareDatetime
+    from_: EventTime = Field(alias="from")
+    to: EventTime
 
 
 class Adjustment(BaseModel):
@@ -216,7 +228,7 @@ class Adjustment(BaseModel):
     partner_id: str
     customer_id: str
     rule: str
-    amount: Decimal
+    amount: Shown
     currency: str
 
 
@@ -233,9 +245,9 @@ class WhatIfRow(BaseModel):
     partner_id: str
     rule: str
     currency: str
-    actual: Decimal
-    what_if: Decimal
-    difference: Decimal
+    actual: Shown
+    what_if: Shown
+    difference: Shown
 
 
 class WhatIf(BaseModel):

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from fourfold.incentives.domain.money import round_money
+from fourfold.events.money import format_amount
 from fourfold.incentives.domain.statements import statement_lines
 from fourfold.incentives.schemas import (
     Dispute,
@@ -22,8 +22,9 @@ from fourfold.incentives.schemas import (
 ZERO = Decimal(0)
 
 
-def money(amount: Any, currency: str) -> Decimal:
-    return round_money(Decimal(amount if amount is not None else 0), currency)
+def money(amount: Any, currency: str) -> str:
+    """An amount as the API shows it: text in the currency's minor unit (the shared form)."""
+    return format_amount(Decimal(amount if amount is not None else 0), currency)
 
 
 def ledger_entry(row: Any, history: Sequence[Any] | None = None) -> LedgerEntry:
@@ -203,6 +204,6 @@ CSV_COLUMNS = (
 
 def csv_row(row: Mapping[str, Any]) -> list[str]:
     values = dict(row)
-    values["amount"] = str(money(values["amount"], values["currency"]))
+    values["amount"] = money(values["amount"], values["currency"])
     values["event_time"] = values["event_time"].isoformat()
     return ["" if values.get(c) is None else str(values[c]) for c in CSV_COLUMNS]

@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from fourfold.events import Band
-from fourfold.incentives.domain.money import UnknownCurrency, is_rounded, minor_unit
+from fourfold.incentives.domain.money import is_rounded, known_currency
 
 DEFAULT_PROGRAM_RESOURCE = "program.default.yaml"
 
@@ -43,10 +43,10 @@ class _Model(BaseModel):
 
 def _check_amounts(amounts: dict[str, Decimal]) -> dict[str, Decimal]:
     for currency, amount in amounts.items():
-        try:
-            minor_unit(currency)
-        except UnknownCurrency as exc:
-            raise ValueError(str(exc)) from None
+        if not known_currency(currency):
+            raise ValueError(
+                f"unknown currency {currency!r}: not an ISO 4217 code with a minor unit"
+            )
         if amount < 0 or not amount.is_finite():
             raise ValueError(f"{currency}: amount must be a finite number ≥ 0")
         if not is_rounded(amount, currency):

@@ -32,13 +32,14 @@ from fourfold.events import (
     SubscriptionExpanded,
     SubscriptionRenewed,
 )
+from fourfold.events.money import round_to_minor_unit
 from fourfold.incentives.domain.entries import (
     CustomerLedger,
     Entry,
     adjustment_of,
     entry_id_for,
 )
-from fourfold.incentives.domain.money import annual, round_money
+from fourfold.incentives.domain.money import annual
 from fourfold.incentives.domain.program import FixedAmounts, Program
 from fourfold.incentives.domain.state import CustomerState, PartnerState
 
@@ -229,7 +230,7 @@ def price(
 ) -> Entry:
     """Accelerate, round once, cap: the entry for what a rule earned (see the module doc)."""
     boost = accelerator(partner, earned.event_time, program)
-    uncapped = round_money(earned.base * boost.multiplier, earned.currency)
+    uncapped = round_to_minor_unit(earned.base * boost.multiplier, earned.currency)
     amount = uncapped
     inputs = dict(earned.inputs)
     inputs.update(
@@ -372,7 +373,7 @@ def contraction(
         if take == left_arr:
             amount = -left
         else:
-            amount = -round_money(original.amount * take / added, original.currency)
+            amount = -round_to_minor_unit(original.amount * take / added, original.currency)
         reversals.append(
             _reversal(
                 original,
@@ -408,7 +409,7 @@ def renewal_correction(
         return None
     base = Decimal(original.inputs["arr"]) * Decimal(original.inputs["rate"])
     multiplier = rule.band_multipliers[Band(band_now)]
-    target = round_money(
+    target = round_to_minor_unit(
         base * multiplier * Decimal(original.inputs["multiplier"]), original.currency
     )
     delta = target - ledger.remaining(original)
