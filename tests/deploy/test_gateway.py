@@ -1,13 +1,20 @@
-"""The partner portal's one URL: nginx in compose, the Ingress in k8s, the same route table."""
+"""The partner portal's one URL: nginx in compose, the Ingress in k8s, Caddy in make dev, all
+from the one route table `fourfold.gateway.ROUTES` (`facts.ROUTES`)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+
+from fourfold.dev.stack import SERVICES as DEV_SERVICES
+from fourfold.dev.stack import _available
+from fourfold.gateway import caddy_binary, caddyfile
 
 NGINX_CONF = Path(__file__).resolve().parents[2] / "deploy" / "gateway" / "nginx.conf"
 
@@ -62,7 +69,18 @@ def gateway_problems(text: str, services: set[str], facts: ModuleType) -> list[s
 
 def test_nginx_routes_match_the_contract(compose: dict[str, Any], facts: ModuleType) -> None:
     text = NGINX_CONF.read_text(encoding="utf-8")
-    assert gateway_problems(text, set(compose["services"]), facts) == []
+    services = set(compose["services"]) | facts.PENDING_SERVICES
+    assert gateway_problems(text, services, facts) == []
+
+
+def test_routes_wait_only_for_services_still_being_built(facts: ModuleType) -> None:
+    """A service whose app exists must be deployed (compose, k8s) behind its routes; only
+    one whose app module is not there yet may be routed to without a deployment."""
+    modules = {spec.name: spec for spec in DEV_SERVICES}
+    for service in facts.PENDING_SERVICES:
+        assert service in modules, f"{service}: not in fourfold.dev.stack.SERVICES"
+        assert not _available(modules[service]), f"{service} has an app: deploy it"
+    assert set(facts.ROUTES.values()) <= set(modules), "every routed service runs in make dev"
 
 
 @pytest.mark.parametrize(
@@ -84,7 +102,8 @@ def test_route_check_catches_mistakes(
 ) -> None:
     text = NGINX_CONF.read_text(encoding="utf-8")
     assert old in text
-    assert gateway_problems(text.replace(old, new), set(compose["services"]), facts)
+    services = set(compose["services"]) | facts.PENDING_SERVICES
+    assert gateway_problems(text.replace(old, new), services, facts)
 
 
 def test_nginx_does_not_expose_internal_endpoints() -> None:
@@ -102,7 +121,7 @@ def test_gateway_in_compose(compose: dict[str, Any], facts: ModuleType) -> None:
     listen = re.search(r"\blisten\s+(\d+)\s*;", NGINX_CONF.read_text(encoding="utf-8"))
     assert listen
     assert any(str(p).endswith(f":{listen.group(1)}") for p in gw["ports"])
-    for service in set(facts.ROUTES.values()):
+    for service in set(facts.ROUTES.values()) - facts.PENDING_SERVICES:
         assert gw["depends_on"][service]["condition"] == "service_healthy"
 
 
@@ -115,8 +134,64 @@ def test_ingress_routes_match_the_contract(
         for path in rule["http"]["paths"]:
             assert path["pathType"] == "Prefix"
             backend = path["backend"]["service"]
-            service = k8s_objects[("Service", backend["name"])]
-            assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+            assert backend["port"]["name"] == "http"
+            if backend["name"] not in facts.PENDING_SERVICES:
+                service = k8s_objects[("Service", backend["name"])]
+                assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
             assert path["path"] not in served, f"duplicate {path['path']}"
             served[path["path"]] = backend["name"]
     assert served == facts.ROUTES
+
+
+def caddy_routes(text: str) -> dict[str, str]:
+    """prefix -> upstream of a generated Caddyfile (`@name path a a/* ...` + its handle)."""
+    matchers = dict(re.findall(r"^\t@(\w+) path ([^\n]+)$", text, re.MULTILINE))
+    upstreams = dict(re.findall(r"handle @(\w+) \{\s*reverse_proxy (\S+)", text))
+    routes: dict[str, str] = {}
+    for name, paths in matchers.items():
+        if name not in upstreams:
+            continue
+        listed = paths.split()
+        prefixes = [p for p in listed if not p.endswith("/*")]
+        assert sorted(f"{p}/*" for p in prefixes) == sorted(set(listed) - set(prefixes)), name
+        routes |= {prefix: upstreams[name] for prefix in prefixes}
+    return routes
+
+
+def test_caddyfile_routes_match_the_table(facts: ModuleType) -> None:
+    upstreams = {
+        s: f"http://127.0.0.1:{9000 + i}" for i, s in enumerate(set(facts.ROUTES.values()))
+    }
+    text = caddyfile(upstreams, port=8000)
+    expected = {p: upstreams[s].removeprefix("http://") for p, s in facts.ROUTES.items()}
+    assert caddy_routes(text) == expected
+
+
+def test_caddyfile_routes_only_to_services_that_run(facts: ModuleType) -> None:
+    text = caddyfile({"ingest": "http://127.0.0.1:9001"}, port=8000)
+    expected = {p: "127.0.0.1:9001" for p, s in facts.ROUTES.items() if s == "ingest"}
+    assert caddy_routes(text) == expected
+    assert re.search(r"handle \{[^}]*respond `[^`]*not_found[^`]*` 404", text)
+
+
+def caddy_validate(config: Path) -> subprocess.CompletedProcess[str]:
+    home = str(config.parent)
+    return subprocess.run(
+        [str(caddy_binary()), "validate", "--config", str(config), "--adapter", "caddyfile"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": home, "XDG_DATA_HOME": home},
+        timeout=60,
+    )
+
+
+def test_caddy_accepts_the_generated_caddyfile(facts: ModuleType, tmp_path: Path) -> None:
+    services = sorted(set(facts.ROUTES.values()))
+    upstreams = {s: f"http://127.0.0.1:{9000 + i}" for i, s in enumerate(services)}
+    config = tmp_path / "Caddyfile"
+    config.write_text(caddyfile(upstreams, port=8000), encoding="utf-8")
+    checked = caddy_validate(config)
+    assert checked.returncode == 0, checked.stderr
+    broken = config.read_text(encoding="utf-8").replace("reverse_proxy", "reverse_prox", 1)
+    config.write_text(broken, encoding="utf-8")
+    assert caddy_validate(config).returncode != 0
