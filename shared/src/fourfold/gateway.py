@@ -15,11 +15,14 @@ What the gateway does to every request:
 - `X-Request-ID`: kept when the client sent a sane one (the shell's own rule), set to a
   fresh UUID otherwise, so the gateway's access log and the service's log lines carry the
   same id, and the answer echoes it (the access log records it in `resp_headers`);
-- bodies above `max_body_bytes` are refused with 413 before they reach a service (a
-  backstop; each service's own limit, `FOURFOLD_MAX_BODY_BYTES`, is lower);
+- bodies above `max_body_bytes` are refused with 413 before they reach a service: a
+  declared `Content-Length` at once, a chunked body once it passes the limit;
 - errors the gateway itself answers (no route, body too large, service down) use the shared
   `{"error", "detail"}` body.
 Per-token rate limits are the app shell's, not the gateway's: docs/deploy.md says why.
+
+With `docs` (a folder from `write_public_docs`), the gateway also serves the combined OpenAPI
+document of the services behind it at /openapi.json, and Swagger UI for it at /docs.
 """
 
 from __future__ import annotations
@@ -30,15 +33,18 @@ import sysconfig
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from fourfold.infra.process import ServerProcess, free_port, port_open
+from fourfold.service.app_shell import DOCS_ASSETS, docs_assets_dir, swagger_page
 
 HOST = "127.0.0.1"
 MAX_BODY_BYTES = 5 * 1024 * 1024
-"""The gateway's body limit: the same 5 MiB as nginx's `client_max_body_size 5m` and the
-Ingress' `proxy-body-size`."""
+"""The default body limit: the same 5 MiB as nginx's `client_max_body_size 5m` and the
+Ingress' `proxy-body-size`. make dev passes the services' own `FOURFOLD_MAX_BODY_BYTES`
+instead, so the gateway refuses a body before any service sees it."""
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:/+=-]{1,128}$"
 """The ids the gateway passes on; the same rule as `fourfold.service.edge`."""
 
@@ -95,16 +101,46 @@ def _error(code: str, detail: str) -> str:
     return _quoted(json.dumps({"error": code, "detail": detail}, separators=(",", ":")))
 
 
+def write_public_docs(directory: Path, document: dict[str, Any]) -> Path:
+    """Write the combined OpenAPI `document` and a Swagger UI page for it into `directory`
+    (created), for `Gateway(docs=directory)`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "openapi.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
+    page = swagger_page("/openapi.json", "Fourfold - API docs")
+    (directory / "docs.html").write_bytes(page.body)
+    return directory
+
+
+def _docs_site(docs: Path) -> list[str]:
+    return [
+        "\thandle /openapi.json {",
+        f"\t\troot * {_quoted(str(docs))}",
+        "\t\tfile_server",
+        "\t}",
+        "\thandle /docs {",
+        f"\t\troot * {_quoted(str(docs))}",
+        "\t\trewrite * /docs.html",
+        "\t\tfile_server",
+        "\t}",
+        f"\thandle_path {DOCS_ASSETS}/* {{",
+        f"\t\troot * {_quoted(str(docs_assets_dir()))}",
+        "\t\tfile_server",
+        "\t}",
+    ]
+
+
 def caddyfile(
     upstreams: Mapping[str, str],
     *,
     port: int,
     host: str = HOST,
     max_body_bytes: int = MAX_BODY_BYTES,
+    docs: Path | None = None,
 ) -> str:
     """The Caddyfile for a gateway on `host:port` routing to `upstreams` (service -> base
     URL). Routes of a service not in `upstreams` (not running) answer 404 like any other
-    unknown path."""
+    unknown path. With `docs`, /openapi.json and /docs are served from that folder."""
+    too_large = _error("payload_too_large", f"request body exceeds {max_body_bytes} bytes")
     lines = [
         "{",
         "\tadmin off",
@@ -128,6 +164,17 @@ def caddyfile(
         f"\t\tmax_size {max_body_bytes}",
         "\t}",
         "",
+        # A declared length over the limit is answered here, before any upstream sees the
+        # request (a service answering early would close on a body still being sent).
+        "\t@too_large expression "
+        + _quoted(
+            "{http.request.header.Content-Length} != '' && "
+            f"int({{http.request.header.Content-Length}}) > {max_body_bytes}"
+        ),
+        "\thandle @too_large {",
+        "\t\theader Content-Type application/json",
+        f"\t\trespond {too_large} 413",
+        "\t}",
     ]
     for service in dict.fromkeys(route.service for route in ROUTES):
         if service not in upstreams:
@@ -142,6 +189,8 @@ def caddyfile(
             f"\t\treverse_proxy {upstreams[service].removeprefix('http://')}",
             "\t}",
         ]
+    if docs is not None:
+        lines += _docs_site(docs)
     lines += [
         "",
         "\thandle {",
@@ -151,9 +200,7 @@ def caddyfile(
         "",
         "\thandle_errors 413 {",
         "\t\theader Content-Type application/json",
-        "\t\trespond "
-        + _error("payload_too_large", f"request body exceeds {max_body_bytes} bytes")
-        + " 413",
+        f"\t\trespond {too_large} 413",
         "\t}",
         "\thandle_errors 502 503 504 {",
         "\t\theader Content-Type application/json",
@@ -180,13 +227,14 @@ class Gateway:
         port: int | None = None,
         host: str = HOST,
         max_body_bytes: int = MAX_BODY_BYTES,
+        docs: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.upstreams = dict(upstreams)
         self.config_path = state_dir / "gateway" / f"Caddyfile-{self.port}"
         self._text = caddyfile(
-            self.upstreams, port=self.port, host=host, max_body_bytes=max_body_bytes
+            self.upstreams, port=self.port, host=host, max_body_bytes=max_body_bytes, docs=docs
         )
         self._server = ServerProcess(
             "gateway",

@@ -40,6 +40,7 @@ from fourfold.auth import Role, issue_token
 from fourfold.clock import SystemClock
 from fourfold.dev.clock import DevClock
 from fourfold.dev.demo_feed import PARTNERS, DemoFeed, ingest_client, waiting_for_scores
+from fourfold.dev.openapi import combined_openapi
 from fourfold.dev.state import (
     DevLock,
     RunRecord,
@@ -47,7 +48,7 @@ from fourfold.dev.state import (
     load_or_create_secret,
     running_stack,
 )
-from fourfold.gateway import Gateway
+from fourfold.gateway import Gateway, write_public_docs
 from fourfold.infra.broker import EmbeddedBroker
 from fourfold.infra.postgres import EmbeddedPostgres
 from fourfold.infra.process import ServerProcess, port_open
@@ -194,7 +195,9 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
             service.on_spawn = _recorded(lock)
             stack.callback(_stopping, service, spec.name)
             service.start(ready=functools.partial(_ready, spec), timeout=90)
-        gateway = _start_gateway(stack, state_dir, lock, specs, gateway_port)
+        gateway = _start_gateway(
+            stack, state_dir, lock, specs, gateway_port, settings.max_body_bytes
+        )
         run = _Run(settings, args, clock, specs, infra, lock, replay, gateway.url)
         asyncio.run(run.serve())
     except KeyboardInterrupt:
@@ -252,10 +255,21 @@ def _start_gateway(
     lock: DevLock,
     specs: list[ServiceSpec],
     port: int,
+    max_body_bytes: int,
 ) -> Gateway:
-    """Caddy in front of the services that run (the routes of a skipped one answer 404);
-    stopped first, before the services behind it."""
-    gateway = Gateway(state_dir, {spec.name: spec.url for spec in specs}, port=port, host=HOST)
+    """Caddy in front of the services that run (the routes of a skipped one answer 404),
+    serving the combined OpenAPI document of what they serve; stopped first, before the
+    services behind it."""
+    served = {spec.name: httpx.get(f"{spec.url}/openapi.json", timeout=10).json() for spec in specs}
+    docs = write_public_docs(state_dir / "gateway" / "public", combined_openapi(served))
+    gateway = Gateway(
+        state_dir,
+        {spec.name: spec.url for spec in specs},
+        port=port,
+        host=HOST,
+        max_body_bytes=max_body_bytes,
+        docs=docs,
+    )
     _step(f"starting the gateway (Caddy) on {gateway.url}")
     gateway.process.on_spawn = _recorded(lock)
     stack.callback(_stopping, gateway, "gateway")
@@ -479,7 +493,8 @@ class _Run:
             f"""
 Fourfold is running (Ctrl-C stops everything).
 
-  gateway         {self.gateway}  (every public /v1 route: the one URL to use)
+  gateway         {self.gateway}  (every public /v1 route: the one URL to use;
+                  its API: {self.gateway}/docs, {self.gateway}/openapi.json)
 {services}
   broker          {urls["broker"]}
   postgres        {urls["postgres"]}  (database {kept})
