@@ -51,6 +51,9 @@ fmt: install ## Format and autofix
 bench: install ## Benchmarks; figures go to docs/benchmarks.md
 	$(PY) bench/ingest_bench.py
 	$(PY) bench/health_bench.py
+	$(PY) bench/incentives_bench.py
+	$(PY) bench/notifications_bench.py
+	$(PY) bench/adapters_bench.py
 
 schemas: install ## Regenerate docs/events/ and docs/openapi/ from the code
 	$(PY) -m fourfold.events.schemas docs/events

@@ -222,8 +222,8 @@ async def main() -> None:
         broker.stop()
 
 
-def write_report(rounds: list[list[Result]]) -> None:
-    """The median round's figures per measurement, and the median of each round's ratio."""
+def median_table(rounds: list[list[Result]]) -> list[str]:
+    """The median round's figures per measurement, as a Markdown table."""
     lines = [
         f"Median of {len(rounds)} interleaved rounds.",
         "",
@@ -236,6 +236,12 @@ def write_report(rounds: list[list[Result]]) -> None:
         p50 = "" if not r.latencies_ms else f"{r.pct(0.5):.1f}"
         p99 = "" if not r.latencies_ms else f"{r.pct(0.99):.1f}"
         lines.append(f"| {r.name} | {r.rate:,.0f} | {p50} | {p99} |")
+    return lines
+
+
+def write_report(rounds: list[list[Result]]) -> None:
+    """The median round's figures per measurement, and the median of each round's ratio."""
+    lines = median_table(rounds)
     batch_ratios = [r[1].rate / r[0].rate for r in rounds]
     single_ratios = [r[2].rate / r[3].rate for r in rounds]
     lines += [

@@ -43,6 +43,24 @@ SERVICES: dict[str, list[str]] = {
         "--port",
         "8000",
     ],
+    "incentives": [
+        "uvicorn",
+        "fourfold.incentives.app:create_app",
+        "--factory",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8000",
+    ],
+    "notifications": [
+        "uvicorn",
+        "fourfold.notifications.app:create_app",
+        "--factory",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8000",
+    ],
 }
 SERVICE_PORT = 8000
 REQUIRED_ENV = {
@@ -59,10 +77,6 @@ SETTINGS_ENV = REQUIRED_ENV | {"FOURFOLD_TOPIC_REPLICATION_FACTOR"}
 
 # Gateway: path prefix -> service, from the one route table (make dev's Caddy uses it too).
 ROUTES: dict[str, str] = route_map()
-# Services the table routes to that this checkout does not deploy yet (their app is still
-# being built): their routes are in nginx.conf and the Ingress, their compose service and
-# Deployment come with the service. test_gateway.py checks none of them has an app module.
-PENDING_SERVICES: frozenset[str] = frozenset(ROUTES.values()) - set(SERVICES)
 
 BASE_TOPICS = [
     "billing.subscriptions",
@@ -94,12 +108,24 @@ METRICS: dict[str, Metric] = {
     "fourfold_consumer_lag": _m("gauge", "service", "topic", "partition"),
     "fourfold_batch_duration_seconds": _m("histogram", "service", "topic"),
     "fourfold_batch_size": _m("histogram", "service", "topic"),
+    "fourfold_notifications_nudges_raised_total": _m("counter", "rule"),
+    "fourfold_notifications_nudges_resolved_total": _m("counter", "rule", "resolution"),
+    "fourfold_notifications_deliveries_total": _m("counter", "channel", "outcome"),
+    "fourfold_notifications_delivery_duration_seconds": _m("histogram", "channel"),
+    "fourfold_notifications_dead_letters_total": _m("counter", "channel"),
+    "fourfold_notifications_dead_letters_pending": _m("gauge"),
+    "fourfold_notifications_digest_size": _m("histogram"),
+    "fourfold_notifications_scheduled_evaluations_total": _m("counter"),
     "fourfold_outbox_pending": _m("gauge", "service"),
     "fourfold_outbox_published_total": _m("counter", "service"),
     "fourfold_ingest_events_total": _m("counter", "result"),
     "fourfold_ingest_webhook_events_total": _m("counter", "adapter", "outcome"),
     "fourfold_ingest_webhook_auth_failures_total": _m("counter", "adapter", "reason"),
     "fourfold_health_scores_total": _m("counter", "band"),
+    "fourfold_incentives_entries_total": _m("counter", "kind", "rule", "currency"),
+    "fourfold_incentives_amount_total": _m("counter", "kind", "rule", "currency"),
+    "fourfold_incentives_cap_hits_total": _m("counter", "rule", "currency"),
+    "fourfold_incentives_duplicate_entries_total": _m("counter"),
 }
 # Labels Prometheus adds to every scraped series, and its own synthetic `up` series.
 TARGET_LABELS = frozenset({"job", "instance"})

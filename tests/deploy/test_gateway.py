@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from fourfold.dev.stack import SERVICES as DEV_SERVICES
-from fourfold.dev.stack import _available
 from fourfold.gateway import caddy_binary, caddyfile
 
 NGINX_CONF = Path(__file__).resolve().parents[2] / "deploy" / "gateway" / "nginx.conf"
@@ -69,18 +68,12 @@ def gateway_problems(text: str, services: set[str], facts: ModuleType) -> list[s
 
 def test_nginx_routes_match_the_contract(compose: dict[str, Any], facts: ModuleType) -> None:
     text = NGINX_CONF.read_text(encoding="utf-8")
-    services = set(compose["services"]) | facts.PENDING_SERVICES
-    assert gateway_problems(text, services, facts) == []
+    assert gateway_problems(text, set(compose["services"]), facts) == []
 
 
-def test_routes_wait_only_for_services_still_being_built(facts: ModuleType) -> None:
-    """A service whose app exists must be deployed (compose, k8s) behind its routes; only
-    one whose app module is not there yet may be routed to without a deployment."""
-    modules = {spec.name: spec for spec in DEV_SERVICES}
-    for service in facts.PENDING_SERVICES:
-        assert service in modules, f"{service}: not in fourfold.dev.stack.SERVICES"
-        assert not _available(modules[service]), f"{service} has an app: deploy it"
-    assert set(facts.ROUTES.values()) <= set(modules), "every routed service runs in make dev"
+def test_every_routed_service_runs_in_make_dev(facts: ModuleType) -> None:
+    dev = {spec.name for spec in DEV_SERVICES}
+    assert set(facts.ROUTES.values()) <= dev
 
 
 @pytest.mark.parametrize(
@@ -102,8 +95,7 @@ def test_route_check_catches_mistakes(
 ) -> None:
     text = NGINX_CONF.read_text(encoding="utf-8")
     assert old in text
-    services = set(compose["services"]) | facts.PENDING_SERVICES
-    assert gateway_problems(text.replace(old, new), services, facts)
+    assert gateway_problems(text.replace(old, new), set(compose["services"]), facts)
 
 
 def test_nginx_does_not_expose_internal_endpoints() -> None:
@@ -121,7 +113,7 @@ def test_gateway_in_compose(compose: dict[str, Any], facts: ModuleType) -> None:
     listen = re.search(r"\blisten\s+(\d+)\s*;", NGINX_CONF.read_text(encoding="utf-8"))
     assert listen
     assert any(str(p).endswith(f":{listen.group(1)}") for p in gw["ports"])
-    for service in set(facts.ROUTES.values()) - facts.PENDING_SERVICES:
+    for service in set(facts.ROUTES.values()):
         assert gw["depends_on"][service]["condition"] == "service_healthy"
 
 
@@ -134,10 +126,8 @@ def test_ingress_routes_match_the_contract(
         for path in rule["http"]["paths"]:
             assert path["pathType"] == "Prefix"
             backend = path["backend"]["service"]
-            assert backend["port"]["name"] == "http"
-            if backend["name"] not in facts.PENDING_SERVICES:
-                service = k8s_objects[("Service", backend["name"])]
-                assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+            service = k8s_objects[("Service", backend["name"])]
+            assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
             assert path["path"] not in served, f"duplicate {path['path']}"
             served[path["path"]] = backend["name"]
     assert served == facts.ROUTES

@@ -15,6 +15,8 @@ METRIC_MODULES = [
     "fourfold.ingest.intake",
     "fourfold.ingest.adapters.metrics",
     "fourfold.health.metrics",
+    "fourfold.incentives.metrics",
+    "fourfold.notifications.metrics",
 ]
 
 

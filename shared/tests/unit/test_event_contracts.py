@@ -114,6 +114,10 @@ VALID: dict[str, Raw] = {
         "partner.certified",
         {"partner_id": "p-7", "certification": "implementation", "certified_at": AT},
     ),
+    "partner.tier_changed": envelope(
+        "partner.tier_changed",
+        {"partner_id": "p-7", "tier": "gold", "previous_tier": "silver", "effective_at": AT},
+    ),
     "feedback.submitted": envelope(
         "feedback.submitted",
         {"customer_id": "c-1", "kind": "nps", "score": 9, "submitted_at": AT},
@@ -367,9 +371,10 @@ def test_partition_key_is_the_customer_or_for_certification_the_partner(
     event_type: str,
 ) -> None:
     event = parse_input_event(VALID[event_type])
-    owner = "partner_id" if event_type == "partner.certified" else "customer_id"
+    partner_level = event_type in {"partner.certified", "partner.tier_changed"}
+    owner = "partner_id" if partner_level else "customer_id"
     assert event.key == getattr(event.data, owner)
-    assert event.key == ("p-7" if event_type == "partner.certified" else "c-1")
+    assert event.key == ("p-7" if partner_level else "c-1")
 
 
 def test_partner_certified_is_keyed_by_partner() -> None:

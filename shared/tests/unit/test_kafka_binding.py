@@ -78,3 +78,12 @@ def test_structured_record_without_value_or_valid_json_is_refused() -> None:
         event_from_record(Record(None))
     with pytest.raises(ValidationError):
         event_from_record(Record(b"{}"))
+
+
+def test_a_structured_record_with_ce_headers_too_is_read_as_structured() -> None:
+    import orjson
+
+    both = [*headers()[:-1], ("content-type", b"application/cloudevents+json; charset=utf-8")]
+    event = event_from_record(Record(orjson.dumps(SAMPLE), both))
+
+    assert event.id == SAMPLE["id"]

@@ -141,3 +141,16 @@ async def test_binary_mode_needs_the_ingest_credential(
 
     assert (await post_binary(client, {}, headers, body)).status_code == 401
     assert (await post_binary(client, auth_header("admin"), headers, body)).status_code == 403
+
+
+async def test_a_structured_event_with_ce_headers_too_is_read_as_structured(
+    client: httpx.AsyncClient, auth_header: Any, unique: str
+) -> None:
+    event = subscription_created(f"{unique}-s", f"{unique}-cust")
+    headers, _ = binary(event)
+    headers["content-type"] = "application/cloudevents+json"
+
+    response = await post_binary(client, auth_header(), headers, orjson.dumps(event))
+
+    assert response.status_code == 202, response.text
+    assert response.json()["results"][0]["id"] == event["id"]

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from fourfold.events import BILLING_TOPIC, parse_input_event
 from fourfold.ingest.settings import IngestSettings
+from fourfold.kafka.topics import ensure_topics
 from fourfold.testing.billing_samples import (
     ChargebeeItem,
     chargebee_customer,
@@ -75,6 +76,7 @@ def lifecycle(kind: str, subscription: dict[str, Any], eid: str, at: int) -> dic
 
 
 async def on_topic(bootstrap: str, customer: str, expect: int, timeout_s: float = 10) -> list[Any]:
+    await ensure_topics(bootstrap, [BILLING_TOPIC], partitions=3)  # when nothing was published
     records = await read_topic(
         bootstrap, BILLING_TOPIC, expect=expect, keys={customer.encode()}, timeout_s=timeout_s
     )

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from fourfold.events import BILLING_TOPIC, parse_input_event
 from fourfold.infra.broker import EmbeddedBroker
 from fourfold.ingest.settings import IngestSettings
+from fourfold.kafka.topics import ensure_topics
 from fourfold.testing.billing_samples import (
     StripeLine,
     stripe_customer,
@@ -75,6 +76,7 @@ async def send(client: httpx.AsyncClient, event: dict[str, Any], **headers: str)
 
 
 async def on_topic(bootstrap: str, customer: str, expect: int, timeout_s: float = 10) -> list[Any]:
+    await ensure_topics(bootstrap, [BILLING_TOPIC], partitions=3)  # when nothing was published
     records = await read_topic(
         bootstrap, BILLING_TOPIC, expect=expect, keys={customer.encode()}, timeout_s=timeout_s
     )
@@ -419,3 +421,70 @@ async def test_broker_down_is_503_and_the_retry_goes_through(
             assert len(await on_topic(restarted.bootstrap_servers, customer, expect=1)) == 1
         finally:
             restarted.stop()
+
+
+async def test_a_payload_the_contracts_refuse_is_200_rejected_and_listed_even_with_nul(
+    stripe_client: httpx.AsyncClient, kafka_bootstrap: str, unique: str, auth_header: Any
+) -> None:
+    customer = f"cus_{unique}"
+    odd = subscription(customer, StripeLine("si_1", "price_\x00nul", "prod_pro", 4900, 0))
+    delivery = stripe_event(f"evt_{unique}", "customer.subscription.created", odd)
+
+    response = await send(stripe_client, delivery)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "rejected"
+    assert "data.plan" in response.json()["reason"]
+    assert "data.seats" in response.json()["reason"]
+    listed = await stripe_client.get(
+        "/v1/admin/webhooks/unmapped", params={"adapter": "stripe"}, headers=auth_header("admin")
+    )
+    assert [i["outcome"] for i in listed.json()["items"] if i["event_id"] == delivery["id"]] == [
+        "rejected"
+    ]
+    partner = await stripe_client.get(
+        "/v1/admin/webhooks/unmapped", headers=auth_header("partner", partner_id="p-7")
+    )
+    assert partner.status_code == 403
+    assert await on_topic(kafka_bootstrap, customer, expect=1, timeout_s=3) == []
+
+
+async def test_a_yearly_renewal_and_a_contraction_land_as_their_events(
+    stripe_client: httpx.AsyncClient, kafka_bootstrap: str, unique: str
+) -> None:
+    customer = f"cus_{unique}"
+    year = 365 * 86400
+    seats5 = StripeLine("si_Y", "price_pro_y", "prod_pro", 117600, 5, "year")
+    seats3 = StripeLine("si_Y", "price_pro_y", "prod_pro", 117600, 3, "year")
+    start = 1764547200
+    renewed = subscription(customer, seats5, period_start=start + year, period_end=start + 2 * year)
+    deliveries = [
+        stripe_event(
+            f"evt_{unique}_r",
+            "customer.subscription.updated",
+            renewed,
+            previous_attributes={"current_period_start": start, "current_period_end": start + year},
+            created=start + year,
+        ),
+        stripe_event(
+            f"evt_{unique}_c",
+            "customer.subscription.updated",
+            subscription(customer, seats3, period_start=start + year, period_end=start + 2 * year),
+            previous_attributes={"items": renewed["items"]},
+            created=start + year + 60,
+        ),
+    ]
+    for delivery in deliveries:
+        assert (await send(stripe_client, delivery)).json()["outcome"] == "mapped"
+
+    renewal, contraction = await on_topic(kafka_bootstrap, customer, expect=2)
+
+    assert renewal["type"] == "subscription.renewed"
+    assert (renewal["data"]["term_start"], renewal["data"]["term_end"]) == (
+        "2026-12-01",
+        "2027-12-01",
+    )
+    assert renewal["data"]["mrr"] == {"amount": "490.00", "currency": "USD"}
+    assert contraction["type"] == "subscription.contracted"
+    assert (contraction["data"]["previous_seats"], contraction["data"]["seats"]) == (5, 3)
+    assert contraction["data"]["mrr"] == {"amount": "294.00", "currency": "USD"}

@@ -21,7 +21,10 @@ import orjson
 
 from fourfold.backfill.checkpoint import Checkpoint, Progress
 from fourfold.backfill.source import Source
-from fourfold.events.problems import FieldProblem, problems_summary
+
+# Not fourfold.events.problems: importing the event contracts would double the command's
+# start-up time for one line of formatting.
+FieldProblem = dict[str, Any]
 
 BATCH_TYPE = "application/cloudevents-batch+json"
 RETRIED = {429, 502, 503, 504}
@@ -79,33 +82,49 @@ class Pace:
 
 
 def batches(source: Source, *, skip: int, size: int, max_bytes: int) -> Iterator[Batch]:
-    """Cut the input into batches; a line that is not a JSON object is rejected here."""
+    """Cut the input into batches; a line that cannot be an event object is rejected here.
+
+    Lines are not parsed here (ingest parses them anyway): one that looks like an object
+    but is not valid JSON makes ingest refuse its batch, which is then sorted line by line
+    (`Sender.send`).
+    """
     batch = Batch(last_line=skip)
-    for number, line in source.lines(skip=skip):
+    committed = skip  # the last line a yielded batch advances to
+    for number, raw in source.lines(skip=skip):
         batch.last_line = number
-        if not line.strip():
+        line = raw.strip()
+        if not line:
             continue
-        try:
-            parsed = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            batch.local.append(_reject(number, f"not valid JSON: {exc}", [], line))
-            continue
-        if not isinstance(parsed, dict):
-            batch.local.append(
-                _reject(number, "a line must be one JSON object (an event)", [], line)
-            )
+        if not line.startswith(b"{"):
+            batch.local.append(_reject(number, _not_an_object(line), [], line))
             continue
         if batch.events and batch.size + len(line) + 1 > max_bytes:
-            batch.last_line = number - 1
+            batch.last_line = committed = number - 1
             yield batch
             batch = Batch(last_line=number)
         batch.events.append((number, line))
         batch.size += len(line) + 1
         if len(batch.events) >= size:
+            committed = number
             yield batch
             batch = Batch(last_line=number)
-    if batch.events or batch.local or batch.last_line > skip:
+    if batch.events or batch.local or batch.last_line > committed:
         yield batch
+
+
+def _not_an_object(line: bytes) -> str:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return f"not valid JSON: {exc}"
+    return "a line must be one JSON object (an event)"
+
+
+def _summary(problems: list[FieldProblem]) -> str:
+    return "; ".join(
+        ".".join(str(part) for part in p.get("loc", [])) + ": " + str(p.get("msg", ""))
+        for p in problems
+    )
 
 
 def _reject(number: int, reason: str, errors: list[FieldProblem], line: bytes) -> dict[str, Any]:
@@ -139,6 +158,8 @@ class Sender:
                 problem = f"ingest unreachable ({type(exc).__name__})"
                 wait = pause
             else:
+                if response.status_code == 400 and _code(response) == "malformed_json":
+                    return await self._sorted(events)
                 if response.status_code == 413 and len(events) > 1:
                     half = len(events) // 2
                     first, second = await self.send(events[:half]), await self.send(events[half:])
@@ -160,6 +181,27 @@ class Sender:
             await asyncio.sleep(wait)
             pause = min(pause * 2, 10.0)
 
+    async def _sorted(self, events: list[tuple[int, bytes]]) -> Answer:
+        """A batch ingest could not parse: reject the lines that are not JSON objects here,
+        send the rest again."""
+        good: list[tuple[int, bytes]] = []
+        bad: list[dict[str, Any]] = []
+        for number, line in events:
+            try:
+                parsed = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                bad.append(_reject(number, f"not valid JSON: {exc}", [], line))
+                continue
+            if isinstance(parsed, dict):
+                good.append((number, line))
+            else:
+                bad.append(_reject(number, _not_an_object(line), [], line))
+        if not bad:
+            raise BackfillAborted("ingest could not parse a batch of valid JSON", exit_code=2)
+        answer = await self.send(good) if good else Answer()
+        answer.rejects += bad
+        return answer
+
     def _answer(self, events: list[tuple[int, bytes]], response: httpx.Response) -> Answer:
         status = response.status_code
         if status in {401, 403}:
@@ -169,9 +211,9 @@ class Sender:
                 exit_code=2,
             )
         if status == 202:
-            results = response.json()["results"]
-        elif status == 422 and response.json().get("error") == "events_rejected":
-            results = response.json()["detail"]
+            results = orjson.loads(response.content)["results"]
+        elif status == 422 and _code(response) == "events_rejected":
+            results = orjson.loads(response.content)["detail"]
         else:
             raise BackfillAborted(f"ingest answered {status}: {response.text[:500]}", exit_code=2)
         answer = Answer()
@@ -183,8 +225,16 @@ class Sender:
             else:
                 number, line = events[result["index"]]
                 errors = result.get("errors") or []
-                answer.rejects.append(_reject(number, problems_summary(errors), errors, line))
+                answer.rejects.append(_reject(number, _summary(errors), errors, line))
         return answer
+
+
+def _code(response: httpx.Response) -> str | None:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+    return body.get("error") if isinstance(body, dict) else None
 
 
 async def run(

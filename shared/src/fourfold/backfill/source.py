@@ -33,15 +33,16 @@ class Source:
 
     def _open(self) -> BinaryIO:
         if self.path is None:
-            raw: BinaryIO = sys.stdin.buffer
-            head = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
-        else:
-            raw = self.path.open("rb")
-            head = raw.read(2)
-            raw.seek(0)
-        if head == GZIP_MAGIC or (self.path is not None and self.path.suffix == ".gz"):
-            return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-        return raw
+            stdin: BinaryIO = sys.stdin.buffer
+            head = stdin.peek(2)[:2] if isinstance(stdin, io.BufferedReader) else b""
+            if head == GZIP_MAGIC:
+                return gzip.GzipFile(fileobj=stdin, mode="rb")  # type: ignore[return-value]
+            return stdin
+        with self.path.open("rb") as probe:
+            head = probe.read(2)
+        if head == GZIP_MAGIC or self.path.suffix == ".gz":
+            return gzip.open(self.path, "rb")  # type: ignore[return-value]
+        return self.path.open("rb")
 
     def lines(self, *, skip: int = 0) -> Iterator[tuple[int, bytes]]:
         """(line number from 1, line without its newline), after the first `skip` lines."""

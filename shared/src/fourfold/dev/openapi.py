@@ -19,6 +19,14 @@ APPS = {
         "fourfold.health.app:create_app",
         "fourfold.health.settings:HealthSettings",
     ),
+    "incentives": (
+        "fourfold.incentives.app:create_app",
+        "fourfold.incentives.settings:IncentivesSettings",
+    ),
+    "notifications": (
+        "fourfold.notifications.app:create_app",
+        "fourfold.notifications.settings:NotificationsSettings",
+    ),
 }
 
 

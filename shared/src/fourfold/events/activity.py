@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from fourfold.events.bounds import EventTime, Identifier, LongText
+from fourfold.events.bounds import EventTime, Identifier, LongText, Text
 from fourfold.events.envelope import Envelope, EventData
 
 ACTIVITY_TOPIC = "partner.activity"
@@ -65,6 +65,20 @@ class CustomerPartnerChangedData(EventData):
     effective_at: EventTime
 
 
+class PartnerTierChangedData(EventData):
+    """A partner's program tier from `effective_at` on (set by an admin in incentives)."""
+
+    partner_id: Identifier
+    tier: Identifier
+    previous_tier: Identifier | None = None
+    effective_at: EventTime
+    reason: Text | None = None
+
+    def partition_key(self) -> str:
+        """Partner-level event: keyed by partner, it has no customer."""
+        return self.partner_id
+
+
 class _Activity(Envelope):
     topic: ClassVar[str] = ACTIVITY_TOPIC
 
@@ -87,3 +101,8 @@ class FeedbackSubmitted(_Activity):
 class CustomerPartnerChanged(_Activity):
     type: Literal["customer.partner_changed"]
     data: CustomerPartnerChangedData
+
+
+class PartnerTierChanged(_Activity):
+    type: Literal["partner.tier_changed"]
+    data: PartnerTierChangedData

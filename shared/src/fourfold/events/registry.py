@@ -12,6 +12,7 @@ from fourfold.events.activity import (
     FeedbackSubmitted,
     MilestoneCompleted,
     PartnerCertified,
+    PartnerTierChanged,
 )
 from fourfold.events.billing import (
     BILLING_TOPIC,
@@ -52,7 +53,8 @@ InputEvent = Annotated[
     | MilestoneCompleted
     | PartnerCertified
     | FeedbackSubmitted
-    | CustomerPartnerChanged,
+    | CustomerPartnerChanged
+    | PartnerTierChanged,
     Field(discriminator="type"),
 ]
 
@@ -79,6 +81,7 @@ INPUT_EVENT_TYPES: Final[dict[str, type[Envelope]]] = {
         PartnerCertified,
         FeedbackSubmitted,
         CustomerPartnerChanged,
+        PartnerTierChanged,
     )
 }
 DERIVED_EVENT_TYPES: Final[dict[str, type[Envelope]]] = {

@@ -3,12 +3,15 @@
 Structured mode (the whole event as the value, `content-type:
 application/cloudevents+json`, what Fourfold's own producers write) and binary mode
 (attributes in `ce_<name>` headers, the value is `data` typed by `content-type`) are both
-accepted; a record is binary when it carries `ce_specversion`, as the binding says. A
-record that cannot be read raises ValueError (BinaryModeError naming the `ce_` header) or
-pydantic's ValidationError, which the consumer dead-letters with that text as the detail.
+accepted; a record is binary when it carries `ce_specversion` and its content type is not
+`application/cloudevents+json`, as the binding says. A record that cannot be read raises
+ValueError (BinaryModeError naming the `ce_` header) or pydantic's ValidationError, which
+the consumer dead-letters with that text as the detail.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from pydantic import ValidationError
 
@@ -24,7 +27,7 @@ PREFIX = "ce_"
 def event_from_record(record: ConsumedRecord) -> Envelope:
     """Validate the record's event, whichever content mode its producer used."""
     headers = record.headers
-    if not any(name == "ce_specversion" for name, _ in headers):
+    if not _binary(headers):
         if record.value is None:
             raise ValueError("record has no value")
         return parse_event(record.value)
@@ -46,3 +49,14 @@ def event_from_record(record: ConsumedRecord) -> Envelope:
         return parse_event(event)
     except ValidationError as exc:
         raise BinaryModeError(relocate(field_problems(exc), prefix=PREFIX)) from exc
+
+
+def _binary(headers: Sequence[tuple[str, bytes]]) -> bool:
+    """Binary mode: a `ce_specversion` header, unless the content type says structured."""
+    binary = False
+    for name, value in headers:
+        if name == "ce_specversion":
+            binary = True
+        elif name.lower() == "content-type" and value.startswith(b"application/cloudevents"):
+            return False
+    return binary

@@ -15,6 +15,11 @@ from pathlib import Path
 SERVICES = {
     "ingest": ("fourfold.ingest.settings:IngestSettings", "fourfold.ingest"),
     "health-scoring": ("fourfold.health.settings:HealthSettings", "fourfold.health"),
+    "incentives": ("fourfold.incentives.settings:IncentivesSettings", "fourfold.incentives"),
+    "notifications": (
+        "fourfold.notifications.settings:NotificationsSettings",
+        "fourfold.notifications",
+    ),
 }
 
 

@@ -1,7 +1,8 @@
 """POST /v1/events in CloudEvents HTTP binary content mode (`ce-*` headers, body = data).
 
-A request carrying `ce-specversion` is binary mode (the binding's own rule); it becomes the
-structured event it stands for and takes the same road: validation, dedupe, publishing.
+A request carrying `ce-specversion` (and not typed `application/cloudevents+json`) is binary
+mode, the binding's own rule; it becomes the structured event it stands for and takes the
+same road: validation, dedupe, publishing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ PREFIX = "ce-"
 
 
 def is_binary(headers: Headers) -> bool:
-    return "ce-specversion" in headers
+    """A `ce-specversion` header, unless the content type names a structured or batch event."""
+    content_type = headers.get("content-type", "").lstrip().lower()
+    return "ce-specversion" in headers and not content_type.startswith("application/cloudevents")
 
 
 def event_from(headers: Headers, body: bytes) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from fourfold.ingest.adapters.translation import (
     money_json,
     numbered,
     obj,
+    partner_value,
     text,
 )
 
@@ -81,8 +82,8 @@ def _partner(thing: Any, field: str) -> str | None:
     if not isinstance(thing, dict):
         return None
     for value in (thing.get(field), (thing.get("meta_data") or {}).get(field)):
-        if isinstance(value, str) and value.strip():
-            return value.strip()
+        if partner_value(value) is not None:
+            return partner_value(value)
     return None
 
 

@@ -8,6 +8,7 @@ import hmac
 import logging
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from fourfold.ingest.adapters import chargebee, repository, webhooks
 from fourfold.ingest.adapters.metrics import WEBHOOK_AUTH_FAILURES, WEBHOOK_EVENTS
@@ -50,22 +51,40 @@ docs/adapters.md.
             "content": {"application/json": {"schema": {"type": "object"}}},
         },
     },
-    responses=error_responses(
-        400,
-        401,
-        404,
-        413,
-        503,
-        descriptions={
-            400: "Malformed JSON",
-            401: "Missing or wrong basic-auth credential",
-            404: "The Chargebee adapter is not configured",
-            503: "Broker or database unavailable; Chargebee retries",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "received": True,
+                        "adapter": "chargebee",
+                        "event_id": "ev_16BPgETyVrQbiGhA",
+                        "type": "subscription_changed",
+                        "outcome": "mapped",
+                        "reason": "",
+                        "published": ["ev_16BPgETyVrQbiGhA"],
+                        "duplicates": [],
+                    }
+                }
+            }
         },
-    ),
+        **error_responses(
+            400,
+            401,
+            404,
+            413,
+            503,
+            descriptions={
+                400: "Malformed JSON",
+                401: "Missing or wrong basic-auth credential",
+                404: "The Chargebee adapter is not configured",
+                503: "Broker or database unavailable; Chargebee retries",
+            },
+        ),
+    },
 )
 @authenticates_own_body
-async def chargebee_webhook(request: Request, rt: Runtime) -> WebhookReceipt:
+async def chargebee_webhook(request: Request, rt: Runtime) -> Response:
     settings = rt.settings
     _authenticate(request.headers.get("authorization"), settings)
     WEBHOOK_EVENTS.labels(ADAPTER, "received").inc()
@@ -92,7 +111,7 @@ async def chargebee_webhook(request: Request, rt: Runtime) -> WebhookReceipt:
         translation = chargebee.translate(event, rules, last=last)
     except PayloadError as exc:
         translation = Translation(Outcome.REJECTED, reason=f"unreadable payload: {exc}")
-    return await webhooks.deliver(
+    receipt = await webhooks.deliver(
         rt,
         adapter=ADAPTER,
         event_id=event["id"],
@@ -100,6 +119,8 @@ async def chargebee_webhook(request: Request, rt: Runtime) -> WebhookReceipt:
         translation=translation,
         payload=event,
     )
+    # Encoded here: FastAPI would validate the model it was just built as, a second time.
+    return Response(receipt.model_dump_json(), media_type="application/json")
 
 
 def _authenticate(header: str | None, settings: IngestSettings) -> None:

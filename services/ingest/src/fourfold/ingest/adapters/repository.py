@@ -12,6 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fourfold.ingest.models import adapter_customers, adapter_subscriptions, webhook_unmapped
 
 
+def storable(value: Any) -> Any:
+    """`value` as PostgreSQL can keep it: JSONB and text refuse NUL, so it is spelled out."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\u0000") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
+
+
 async def record_unmapped(
     session: AsyncSession,
     *,
@@ -29,10 +40,10 @@ async def record_unmapped(
         .values(
             adapter=adapter,
             event_id=event_id,
-            type=type,
+            type=storable(type),
             outcome=outcome,
-            reason=reason[:2000],
-            payload=payload,
+            reason=storable(reason[:2000]),
+            payload=storable(payload),
             received_at=received_at,
         )
         .on_conflict_do_nothing()
@@ -62,7 +73,7 @@ async def remember_partner(
     session: AsyncSession, *, adapter: str, customer_id: str, partner_id: str, at: datetime
 ) -> None:
     statement = insert(adapter_customers).values(
-        adapter=adapter, customer_id=customer_id, partner_id=partner_id, updated_at=at
+        adapter=adapter, customer_id=storable(customer_id), partner_id=partner_id, updated_at=at
     )
     await session.execute(
         statement.on_conflict_do_update(
@@ -106,7 +117,10 @@ async def keep_state(
 ) -> None:
     """Store the subscription's state unless a later one is stored already."""
     statement = insert(adapter_subscriptions).values(
-        adapter=adapter, subscription_id=subscription_id, state=state, as_of=as_of
+        adapter=adapter,
+        subscription_id=storable(subscription_id),
+        state=storable(state),
+        as_of=as_of,
     )
     await session.execute(
         statement.on_conflict_do_update(

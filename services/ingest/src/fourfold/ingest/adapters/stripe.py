@@ -29,6 +29,7 @@ from fourfold.ingest.adapters.translation import (
     money_json,
     numbered,
     obj,
+    partner_value,
     text,
 )
 
@@ -53,11 +54,15 @@ class StripeMapping:
     renewal_min_months: int
 
 
-def customer_of(event: dict[str, Any]) -> str | None:
-    """The customer whose stored partner a subscription event may need."""
+def customer_of(event: dict[str, Any], partner_key: str) -> str | None:
+    """The customer whose stored partner a subscription event needs: None when the event
+    carries its partner itself (the common case costs no lookup)."""
     if event.get("type") not in SUBSCRIPTION_TYPES:
         return None
-    found = event.get("data", {}).get("object", {}).get("customer")
+    subscription = event.get("data", {}).get("object", {})
+    found = subscription.get("customer") if isinstance(subscription, dict) else None
+    if _metadata(subscription, partner_key) or _metadata(found, partner_key):
+        return None
     if isinstance(found, dict):
         found = found.get("id")
     return found if isinstance(found, str) else None
@@ -91,7 +96,7 @@ def _customer(customer: dict[str, Any], rules: StripeMapping) -> Translation:
 def _metadata(thing: Any, key: str) -> str | None:
     metadata = thing.get("metadata") if isinstance(thing, dict) else None
     value = metadata.get(key) if isinstance(metadata, dict) else None
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    return partner_value(value)
 
 
 def _base(event: dict[str, Any], rules: StripeMapping) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from fourfold.ingest.adapters import repository, stripe, webhooks
 from fourfold.ingest.adapters.metrics import WEBHOOK_AUTH_FAILURES, WEBHOOK_EVENTS
@@ -96,7 +97,7 @@ EXAMPLE = {
     },
 )
 @authenticates_own_body
-async def stripe_webhook(request: Request, rt: Runtime) -> WebhookReceipt:
+async def stripe_webhook(request: Request, rt: Runtime) -> Response:
     settings = rt.settings
     secrets = [
         secret.get_secret_value()
@@ -108,7 +109,6 @@ async def stripe_webhook(request: Request, rt: Runtime) -> WebhookReceipt:
     ]
     if settings.ingest_stripe_webhook_secret is None:
         raise AdapterOff("the Stripe adapter is off: set FOURFOLD_INGEST_STRIPE_WEBHOOK_SECRET")
-    WEBHOOK_EVENTS.labels(ADAPTER, "received").inc()
     try:
         header = parse_header(request.headers.get("stripe-signature"))
         check_timestamp(
@@ -120,6 +120,7 @@ async def stripe_webhook(request: Request, rt: Runtime) -> WebhookReceipt:
         WEBHOOK_AUTH_FAILURES.labels(ADAPTER, exc.reason).inc()
         log.warning("stripe signature refused", extra={"reason": exc.reason, "detail": exc.detail})
         raise SignatureInvalid(exc.detail) from exc
+    WEBHOOK_EVENTS.labels(ADAPTER, "received").inc()
     event = webhooks.decode(body, system="Stripe", id_field="id", type_field="type")
     rules = stripe.StripeMapping(
         source=settings.ingest_stripe_source,
@@ -127,7 +128,7 @@ async def stripe_webhook(request: Request, rt: Runtime) -> WebhookReceipt:
         renewal_min_months=settings.ingest_renewal_min_period_months,
     )
     known: str | None = None
-    customer = stripe.customer_of(event)
+    customer = stripe.customer_of(event, rules.partner_key)
     if customer is not None:
         with database_outage_as_503(rt):
             async with rt.sessions() as session:
@@ -136,7 +137,7 @@ async def stripe_webhook(request: Request, rt: Runtime) -> WebhookReceipt:
         translation = stripe.translate(event, rules, known_partner=known)
     except PayloadError as exc:
         translation = Translation(Outcome.REJECTED, reason=f"unreadable payload: {exc}")
-    return await webhooks.deliver(
+    receipt = await webhooks.deliver(
         rt,
         adapter=ADAPTER,
         event_id=event["id"],
@@ -144,3 +145,5 @@ async def stripe_webhook(request: Request, rt: Runtime) -> WebhookReceipt:
         translation=translation,
         payload=event,
     )
+    # Encoded here: FastAPI would validate the model it was just built as, a second time.
+    return Response(receipt.model_dump_json(), media_type="application/json")

@@ -123,3 +123,11 @@ def money_json(amount: Decimal, currency: str) -> dict[str, str]:
     """Contract money as JSON (the amount rounded once, see amounts.money)."""
     value = money(amount, currency)
     return {"amount": str(value.amount), "currency": value.currency}
+
+
+def partner_value(value: Any) -> str | None:
+    """A partner id as the contracts accept it (1-128 characters, no NUL), or None."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value if value and len(value) <= 128 and "\x00" not in value else None

@@ -1,0 +1,206 @@
+"""The one use case every writer of the ledger shares: turn events into entries and append
+them, with the events they publish.
+
+The consumer calls `accrue_events` for a batch; recalculation and disputes call
+`append_entries` with the adjustments they computed. Statements per batch: keep the events,
+lock the customers, load their history, tiers and entries; walk (pure); when a cap is in
+play lock each (partner, period) and load what it already earned, walk again with caps;
+append the entries; stage `incentive.accrued` / `incentive.reversed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fourfold.events import (
+    Envelope,
+    HealthChanged,
+    IncentiveAccrued,
+    IncentiveAccruedData,
+    IncentiveReversed,
+    IncentiveReversedData,
+    Money,
+)
+from fourfold.incentives import repository
+from fourfold.incentives.domain.accrual import CapKey, accrue
+from fourfold.incentives.domain.entries import Entry, period_of
+from fourfold.incentives.domain.program import ProgramSet
+from fourfold.incentives.domain.state import customer_of_event, partner_of_event
+from fourfold.incentives.domain.statements import open_period
+from fourfold.incentives.metrics import AMOUNT, CAP_HITS, DUPLICATE_ENTRIES, ENTRIES
+
+SOURCE = "fourfold/incentives"
+
+KEPT_TYPES = frozenset(
+    {
+        "subscription.created",
+        "subscription.renewed",
+        "subscription.expanded",
+        "subscription.addon_added",
+        "subscription.contracted",
+        "subscription.cancelled",
+        "milestone.completed",
+        "customer.partner_changed",
+        "partner.certified",
+        "partner.tier_changed",
+        "health.changed",
+    }
+)
+
+
+def kept(event: Envelope) -> bool:
+    """A lifecycle event the rules read. Of the health changes, only those that move the
+    band (or are a customer's first): the band timeline is all the rules need."""
+    if event.type not in KEPT_TYPES:
+        return False
+    if isinstance(event, HealthChanged):
+        return event.data.previous_band is None or event.data.band != event.data.previous_band
+    return True
+
+
+async def accrue_events(
+    session: AsyncSession, batch: Sequence[Envelope], *, programs: ProgramSet, now: datetime
+) -> tuple[list[Entry], list[Envelope]]:
+    """Keep the batch's lifecycle events and append the entries they earn; returns the
+    entries written and the events to publish."""
+    events = [e for e in batch if kept(e)]
+    if not events:
+        return [], []
+    await repository.store_events(session, events)
+    customers = sorted({c for e in events if (c := customer_of_event(e)) is not None})
+    if not customers:  # partner-level facts only: they apply to later events
+        return [], []
+    await repository.lock(session, [repository.customer_lock(c) for c in customers])
+    history = await repository.history(session, customers, events)
+    existing = await repository.customer_entries(session, customers)
+    fresh = {e.id for e in events}
+    walk = accrue(history=history, fresh=fresh, existing=existing, programs=programs, cap_used=None)
+    if walk.cap_keys:
+        keys = walk.cap_keys
+        await repository.lock(session, [repository.cap_lock(p, period) for p, period, _ in keys])
+        used = await repository.cap_used(session, keys)
+        if _any_cap_binds(walk.entries, used, programs):
+            walk = accrue(
+                history=history, fresh=fresh, existing=existing, programs=programs, cap_used=used
+            )
+    return await append_entries(session, walk.entries, now=now)
+
+
+def _any_cap_binds(
+    entries: Sequence[Entry], used: dict[CapKey, Decimal], programs: ProgramSet
+) -> bool:
+    """Whether what the partners already earned plus the uncapped new accruals reach a cap;
+    when none does, the uncapped walk is the capped one and need not run again."""
+    totals = dict(used)
+    caps: dict[CapKey, Decimal] = {}
+    for entry in entries:
+        if entry.kind != "accrual":
+            continue
+        key = (entry.partner_id, period_of(entry.event_time), entry.currency)
+        totals[key] = totals.get(key, Decimal(0)) + entry.amount
+        program = programs.by_version(entry.program_version)
+        cap = None if program is None else program.caps.per_period.get(entry.currency)
+        if cap is not None:
+            caps[key] = min(cap, caps.get(key, cap))
+    return any(totals[key] > cap for key, cap in caps.items())
+
+
+async def append_entries(
+    session: AsyncSession, new: Sequence[Entry], *, now: datetime, period: str | None = None
+) -> tuple[list[Entry], list[Envelope]]:
+    """Append entries (each in its period, or the next open one when that one is paid, or
+    `period` when given) and return those written with the events announcing them."""
+    if not new:
+        return [], []
+    frozen = await repository.paid_periods(session, sorted({e.partner_id for e in new}))
+    rows = [
+        _row(entry, _period_for(entry, frozen.get(entry.partner_id, set()), now, period))
+        for entry in new
+    ]
+    written = await repository.insert_entries(session, rows)
+    DUPLICATE_ENTRIES.inc(len(new) - len(written))
+    appended = [e for e in new if e.entry_id in written]
+    periods = {str(row["entry_id"]): str(row["period"]) for row in rows}
+    for entry in appended:
+        ENTRIES.labels(entry.kind, entry.rule, entry.currency).inc()
+        AMOUNT.labels(entry.kind, entry.rule, entry.currency).inc(abs(float(entry.amount)))
+        if entry.inputs.get("capped"):
+            CAP_HITS.labels(entry.rule, entry.currency).inc()
+    return appended, [announce(e, periods[e.entry_id], now) for e in appended]
+
+
+def _period_for(entry: Entry, frozen: set[str], now: datetime, forced: str | None) -> str:
+    """The statement period of an entry: its event time's month, unless that statement is
+    paid (frozen), then the first open period from now on."""
+    if forced is not None:
+        return open_period(forced, frozen)
+    period = period_of(entry.event_time)
+    return open_period(period_of(now), frozen) if period in frozen else period
+
+
+def _row(entry: Entry, period: str) -> dict[str, object]:
+    return {
+        "entry_id": entry.entry_id,
+        "partner_id": entry.partner_id,
+        "customer_id": entry.customer_id,
+        "rule": entry.rule,
+        "kind": entry.kind,
+        "amount": entry.amount,
+        "currency": entry.currency,
+        "period": period,
+        "earned_period": period_of(entry.event_time),
+        "event_time": entry.event_time,
+        "payable_at": entry.payable_at,
+        "source_event_id": entry.source_event_id,
+        "program_id": entry.program_id,
+        "program_version": entry.program_version,
+        "reverses_entry_id": entry.reverses,
+        "inputs": dict(entry.inputs),
+    }
+
+
+def announce(entry: Entry, period: str, now: datetime) -> Envelope:
+    """`incentive.reversed` for a reversal, `incentive.accrued` for the rest; the event id
+    is the entry id, so a re-sent event is one event downstream."""
+    amount = Money(amount=entry.amount, currency=entry.currency)
+    if entry.kind == "reversal" and entry.reverses is not None:
+        return IncentiveReversed(
+            id=entry.entry_id,
+            source=SOURCE,
+            type="incentive.reversed",
+            time=now,
+            data=IncentiveReversedData(
+                entry_id=entry.entry_id,
+                reverses_entry_id=entry.reverses,
+                partner_id=entry.partner_id,
+                customer_id=entry.customer_id,
+                amount=amount,
+                reason=entry.inputs.get("reason", entry.rule)[:500],
+                source_event_id=entry.source_event_id[:128],
+            ),
+        )
+    return IncentiveAccrued(
+        id=entry.entry_id,
+        source=SOURCE,
+        type="incentive.accrued",
+        time=now,
+        data=IncentiveAccruedData(
+            entry_id=entry.entry_id,
+            partner_id=entry.partner_id,
+            customer_id=entry.customer_id,
+            program_id=entry.program_id,
+            program_version=entry.program_version,
+            rule=entry.rule,
+            amount=amount,
+            source_event_id=entry.source_event_id[:128],
+            period=period,
+        ),
+    )
+
+
+def partners_of(events: Iterable[Envelope]) -> set[str]:
+    return {p for e in events if (p := partner_of_event(e)) is not None}

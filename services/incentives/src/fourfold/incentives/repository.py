@@ -1,0 +1,238 @@
+"""SQL of the incentives schema that the writers use. One statement per function, so a
+batch costs a constant number of round trips whatever its size. Nothing here commits: the
+caller's transaction (consumer batch, route) does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fourfold.db.bulk import UnnestInsert, any_of
+from fourfold.events import Envelope, parse_event
+from fourfold.incentives.domain.accrual import CapKey
+from fourfold.incentives.domain.entries import Entry
+from fourfold.incentives.models import (
+    entries,
+    entry_transitions,
+    events,
+    programs,
+    statement_transitions,
+)
+
+_INSERT_EVENTS = UnnestInsert(
+    events,
+    columns=("event_source", "event_id", "type", "customer_id", "partner_id", "time", "payload"),
+)
+_INSERT_ENTRIES = UnnestInsert(
+    entries, columns=tuple(c.name for c in entries.c if c.name not in ("seq", "created_at"))
+)
+_INSERT_TRANSITIONS = UnnestInsert(
+    entry_transitions, columns=("entry_id", "partner_id", "status", "reason", "actor", "at")
+)
+
+_LOCK = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(x, 0)) "
+    "FROM unnest(CAST(:keys AS text[])) AS x ORDER BY x"
+)
+
+
+async def lock(session: AsyncSession, keys: Iterable[str]) -> None:
+    """Transaction-scoped advisory locks, taken in key order so lockers never deadlock."""
+    wanted = sorted(set(keys))
+    if wanted:
+        await session.execute(_LOCK, {"keys": wanted})
+
+
+def customer_lock(customer_id: str) -> str:
+    return f"customer:{customer_id}"
+
+
+def statement_lock(partner_id: str, period: str) -> str:
+    """The lock a statement's approval, payment and its entries' decisions take."""
+    return f"statement:{partner_id}:{period}"
+
+
+def cap_lock(partner_id: str, period: str) -> str:
+    """The lock a cap is checked under: one per partner and period."""
+    return f"cap:{partner_id}:{period}"
+
+
+async def store_events(session: AsyncSession, kept: Sequence[Envelope]) -> None:
+    """Keep the lifecycle events (a replayed copy is a no-op)."""
+    rows = [
+        {
+            "event_source": e.source,
+            "event_id": e.id,
+            "type": e.type,
+            "customer_id": getattr(e.data, "customer_id", None),
+            "partner_id": getattr(e.data, "partner_id", None),
+            "time": e.time,
+            "payload": orjson.Fragment(e.to_json_bytes()),
+        }
+        for e in kept
+    ]
+    if rows:
+        statement = text(str(_INSERT_EVENTS.statement.text) + " ON CONFLICT DO NOTHING")
+        await session.execute(statement, _INSERT_EVENTS.parameters(rows))
+
+
+def _parse(rows: Iterable[Any]) -> list[Envelope]:
+    return [parse_event(row.payload) for row in rows]
+
+
+async def history(
+    session: AsyncSession, customer_ids: Sequence[str], fresh: Sequence[Envelope] = ()
+) -> list[Envelope]:
+    """Every kept event of these customers, and the tier changes and certifications of the
+    partners those events name, in one statement. `fresh` (already parsed, just stored) are
+    not read back: they are returned as they are."""
+    query = text(
+        "WITH own AS (SELECT payload, partner_id, event_source, event_id FROM events "
+        "WHERE customer_id = ANY(CAST(:customers AS text[]))) "
+        "SELECT payload, event_source, event_id FROM own UNION ALL "
+        "SELECT payload, event_source, event_id FROM events WHERE customer_id IS NULL "
+        "AND type = ANY(CAST(:types AS text[])) "
+        "AND partner_id IN (SELECT DISTINCT partner_id FROM own WHERE partner_id IS NOT NULL)"
+    )
+    rows = await session.execute(query, {"customers": list(customer_ids), "types": PARTNER_TYPES})
+    known = {(e.source, e.id) for e in fresh}
+    stored = [r for r in rows if (r.event_source, r.event_id) not in known]
+    return [*_parse(stored), *fresh]
+
+
+PARTNER_TYPES = ["partner.tier_changed", "partner.certified"]
+
+
+async def all_history(session: AsyncSession, until: datetime) -> list[Envelope]:
+    """Every kept event up to `until` (recalculation and what-if)."""
+    query = select(events.c.payload).where(events.c.time < until).order_by(events.c.time)
+    return _parse(await session.execute(query))
+
+
+def entry_from_row(row: Any) -> Entry:
+    return Entry(
+        entry_id=row.entry_id,
+        partner_id=row.partner_id,
+        customer_id=row.customer_id,
+        rule=row.rule,
+        kind=row.kind,
+        amount=Decimal(row.amount),
+        currency=row.currency,
+        event_time=row.event_time,
+        payable_at=row.payable_at,
+        source_event_id=row.source_event_id,
+        program_id=row.program_id,
+        program_version=row.program_version,
+        reverses=row.reverses_entry_id,
+        inputs=row.inputs,
+    )
+
+
+async def customer_entries(session: AsyncSession, customer_ids: Sequence[str]) -> list[Entry]:
+    query = (
+        select(entries).where(entries.c.customer_id == any_of(customer_ids)).order_by(entries.c.seq)
+    )
+    return [entry_from_row(row) for row in await session.execute(query)]
+
+
+async def all_entries(session: AsyncSession) -> list[Entry]:
+    return [
+        entry_from_row(r) for r in await session.execute(select(entries).order_by(entries.c.seq))
+    ]
+
+
+async def cap_used(session: AsyncSession, keys: Iterable[CapKey]) -> dict[CapKey, Decimal]:
+    """What each (partner, period, currency) already earned (accruals count against a cap)."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    partners, periods, currencies = (list(column) for column in zip(*wanted, strict=True))
+    query = text(
+        "SELECT e.partner_id, e.earned_period, e.currency, sum(e.amount) AS used FROM entries e "
+        "JOIN unnest(CAST(:partners AS text[]), CAST(:periods AS text[]), "
+        "CAST(:currencies AS text[])) AS k(partner_id, period, currency) "
+        "ON e.partner_id = k.partner_id AND e.earned_period = k.period "
+        "AND e.currency = k.currency WHERE e.kind = 'accrual' "
+        "GROUP BY e.partner_id, e.earned_period, e.currency"
+    )
+    result = await session.execute(
+        query, {"partners": partners, "periods": periods, "currencies": currencies}
+    )
+    used = {key: Decimal(0) for key in wanted}
+    for row in result:
+        used[(row.partner_id, row.earned_period, row.currency)] = Decimal(row.used)
+    return used
+
+
+async def paid_periods(session: AsyncSession, partner_ids: Sequence[str]) -> dict[str, set[str]]:
+    """Each partner's paid (frozen) periods."""
+    query = select(statement_transitions.c.partner_id, statement_transitions.c.period).where(
+        statement_transitions.c.partner_id == any_of(partner_ids),
+        statement_transitions.c.status == "paid",
+    )
+    frozen: dict[str, set[str]] = {}
+    for row in await session.execute(query):
+        frozen.setdefault(row.partner_id, set()).add(row.period)
+    return frozen
+
+
+async def insert_entries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Append entries; those already in the ledger (same identity) are skipped. Returns the
+    ids actually written."""
+    if not rows:
+        return set()
+    statement = text(
+        str(_INSERT_ENTRIES.statement.text) + " ON CONFLICT DO NOTHING RETURNING entry_id"
+    )
+    result = await session.execute(statement, _INSERT_ENTRIES.parameters(rows))
+    return {row.entry_id for row in result}
+
+
+async def add_transitions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    await _INSERT_TRANSITIONS.execute(session, rows)
+
+
+async def add_statement_transition(session: AsyncSession, row: dict[str, Any]) -> None:
+    await session.execute(statement_transitions.insert().values(**row))
+
+
+async def activated_programs(session: AsyncSession) -> list[Any]:
+    query = (
+        select(programs.c.version, programs.c.source)
+        .where(programs.c.activated_at.is_not(None))
+        .order_by(programs.c.version)
+    )
+    return list(await session.execute(query))
+
+
+async def program_row(session: AsyncSession, version: str) -> Any | None:
+    return (await session.execute(select(programs).where(programs.c.version == version))).first()
+
+
+async def add_program(session: AsyncSession, row: dict[str, Any]) -> bool:
+    """Insert a program version; False when that version already exists."""
+    statement = text(
+        "INSERT INTO programs (version, program_id, effective_from, effective_to, source, "
+        "uploaded_by, uploaded_at, activated_at) VALUES (:version, :program_id, "
+        ":effective_from, :effective_to, :source, :uploaded_by, :uploaded_at, :activated_at) "
+        "ON CONFLICT (version) DO NOTHING RETURNING version"
+    )
+    return (await session.execute(statement, row)).first() is not None
+
+
+async def activate_program(session: AsyncSession, version: str, at: datetime) -> None:
+    await session.execute(
+        programs.update()
+        .where(programs.c.version == version, programs.c.activated_at.is_(None))
+        .values(activated_at=at)
+    )
+
+
+async def count_entries(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(entries)) or 0)

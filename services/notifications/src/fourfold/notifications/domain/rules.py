@@ -1,0 +1,169 @@
+"""The five rules: each a pure function of a customer's snapshot, its settings and `now`.
+
+A rule answers `Fired(facts)` when its condition holds, else None. The facts are what the
+nudge shows and what its template renders; they are plain JSON values. Thresholds are
+inclusive where the issue says "at least" and "within", exclusive where it says "below".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from fourfold.notifications.domain.config import (
+    HealthDrop,
+    ImplementStalled,
+    IncreaseOpportunity,
+    PaymentFailed,
+    RenewalAtRisk,
+    RuleConfig,
+    RuleName,
+)
+from fourfold.notifications.domain.snapshot import Snapshot
+
+Facts = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """The condition holds; `facts` say why."""
+
+    facts: Facts
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def implement_stalled(s: Snapshot, rule: ImplementStalled, now: datetime) -> Fired | None:
+    """At least N days since the subscription started, and activation below the threshold
+    or a core milestone missing."""
+    if s.subscription_start is None or s.cancelled:
+        return None
+    age = now - _midnight(s.subscription_start)
+    if age < timedelta(days=rule.min_age_days):
+        return None
+    activation = s.activation
+    missing = [m for m in rule.core_milestones if m not in s.milestones]
+    if activation >= rule.activation_below and not missing:
+        return None
+    return Fired(
+        {
+            "days_since_start": age.days,
+            "activation": round(activation, 4),
+            "activation_below": rule.activation_below,
+            "missing_milestones": missing,
+        }
+    )
+
+
+def _at_or_above_since(s: Snapshot, threshold: float) -> datetime | None:
+    """Since when utilisation has stayed at or above `threshold` (None: it is below now)."""
+    since = None
+    for at, value in reversed(s.utilisations):
+        if value < threshold:
+            break
+        since = at
+    return since
+
+
+def increase_opportunity(s: Snapshot, rule: IncreaseOpportunity, now: datetime) -> Fired | None:
+    """Utilisation at or above the threshold for N days, and no expansion in the last M days."""
+    if s.cancelled or s.utilisation is None or s.utilisation < rule.utilisation_at_least:
+        return None
+    since = _at_or_above_since(s, rule.utilisation_at_least)
+    if since is None or now - since < timedelta(days=rule.for_days):
+        return None
+    if s.last_expansion_at is not None and now - s.last_expansion_at < timedelta(
+        days=rule.no_expansion_days
+    ):
+        return None
+    return Fired(
+        {
+            "utilisation": round(s.utilisation, 4),
+            "utilisation_at_least": rule.utilisation_at_least,
+            "days_at_or_above": (now - since).days,
+            "seats": s.seats,
+        }
+    )
+
+
+def renewal_at_risk(s: Snapshot, rule: RenewalAtRisk, now: datetime) -> Fired | None:
+    """The term ends within N days (and has not ended) while the band is one of the bands."""
+    if s.term_end is None or s.cancelled or s.band is None:
+        return None
+    if s.band not in rule.bands:  # StrEnum members equal their values
+        return None
+    left = _midnight(s.term_end) - now
+    if left <= timedelta(0) or left > timedelta(days=rule.within_days):
+        return None
+    return Fired(
+        {
+            "term_end": s.term_end.isoformat(),
+            "days_to_term_end": left.days,
+            "band": s.band,
+            "score": s.score,
+        }
+    )
+
+
+def health_drop(s: Snapshot, rule: HealthDrop, now: datetime) -> Fired | None:
+    """The score fell by at least N points from its high within the last D days (the score
+    in force at the window's start counts)."""
+    if s.score is None or not s.scores:
+        return None
+    start = now - timedelta(days=rule.within_days)
+    in_window = [v for at, v in s.scores if start <= at <= now]
+    before = [v for at, v in s.scores if at < start]
+    if before:
+        in_window.append(before[-1])
+    if not in_window:
+        return None
+    high = max(in_window)
+    drop = high - s.score
+    if drop < rule.points:
+        return None
+    return Fired(
+        {"score": s.score, "previous_high": high, "drop": drop, "within_days": rule.within_days}
+    )
+
+
+def payment_failed(s: Snapshot, rule: PaymentFailed, now: datetime) -> Fired | None:
+    """An invoice failed and has not been paid since."""
+    unpaid = s.unpaid_invoices
+    if not unpaid:
+        return None
+    return Fired({"invoices": list(unpaid), "failed_count": len(unpaid)})
+
+
+_RULES: dict[RuleName, Callable[[Snapshot, Any, datetime], Fired | None]] = {
+    RuleName.IMPLEMENT_STALLED: implement_stalled,
+    RuleName.INCREASE_OPPORTUNITY: increase_opportunity,
+    RuleName.RENEWAL_AT_RISK: renewal_at_risk,
+    RuleName.HEALTH_DROP: health_drop,
+    RuleName.PAYMENT_FAILED: payment_failed,
+}
+
+
+_PLANS: dict[int, tuple[RuleConfig, list[tuple[RuleName, Any, Any]]]] = {}
+
+
+def _plan(config: RuleConfig) -> list[tuple[RuleName, Any, Any]]:
+    """(rule, function, its settings) of the enabled rules, worked out once per config."""
+    cached = _PLANS.get(id(config))
+    if cached is None or cached[0] is not config:
+        plan = [(n, f, config.rules.text(n)) for n, f in _RULES.items()]
+        cached = _PLANS[id(config)] = (config, [p for p in plan if p[2].enabled])
+    return cached[1]
+
+
+def evaluate(s: Snapshot, config: RuleConfig, now: datetime) -> dict[RuleName, Fired | None]:
+    """Every rule's answer for this customer; a disabled rule, or a customer with no partner
+    to tell, answers None (which resolves what is open)."""
+    answers: dict[RuleName, Fired | None] = dict.fromkeys(_RULES)
+    if s.partner_id:
+        for name, rule, settings in _plan(config):
+            answers[name] = rule(s, settings, now)
+    return answers

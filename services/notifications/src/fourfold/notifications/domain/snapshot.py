@@ -1,0 +1,262 @@
+"""What the service keeps of a customer, and the folds that merge an event into it.
+
+The snapshot is what the rules read, so time-based rules can run when no event arrives.
+Each fold is pure and tolerant of late and out-of-order events: a `health.changed` older
+than the one kept is ignored; score and utilisation points are kept in time order and pruned
+to a bounded window; an invoice once paid stays paid whatever order its events come in.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from fourfold.events import (
+    CustomerPartnerChanged,
+    Envelope,
+    HealthChanged,
+    InvoicePaid,
+    InvoicePaymentFailed,
+    MilestoneCompleted,
+    SubscriptionAddonAdded,
+    SubscriptionCancelled,
+    SubscriptionContracted,
+    SubscriptionCreated,
+    SubscriptionExpanded,
+    SubscriptionRenewed,
+)
+
+POINTS_KEPT = timedelta(days=120)
+"""Score and utilisation history kept (longer than any window a rule may be configured to)."""
+MAX_POINTS = 400
+PAID_KEPT = timedelta(days=60)
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    failed_at: datetime | None = None
+    paid_at: datetime | None = None
+
+    @property
+    def unpaid_failure(self) -> bool:
+        return self.failed_at is not None and self.paid_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The latest known state of one customer, as plain data."""
+
+    customer_id: str
+    partner_id: str | None = None
+    subscription_start: date | None = None
+    term_end: date | None = None
+    cancelled: bool = False
+    seats: int | None = None
+    seats_in_use: int | None = None
+    utilisation: float | None = None
+    milestones: frozenset[str] = frozenset()
+    band: str | None = None
+    score: int | None = None
+    scored_at: datetime | None = None
+    last_expansion_at: datetime | None = None
+    scores: tuple[tuple[datetime, int], ...] = ()
+    """(scored_at, score) points, time order, pruned to POINTS_KEPT."""
+    utilisations: tuple[tuple[datetime, float], ...] = ()
+    """(at, utilisation) points where the value changed, time order."""
+    invoices: dict[str, Invoice] = field(default_factory=dict)
+
+    @property
+    def activation(self) -> float:
+        """Seats in use / seats bought; a customer with no seat data counts as 0."""
+        if self.seats and self.seats_in_use is not None:
+            return self.seats_in_use / self.seats
+        return self.utilisation or 0.0
+
+    @property
+    def unpaid_invoices(self) -> tuple[str, ...]:
+        return tuple(sorted(i for i, inv in self.invoices.items() if inv.unpaid_failure))
+
+
+def _with_point(
+    points: tuple[tuple[datetime, Any], ...], at: datetime, value: Any, *, changes_only: bool
+) -> tuple[tuple[datetime, Any], ...]:
+    """Insert (at, value) in time order; drop what is older than the window."""
+    items = [p for p in points if p[0] != at]
+    index = bisect.bisect_left([p[0] for p in items], at)
+    if changes_only and index > 0 and items[index - 1][1] == value:
+        return points
+    items.insert(index, (at, value))
+    newest = items[-1][0]
+    # keep the last point before the window: it says what held at the window's start
+    cut = 0
+    while cut + 1 < len(items) and items[cut + 1][0] < newest - POINTS_KEPT:
+        cut += 1
+    return tuple(items[cut:][-MAX_POINTS:])
+
+
+def _fold_health(s: Snapshot, event: HealthChanged) -> Snapshot:
+    d, sig = event.data, event.data.signals
+    scores = (
+        s.scores
+        if d.score is None
+        else _with_point(s.scores, d.scored_at, d.score, changes_only=False)
+    )
+    utilisations = (
+        s.utilisations
+        if sig.utilization is None
+        else _with_point(s.utilisations, d.scored_at, float(sig.utilization), changes_only=True)
+    )
+    if s.scored_at is not None and d.scored_at < s.scored_at:
+        return replace(s, scores=scores, utilisations=utilisations)  # late: history only
+    return replace(
+        s,
+        partner_id=d.partner_id or s.partner_id,
+        subscription_start=sig.subscription_start or s.subscription_start,
+        term_end=sig.term_end or s.term_end,
+        cancelled=sig.subscription_status == "cancelled" or sig.cancel_effective is not None,
+        seats=sig.seats,
+        seats_in_use=sig.seats_in_use,
+        utilisation=None if sig.utilization is None else float(sig.utilization),
+        milestones=s.milestones | frozenset(sig.milestones),
+        band=d.band.value,
+        score=d.score,
+        scored_at=d.scored_at,
+        last_expansion_at=_latest(s.last_expansion_at, sig.last_expansion_at),
+        scores=scores,
+        utilisations=utilisations,
+    )
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _invoice(s: Snapshot, invoice_id: str, **change: datetime) -> Snapshot:
+    invoices = dict(s.invoices)
+    invoices[invoice_id] = replace(invoices.get(invoice_id, Invoice()), **change)
+    return replace(s, invoices=invoices)
+
+
+def fold(s: Snapshot, event: Envelope) -> Snapshot:
+    """Merge one event into the snapshot; events the rules do not need leave it unchanged."""
+    match event:
+        case HealthChanged():
+            return _fold_health(s, event)
+        case SubscriptionCreated(data=d):
+            return replace(
+                s,
+                partner_id=s.partner_id or d.partner_id,
+                subscription_start=s.subscription_start or d.start_date,
+                term_end=s.term_end or d.term_end,
+                seats=s.seats if s.seats is not None else d.seats,
+            )
+        case SubscriptionRenewed(data=d):
+            return replace(s, term_end=max(d.term_end, s.term_end or d.term_end), seats=d.seats)
+        case SubscriptionExpanded() | SubscriptionAddonAdded():
+            return replace(s, last_expansion_at=_latest(s.last_expansion_at, event.time))
+        case SubscriptionContracted(data=d):
+            return replace(s, seats=d.seats)
+        case SubscriptionCancelled():
+            return replace(s, cancelled=True)
+        case InvoicePaymentFailed(data=d):
+            current = s.invoices.get(d.invoice_id)
+            if current is not None and current.failed_at is not None:
+                return s
+            return _invoice(s, d.invoice_id, failed_at=event.time)
+        case InvoicePaid(data=d):
+            return _invoice(s, d.invoice_id, paid_at=d.paid_at)
+        case MilestoneCompleted(data=d):
+            return replace(
+                s,
+                partner_id=s.partner_id or d.partner_id,
+                milestones=s.milestones | {d.milestone.value},
+            )
+        case CustomerPartnerChanged(data=d):
+            return replace(s, partner_id=d.partner_id)
+    return s
+
+
+def fold_all(s: Snapshot, events: Iterable[Envelope]) -> Snapshot:
+    """Fold events in event-time order (the partition order breaks ties)."""
+    for event in sorted(events, key=lambda e: e.time):
+        s = fold(s, event)
+    return prune(s, max((e.time for e in events), default=None))
+
+
+def prune(s: Snapshot, now: datetime | None) -> Snapshot:
+    """Forget paid invoices long settled, so the snapshot stays bounded."""
+    if now is None:
+        return s
+    kept = {
+        i: inv
+        for i, inv in s.invoices.items()
+        if inv.paid_at is None or inv.paid_at >= now - PAID_KEPT
+    }
+    return s if len(kept) == len(s.invoices) else replace(s, invoices=kept)
+
+
+def to_json(s: Snapshot) -> dict[str, Any]:
+    """The snapshot as a JSON document (what the repository stores)."""
+    return {
+        "partner_id": s.partner_id,
+        "subscription_start": None
+        if s.subscription_start is None
+        else s.subscription_start.isoformat(),
+        "term_end": None if s.term_end is None else s.term_end.isoformat(),
+        "cancelled": s.cancelled,
+        "seats": s.seats,
+        "seats_in_use": s.seats_in_use,
+        "utilisation": s.utilisation,
+        "milestones": sorted(s.milestones),
+        "band": s.band,
+        "score": s.score,
+        "scored_at": _iso(s.scored_at),
+        "last_expansion_at": _iso(s.last_expansion_at),
+        "scores": [[at.isoformat(), v] for at, v in s.scores],
+        "utilisations": [[at.isoformat(), v] for at, v in s.utilisations],
+        "invoices": {
+            i: [_iso(inv.failed_at), _iso(inv.paid_at)] for i, inv in sorted(s.invoices.items())
+        },
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _day(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def from_json(customer_id: str, doc: dict[str, Any]) -> Snapshot:
+    """Rebuild a snapshot from `to_json`'s document."""
+    return Snapshot(
+        customer_id=customer_id,
+        partner_id=doc.get("partner_id"),
+        subscription_start=_day(doc.get("subscription_start")),
+        term_end=_day(doc.get("term_end")),
+        cancelled=bool(doc.get("cancelled")),
+        seats=doc.get("seats"),
+        seats_in_use=doc.get("seats_in_use"),
+        utilisation=doc.get("utilisation"),
+        milestones=frozenset(doc.get("milestones", ())),
+        band=doc.get("band"),
+        score=doc.get("score"),
+        scored_at=_dt(doc.get("scored_at")),
+        last_expansion_at=_dt(doc.get("last_expansion_at")),
+        scores=tuple((datetime.fromisoformat(at), int(v)) for at, v in doc.get("scores", ())),
+        utilisations=tuple(
+            (datetime.fromisoformat(at), float(v)) for at, v in doc.get("utilisations", ())
+        ),
+        invoices={
+            i: Invoice(failed_at=_dt(f), paid_at=_dt(p))
+            for i, (f, p) in doc.get("invoices", {}).items()
+        },
+    )

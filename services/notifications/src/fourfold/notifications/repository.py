@@ -1,0 +1,313 @@
+"""Write-side SQL: snapshots, nudges, channels, the throttle, digests and deliveries.
+
+Every function takes the caller's session and never commits: the consumer runtime, the
+scheduler's chunk or the route owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fourfold.db.bulk import any_of
+from fourfold.notifications.domain.config import RuleName
+from fourfold.notifications.domain.nudges import Current, Status
+from fourfold.notifications.domain.snapshot import Snapshot, from_json, to_json
+from fourfold.notifications.models import (
+    channels,
+    deliveries,
+    digest_items,
+    digests,
+    nudges,
+    partner_quota,
+    snapshots,
+)
+
+
+async def lock_snapshots(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, Snapshot]:
+    """The stored snapshots of these customers, locked for the transaction."""
+    ids = sorted(set(customer_ids))
+    query = (
+        select(snapshots.c.customer_id, snapshots.c.doc)
+        .where(snapshots.c.customer_id == any_of(ids))
+        .order_by(snapshots.c.customer_id)
+        .with_for_update()
+    )
+    rows = (await session.execute(query)).all()
+    return {row.customer_id: from_json(row.customer_id, row.doc) for row in rows}
+
+
+async def snapshot_chunk(session: AsyncSession, *, after: str | None, limit: int) -> list[Snapshot]:
+    """The next `limit` snapshots in customer order after `after`, read without a lock."""
+    query = select(snapshots.c.customer_id, snapshots.c.doc).order_by(snapshots.c.customer_id)
+    if after is not None:
+        query = query.where(snapshots.c.customer_id > after)
+    rows = (await session.execute(query.limit(limit))).all()
+    return [from_json(row.customer_id, row.doc) for row in rows]
+
+
+async def lock_free_snapshots(session: AsyncSession, customer_ids: Sequence[str]) -> list[Snapshot]:
+    """These customers' snapshots as committed now, locked, skipping rows a consumer batch
+    holds (that batch evaluates them itself)."""
+    query = (
+        select(snapshots.c.customer_id, snapshots.c.doc)
+        .where(snapshots.c.customer_id == any_of(list(customer_ids)))
+        .order_by(snapshots.c.customer_id)
+        .with_for_update(skip_locked=True)
+    )
+    rows = (await session.execute(query)).all()
+    return [from_json(row.customer_id, row.doc) for row in rows]
+
+
+async def save_snapshots(session: AsyncSession, items: Sequence[Snapshot], now: datetime) -> None:
+    if not items:
+        return
+    statement = insert(snapshots)
+    statement = statement.on_conflict_do_update(
+        index_elements=[snapshots.c.customer_id],
+        set_={
+            "partner_id": statement.excluded.partner_id,
+            "doc": statement.excluded.doc,
+            "updated_at": statement.excluded.updated_at,
+        },
+    )
+    await session.execute(
+        statement,
+        [
+            {
+                "customer_id": s.customer_id,
+                "partner_id": s.partner_id,
+                "doc": to_json(s),
+                "updated_at": now,
+            }
+            for s in items
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentNudge:
+    """A nudge row not cleared yet, with what the decisions and the events need."""
+
+    current: Current
+    customer_id: str
+    partner_id: str
+    rule: RuleName
+
+
+async def current_nudges(
+    session: AsyncSession, customer_ids: Iterable[str]
+) -> dict[tuple[str, RuleName], CurrentNudge]:
+    """The current (not cleared) nudge of every (customer, rule) of these customers."""
+    ids = list(set(customer_ids))
+    if not ids:
+        return {}
+    query = select(
+        nudges.c.nudge_id,
+        nudges.c.customer_id,
+        nudges.c.partner_id,
+        nudges.c.rule,
+        nudges.c.status,
+        nudges.c.facts,
+        nudges.c.snoozed_until,
+    ).where(nudges.c.customer_id == any_of(ids), nudges.c.cleared_at.is_(None))
+    found: dict[tuple[str, RuleName], CurrentNudge] = {}
+    for row in (await session.execute(query)).all():
+        rule = RuleName(row.rule)
+        found[(row.customer_id, rule)] = CurrentNudge(
+            current=Current(row.nudge_id, Status(row.status), row.facts, row.snoozed_until),
+            customer_id=row.customer_id,
+            partner_id=row.partner_id,
+            rule=rule,
+        )
+    return found
+
+
+async def insert_nudges(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(nudges), list(rows))
+
+
+async def update_facts(
+    session: AsyncSession, changes: Sequence[tuple[str, dict[str, Any], bool]], now: datetime
+) -> None:
+    """New facts for open nudges; `wake` puts a snoozed one back to open."""
+    for nudge_id, facts, wake in changes:
+        values: dict[str, Any] = {"facts": facts, "updated_at": now}
+        if wake:
+            values |= {"status": Status.OPEN.value, "snoozed_until": None}
+        await session.execute(update(nudges).where(nudges.c.nudge_id == nudge_id).values(**values))
+
+
+async def resolve_nudges(
+    session: AsyncSession,
+    nudge_ids: Sequence[str],
+    *,
+    resolution: str,
+    now: datetime,
+    cleared: bool,
+) -> None:
+    """Resolve; `cleared` says the condition itself cleared (so the rule may fire again)."""
+    if not nudge_ids:
+        return
+    values: dict[str, Any] = {
+        "status": Status.RESOLVED.value,
+        "resolution": resolution,
+        "resolved_at": now,
+        "updated_at": now,
+        "snoozed_until": None,
+    }
+    if cleared:
+        values["cleared_at"] = now
+    await session.execute(
+        update(nudges).where(nudges.c.nudge_id == any_of(nudge_ids)).values(**values)
+    )
+    await cancel_pending(session, nudge_ids)
+
+
+async def mark_cleared(session: AsyncSession, nudge_ids: Sequence[str], now: datetime) -> None:
+    if nudge_ids:
+        await session.execute(
+            update(nudges).where(nudges.c.nudge_id == any_of(nudge_ids)).values(cleared_at=now)
+        )
+
+
+async def lock_nudge(session: AsyncSession, nudge_id: str) -> Any | None:
+    query = select(nudges).where(nudges.c.nudge_id == nudge_id).with_for_update()
+    return (await session.execute(query)).first()
+
+
+async def set_status(
+    session: AsyncSession,
+    nudge_id: str,
+    *,
+    status: Status,
+    snoozed_until: datetime | None,
+    now: datetime,
+) -> None:
+    values: dict[str, Any] = {
+        "status": status.value,
+        "snoozed_until": snoozed_until,
+        "updated_at": now,
+    }
+    if status is Status.RESOLVED:
+        values |= {"resolved_at": now, "resolution": "resolved"}
+    await session.execute(update(nudges).where(nudges.c.nudge_id == nudge_id).values(**values))
+    if status is Status.RESOLVED:
+        await cancel_pending(session, [nudge_id])
+
+
+async def cancel_pending(session: AsyncSession, nudge_ids: Sequence[str]) -> None:
+    """A resolved nudge is not sent any more (the feed still shows it)."""
+    await session.execute(
+        update(deliveries)
+        .where(deliveries.c.nudge_id == any_of(nudge_ids), deliveries.c.status == "pending")
+        .values(status="cancelled", last_error="nudge resolved before delivery")
+    )
+
+
+async def enabled_channels(
+    session: AsyncSession, partner_ids: Iterable[str]
+) -> dict[str, list[Any]]:
+    ids = sorted(set(partner_ids))
+    if not ids:
+        return {}
+    query = (
+        select(channels.c.channel_id, channels.c.partner_id, channels.c.kind)
+        .where(channels.c.partner_id == any_of(ids), channels.c.enabled.is_(True))
+        .order_by(channels.c.partner_id, channels.c.channel_id)
+    )
+    found: dict[str, list[Any]] = {}
+    for row in (await session.execute(query)).all():
+        found.setdefault(row.partner_id, []).append(row)
+    return found
+
+
+async def take_quota(
+    session: AsyncSession, *, partner_id: str, day: date, wanted: int, limit: int
+) -> int:
+    """Grant up to `wanted` immediate deliveries of the partner's daily allowance; the row
+    lock taken here serializes two replicas planning the same partner."""
+    upsert = insert(partner_quota).values(partner_id=partner_id, day=day, used=0)
+    locking = upsert.on_conflict_do_update(
+        index_elements=[partner_quota.c.partner_id, partner_quota.c.day],
+        set_={"used": partner_quota.c.used},
+    ).returning(partner_quota.c.used)
+    used = int((await session.execute(locking)).scalar_one())
+    granted = max(0, min(wanted, limit - used))
+    if granted:
+        await session.execute(
+            update(partner_quota)
+            .where(partner_quota.c.partner_id == partner_id, partner_quota.c.day == day)
+            .values(used=partner_quota.c.used + granted)
+        )
+    return granted
+
+
+async def collecting_digest(
+    session: AsyncSession, *, partner_id: str, window_at: datetime, new_id: str
+) -> tuple[str, datetime] | None:
+    """The partner's digest of `window_at`, created if needed; None when that one was sent
+    already (the caller moves to the next window: never into a closed digest)."""
+    upsert = insert(digests).values(
+        digest_id=new_id, partner_id=partner_id, window_at=window_at, status="collecting", size=0
+    )
+    locking = upsert.on_conflict_do_update(
+        index_elements=[digests.c.partner_id, digests.c.window_at],
+        set_={"partner_id": digests.c.partner_id},
+    ).returning(digests.c.digest_id, digests.c.status)
+    row = (await session.execute(locking)).one()
+    return None if row.status != "collecting" else (row.digest_id, window_at)
+
+
+async def add_digest_items(session: AsyncSession, digest_id: str, nudge_ids: Sequence[str]) -> None:
+    statement = insert(digest_items).on_conflict_do_nothing()
+    await session.execute(statement, [{"digest_id": digest_id, "nudge_id": n} for n in nudge_ids])
+    await session.execute(
+        update(digests)
+        .where(digests.c.digest_id == digest_id)
+        .values(
+            size=select(func.count()).where(digest_items.c.digest_id == digest_id).scalar_subquery()
+        )
+    )
+
+
+async def lock_due_digests(session: AsyncSession, now: datetime, limit: int) -> list[Any]:
+    query = (
+        select(digests)
+        .where(digests.c.status == "collecting", digests.c.window_at <= now)
+        .order_by(digests.c.window_at, digests.c.digest_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(query)).all())
+
+
+async def digest_nudges(session: AsyncSession, digest_id: str) -> list[Any]:
+    query = (
+        select(nudges)
+        .join(digest_items, digest_items.c.nudge_id == nudges.c.nudge_id)
+        .where(digest_items.c.digest_id == digest_id)
+        .order_by(nudges.c.raised_at, nudges.c.nudge_id)
+    )
+    return list((await session.execute(query)).all())
+
+
+async def close_digest(session: AsyncSession, digest_id: str, now: datetime) -> None:
+    await session.execute(
+        update(digests)
+        .where(digests.c.digest_id == digest_id)
+        .values(status="closed", closed_at=now)
+    )
+
+
+async def insert_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """New deliveries; one per (nudge or digest, channel) whatever replays the plan."""
+    if rows:
+        await session.execute(insert(deliveries).on_conflict_do_nothing(), list(rows))

@@ -1,0 +1,156 @@
+"""Throttle and digest against the known failures of popular notification systems: two
+triggers in the same second are two deliveries; a digest is never merged into itself nor
+dropped on a retry; digests of different partners are never merged."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from fourfold.notifications.domain.config import default_config_text
+from fourfold.notifications.receiver import Receiver
+from fourfold.notifications.settings import NotificationsSettings
+from fourfold.testing.wait import wait_until
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from conftest import Make, Service
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def settings(settings: NotificationsSettings, tmp_path: Path) -> NotificationsSettings:
+    text = default_config_text().replace("throttle_per_day: 20", "throttle_per_day: 2")
+    path = tmp_path / "rules.yaml"
+    path.write_text(text)
+    return settings.model_copy(update={"notifications_rules_path": path})
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with Receiver() as running:
+        yield running
+
+
+async def webhook(service: Service, partner: str, target: str) -> str:
+    response = await service.client.post(
+        f"/v1/admin/notifications/partners/{partner}/channels",
+        json={"kind": "webhook", "target": target},
+        headers=service.auth(),
+    )
+    assert response.status_code == 201, response.text
+    channel_id: str = response.json()["channel_id"]
+    return channel_id
+
+
+async def failures(service: Service, make: Make, partner: str, customers: list[str]) -> None:
+    """A payment failure for each customer, all at the clock's same second."""
+    before = await service.processed()
+    events = [make.created(c, partner) for c in customers]
+    events += [make.payment_failed(c, "in_1") for c in customers]
+    await service.produce(events)
+    await service.settled(before + len(events))
+
+
+async def routed(service: Service, partner: str) -> dict[str, list[str]]:
+    rows = await service.rows(
+        "SELECT nudge_id, routing FROM nudges WHERE partner_id = :p", p=partner
+    )
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        found.setdefault(row.routing, []).append(row.nudge_id)
+    return found
+
+
+async def digest_deliveries(service: Service, partner: str) -> list[Any]:
+    return await service.rows(
+        "SELECT * FROM deliveries WHERE partner_id = :p AND kind = 'digest' ORDER BY created_at",
+        p=partner,
+    )
+
+
+async def test_two_triggers_in_the_same_second_are_two_deliveries(
+    service: Service, make: Make, receiver: Receiver, unique: str
+) -> None:
+    partner = f"p-{unique}"
+    await webhook(service, partner, f"{receiver.url}/ok")
+    await failures(service, make, partner, [f"c1-{unique}", f"c2-{unique}"])
+    rows = await service.rows("SELECT nudge_id FROM deliveries WHERE partner_id = :p", p=partner)
+    assert len({r.nudge_id for r in rows}) == 2
+
+    async def both() -> bool:
+        return receiver.unique() == 2
+
+    await wait_until(both, 20, "two webhooks received")
+
+
+async def test_digests_are_per_partner_frozen_when_sent_and_kept_whole_on_retry(
+    service: Service, make: Make, receiver: Receiver, unique: str
+) -> None:
+    a, b = f"pa-{unique}", f"pb-{unique}"
+    channel_a = await webhook(service, a, f"{receiver.url}/status/500")
+    await webhook(service, b, f"{receiver.url}/ok")
+    await failures(service, make, a, [f"a{i}-{unique}" for i in range(4)])
+    await failures(service, make, b, [f"b{i}-{unique}" for i in range(3)])
+    routes_a, routes_b = await routed(service, a), await routed(service, b)
+    assert (len(routes_a["immediate"]), len(routes_a["digest"])) == (2, 2)  # 2 a day, rest held
+    assert (len(routes_b["immediate"]), len(routes_b["digest"])) == (2, 1)
+    assert await digest_deliveries(service, a) == []  # held until the digest hour
+
+    service.clock.set(datetime(2026, 6, 2, 8, tzinfo=UTC))  # the next 08:00 UTC
+    await service.tick()
+    [first_a], [only_b] = await digest_deliveries(service, a), await digest_deliveries(service, b)
+    ids = lambda row: sorted(n["nudge_id"] for n in row.payload["data"]["nudges"])  # noqa: E731
+    assert ids(first_a) == sorted(routes_a["digest"])
+    assert ids(only_b) == sorted(routes_b["digest"])  # never merged with A's
+
+    async def attempted() -> bool:
+        [row] = await digest_deliveries(service, a)
+        return bool(row.attempts >= 2 and row.status == "pending")
+
+    await wait_until(attempted, 20, "A's digest failed twice")
+
+    # after the digest was sent, more of A's nudges: the new day's allowance, then the next digest
+    await failures(service, make, a, [f"late{i}-{unique}" for i in range(3)])
+    later = await routed(service, a)
+    [late_held] = [n for n in later["digest"] if n not in routes_a["digest"]]
+    [first_again] = await digest_deliveries(service, a)
+    assert ids(first_again) == ids(first_a)  # not merged into itself, nothing added or dropped
+    digests = await service.rows(
+        "SELECT d.status, array_agg(i.nudge_id) AS items"
+        " FROM digests d JOIN digest_items i USING (digest_id) WHERE d.partner_id = :p"
+        " GROUP BY d.digest_id, d.status ORDER BY d.window_at",
+        p=a,
+    )
+    assert [(d.status, sorted(d.items)) for d in digests] == [
+        ("closed", sorted(routes_a["digest"])),
+        ("collecting", [late_held]),
+    ]
+
+    fixed = await service.client.patch(
+        f"/v1/admin/notifications/channels/{channel_a}",
+        json={"target": f"{receiver.url}/ok"},
+        headers=service.auth(),
+    )
+    assert fixed.status_code == 200
+    service.clock.advance(timedelta(seconds=10))
+    service.app.state.worker.notify()
+
+    async def delivered() -> bool:
+        [row] = await digest_deliveries(service, a)
+        return bool(row.status == "delivered")
+
+    await wait_until(delivered, 20, "A's digest delivered on retry")
+    tries = [r for r in receiver.received if r.headers.get("webhook-id") == first_a.delivery_id]
+    assert [r.path for r in tries][-1] == "/ok"
+    assert len({r.body for r in tries}) == 1  # every attempt the same content
+    sent = tries[-1]
+    body = json.loads(sent.body)
+    assert sorted(n["nudge_id"] for n in body["data"]["nudges"]) == sorted(routes_a["digest"])
+    assert {n["partner_id"] for n in body["data"]["nudges"]} == {a}
