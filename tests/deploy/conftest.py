@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from fourfold.gateway import route_map
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 K8S_DIR = DEPLOY / "k8s"
@@ -73,21 +75,8 @@ SECRET_ENV = {"FOURFOLD_AUTH_SECRET", "FOURFOLD_DATABASE_URL"}
 # Every FOURFOLD_* name a deploy file may set: the required ones and optional settings.
 SETTINGS_ENV = REQUIRED_ENV | {"FOURFOLD_TOPIC_REPLICATION_FACTOR"}
 
-# Gateway: path prefix -> service.
-ROUTES: dict[str, str] = {
-    "/v1/events": "ingest",
-    "/v1/webhooks": "ingest",
-    "/v1/admin/webhooks": "ingest",
-    "/v1/customers": "health-scoring",
-    "/v1/partners": "health-scoring",
-    "/v1/nudges": "notifications",
-    "/v1/channels": "notifications",
-    "/v1/admin/notifications": "notifications",
-    "/v1/admin/health": "health-scoring",
-    "/v1/admin/scorecard": "health-scoring",
-    "/v1/incentives": "incentives",
-    "/v1/admin/incentives": "incentives",
-}
+# Gateway: path prefix -> service, from the one route table (make dev's Caddy uses it too).
+ROUTES: dict[str, str] = route_map()
 
 BASE_TOPICS = [
     "billing.subscriptions",

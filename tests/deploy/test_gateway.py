@@ -1,13 +1,19 @@
-"""The partner portal's one URL: nginx in compose, the Ingress in k8s, the same route table."""
+"""The partner portal's one URL: nginx in compose, the Ingress in k8s, Caddy in make dev, all
+from the one route table `fourfold.gateway.ROUTES` (`facts.ROUTES`)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+
+from fourfold.dev.stack import SERVICES as DEV_SERVICES
+from fourfold.gateway import caddy_binary, caddyfile
 
 NGINX_CONF = Path(__file__).resolve().parents[2] / "deploy" / "gateway" / "nginx.conf"
 
@@ -65,6 +71,11 @@ def test_nginx_routes_match_the_contract(compose: dict[str, Any], facts: ModuleT
     assert gateway_problems(text, set(compose["services"]), facts) == []
 
 
+def test_every_routed_service_runs_in_make_dev(facts: ModuleType) -> None:
+    dev = {spec.name for spec in DEV_SERVICES}
+    assert set(facts.ROUTES.values()) <= dev
+
+
 @pytest.mark.parametrize(
     ("old", "new"),
     [
@@ -120,3 +131,57 @@ def test_ingress_routes_match_the_contract(
             assert path["path"] not in served, f"duplicate {path['path']}"
             served[path["path"]] = backend["name"]
     assert served == facts.ROUTES
+
+
+def caddy_routes(text: str) -> dict[str, str]:
+    """prefix -> upstream of a generated Caddyfile (`@name path a a/* ...` + its handle)."""
+    matchers = dict(re.findall(r"^\t@(\w+) path ([^\n]+)$", text, re.MULTILINE))
+    upstreams = dict(re.findall(r"handle @(\w+) \{\s*reverse_proxy (\S+)", text))
+    routes: dict[str, str] = {}
+    for name, paths in matchers.items():
+        if name not in upstreams:
+            continue
+        listed = paths.split()
+        prefixes = [p for p in listed if not p.endswith("/*")]
+        assert sorted(f"{p}/*" for p in prefixes) == sorted(set(listed) - set(prefixes)), name
+        routes |= {prefix: upstreams[name] for prefix in prefixes}
+    return routes
+
+
+def test_caddyfile_routes_match_the_table(facts: ModuleType) -> None:
+    upstreams = {
+        s: f"http://127.0.0.1:{9000 + i}" for i, s in enumerate(set(facts.ROUTES.values()))
+    }
+    text = caddyfile(upstreams, port=8000)
+    expected = {p: upstreams[s].removeprefix("http://") for p, s in facts.ROUTES.items()}
+    assert caddy_routes(text) == expected
+
+
+def test_caddyfile_routes_only_to_services_that_run(facts: ModuleType) -> None:
+    text = caddyfile({"ingest": "http://127.0.0.1:9001"}, port=8000)
+    expected = {p: "127.0.0.1:9001" for p, s in facts.ROUTES.items() if s == "ingest"}
+    assert caddy_routes(text) == expected
+    assert re.search(r"handle \{[^}]*respond `[^`]*not_found[^`]*` 404", text)
+
+
+def caddy_validate(config: Path) -> subprocess.CompletedProcess[str]:
+    home = str(config.parent)
+    return subprocess.run(
+        [str(caddy_binary()), "validate", "--config", str(config), "--adapter", "caddyfile"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": home, "XDG_DATA_HOME": home},
+        timeout=60,
+    )
+
+
+def test_caddy_accepts_the_generated_caddyfile(facts: ModuleType, tmp_path: Path) -> None:
+    services = sorted(set(facts.ROUTES.values()))
+    upstreams = {s: f"http://127.0.0.1:{9000 + i}" for i, s in enumerate(services)}
+    config = tmp_path / "Caddyfile"
+    config.write_text(caddyfile(upstreams, port=8000), encoding="utf-8")
+    checked = caddy_validate(config)
+    assert checked.returncode == 0, checked.stderr
+    broken = config.read_text(encoding="utf-8").replace("reverse_proxy", "reverse_prox", 1)
+    config.write_text(broken, encoding="utf-8")
+    assert caddy_validate(config).returncode != 0

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -17,11 +16,11 @@ from pydantic import SecretStr
 
 from fourfold.auth import issue_token
 from fourfold.clock import SystemClock
-from fourfold.db.engine import asyncpg_dsn
 from fourfold.health.app import create_app as create_health_app
 from fourfold.health.settings import HealthSettings
 from fourfold.ingest.app import create_app as create_ingest_app
 from fourfold.ingest.settings import IngestSettings
+from fourfold.testing.fixtures import drop_schemas
 
 SECRET = "e2e-test-secret-e2e-test-secret-e2e-0123"
 
@@ -52,12 +51,7 @@ async def schemas(database_url: str) -> AsyncIterator[tuple[str, str]]:
     """Two schema names of the test's own (ingest, health), dropped afterwards."""
     names = (f"e2e_ingest_{uuid.uuid4().hex[:10]}", f"e2e_health_{uuid.uuid4().hex[:10]}")
     yield names
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        for name in names:
-            await connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    finally:
-        await connection.close()
+    await drop_schemas(database_url, *names)
 
 
 @contextlib.asynccontextmanager

@@ -80,6 +80,14 @@ class ValidationFailed(FourfoldError):
     code = "validation_failed"
 
 
+class TooManyRequests(FourfoldError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: Any = None, *, retry_after_seconds: int = 1) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
+
+
 class Unavailable(FourfoldError):
     status_code = 503
     code = "unavailable"

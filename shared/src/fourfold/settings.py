@@ -56,6 +56,24 @@ class FourfoldSettings(BaseSettings):
         ge=1024,
         description="Request body limit in bytes (413 past it), enforced by the app shell.",
     )
+    rate_limit_ingest_per_minute: int = Field(
+        default=60_000,
+        ge=0,
+        description=(
+            "Requests per minute one ingest token (its subject) may make to one replica, "
+            "bursts up to the same number (429 with Retry-After past it; 0: no limit)."
+        ),
+    )
+    rate_limit_partner_per_minute: int = Field(
+        default=1_200,
+        ge=0,
+        description="The same for one partner user's token (0: no limit).",
+    )
+    rate_limit_admin_per_minute: int = Field(
+        default=6_000,
+        ge=0,
+        description="The same for one admin token (0: no limit).",
+    )
     body_read_timeout_s: float = Field(
         default=30.0,
         gt=0,

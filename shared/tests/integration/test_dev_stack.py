@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fourfold.dev.stack import SERVICES
+from fourfold.dev.stack import GATEWAY_PORT, SERVICES, _available
 from fourfold.infra.process import port_open
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -56,10 +56,10 @@ def state_dir() -> Iterator[Path]:
 
 
 def _free_offset() -> int:
-    """A port offset where every service port (and two spare ones) is free."""
+    """A port offset where the gateway's and every service port (and spare ones) are free."""
     for _ in range(50):
         offset = random.randrange(20_000, 40_000, 10)
-        if not any(port_open(HOST, 8001 + offset + i) for i in range(4)):
+        if not any(port_open(HOST, GATEWAY_PORT + offset + i) for i in range(7)):
             return offset
     raise RuntimeError("no free port range")
 
@@ -147,7 +147,7 @@ def test_a_failed_start_stops_what_it_started(state_dir: Path) -> None:
     assert "starting ingest" in output  # it got that far: broker, postgres, ingest were up
     ports = _infra_ports(state_dir)
     assert len(ports) >= 2, ports
-    _gone(state_dir, [*ports, 8001 + offset, 8002 + offset])
+    _gone(state_dir, [*ports, GATEWAY_PORT + offset, 8001 + offset, 8002 + offset])
 
 
 def _until_banner(dev: subprocess.Popen[str], timeout: float = 400) -> str:
@@ -181,7 +181,11 @@ def test_a_stack_killed_hard_is_cleaned_up_by_the_next_start(state_dir: Path) ->
     _until_banner(first)
     record = json.loads((state_dir / "dev" / "running.json").read_text())
     pids = {name: pid for name, (pid, _) in record["processes"].items()}
-    assert set(pids) == {"tansu", "postgres", "ingest", "health-scoring"}
+    services = {spec.name for spec in SERVICES if _available(spec)}
+    if set(pids) != {"tansu", "postgres", "gateway", *services}:
+        os.killpg(first.pid, signal.SIGINT)  # stopped in order, not left behind as orphans
+        first.communicate(timeout=90)
+        raise AssertionError(f"recorded {sorted(pids)}, running {sorted(services)}")
     first.kill()
     first.communicate(timeout=30)
     assert all(_alive(pid) for pid in pids.values())  # orphans, as the bug left them
@@ -269,6 +273,10 @@ class Stack:
         spec = next(s for s in SERVICES if s.name == service)
         return f"http://{HOST}:{spec.port + self.offset}"
 
+    @property
+    def gateway(self) -> str:
+        return f"http://{HOST}:{GATEWAY_PORT + self.offset}"
+
     def tokens(self) -> dict[str, str]:
         return dict(re.findall(r"export (\w+)=(\S+)", self.banner))
 
@@ -300,13 +308,13 @@ def test_a_second_dev_says_where_the_first_runs_and_leaves_it_alone(stack: Stack
     assert stack.process.poll() is None
 
 
-def test_the_banner_gives_a_token_per_demo_partner(stack: Stack) -> None:
+def test_the_banner_gives_a_token_per_demo_partner_for_the_gateway(stack: Stack) -> None:
     tokens = stack.tokens()
-    health = stack.url("health-scoring")
+    assert f"gateway         {stack.gateway}" in stack.banner
     for partner in ("northwind-msp", "contoso-reseller", "fabrikam-cloud"):
         token = tokens[partner.upper().replace("-", "_") + "_TOKEN"]
         book = httpx.get(
-            f"{health}/v1/partners/{partner}/customers",
+            f"{stack.gateway}/v1/partners/{partner}/customers",
             headers={"Authorization": f"Bearer {token}"},
         )
         assert book.status_code == 200, book.text

@@ -152,3 +152,28 @@ async def test_a_route_that_authenticates_its_own_body_gets_it_without_a_token(
     assert (response.status_code, response.json()) == (200, {"bytes": 100})
     too_large = await client.post("/webhook", content=b"x" * (1024 * 1024 + 1))
     assert too_large.status_code == 413, "still bounded"
+
+
+async def test_a_token_past_its_rate_limit_gets_429_with_retry_after() -> None:
+    app = _app()
+    app.state.settings = FourfoldSettings(
+        auth_secret=SecretStr(SECRET), rate_limit_admin_per_minute=3
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+    async with httpx.AsyncClient(transport=transport, base_url="http://shell") as client:
+        answers = [
+            await client.get("/echo", params={"word": "hi"}, headers=_token()) for _ in range(3)
+        ]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        refused = await client.post("/notes", json={"text": "x"}, headers=_token())
+        assert refused.status_code == 429
+        assert refused.json()["error"] == "rate_limited"
+        assert int(refused.headers["retry-after"]) == 20  # 3 per minute: one per 20 s
+        assert refused.headers["x-request-id"]
+        other = issue_token(secret=SECRET, issuer="fourfold", role="admin", subject="u", now=NOW)
+        fresh = await client.get(
+            "/echo", params={"word": "hi"}, headers={"Authorization": f"Bearer {other}"}
+        )
+        assert fresh.status_code == 200, "another subject has its own bucket"
+        anonymous = await client.get("/healthz")
+        assert anonymous.status_code == 200, "no token, no bucket"

@@ -40,6 +40,7 @@ from fourfold.auth import Role, issue_token
 from fourfold.clock import SystemClock
 from fourfold.dev.clock import DevClock
 from fourfold.dev.demo_feed import PARTNERS, DemoFeed, ingest_client, waiting_for_scores
+from fourfold.dev.openapi import combined_openapi
 from fourfold.dev.state import (
     DevLock,
     RunRecord,
@@ -47,6 +48,7 @@ from fourfold.dev.state import (
     load_or_create_secret,
     running_stack,
 )
+from fourfold.gateway import Gateway, write_public_docs
 from fourfold.infra.broker import EmbeddedBroker
 from fourfold.infra.postgres import EmbeddedPostgres
 from fourfold.infra.process import ServerProcess, port_open
@@ -74,9 +76,13 @@ class ServiceSpec:
 SERVICES = [
     ServiceSpec("ingest", "fourfold.ingest.app", 8001),
     ServiceSpec("health-scoring", "fourfold.health.app", 8002),
+    ServiceSpec("incentives", "fourfold.incentives.app", 8003),
+    ServiceSpec("notifications", "fourfold.notifications.app", 8004),
 ]
 """Every service `make dev` runs, in start order (a service whose module is not installed
 is skipped): one line per service."""
+GATEWAY_PORT = 8000
+"""The gateway (Caddy, `fourfold.gateway`): the one URL for every public route."""
 
 
 class StartFailed(Exception):
@@ -146,7 +152,9 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
     state_dir = settings.state_dir.resolve()
     _stop_leftovers(state_dir)
     specs = [replace(s, port=s.port + args.port_offset) for s in SERVICES if _available(s)]
-    busy = [f"{s.name} ({s.port})" for s in specs if port_open(HOST, s.port)]
+    gateway_port = GATEWAY_PORT + args.port_offset
+    ports = [("gateway", gateway_port), *((s.name, s.port) for s in specs)]
+    busy = [f"{name} ({port})" for name, port in ports if port_open(HOST, port)]
     if busy:
         print(
             f"fourfold dev: ports in use, nothing started: {', '.join(busy)}. Another "
@@ -187,7 +195,10 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
             service.on_spawn = _recorded(lock)
             stack.callback(_stopping, service, spec.name)
             service.start(ready=functools.partial(_ready, spec), timeout=90)
-        run = _Run(settings, args, clock, specs, infra, lock, replay)
+        gateway = _start_gateway(
+            stack, state_dir, lock, specs, gateway_port, settings.max_body_bytes
+        )
+        run = _Run(settings, args, clock, specs, infra, lock, replay, gateway.url)
         asyncio.run(run.serve())
     except KeyboardInterrupt:
         pass
@@ -197,7 +208,7 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
-        _step("stopping: services first, then postgres and the broker")
+        _step("stopping: the gateway and the services first, then postgres and the broker")
         stack.close()
         clock.catch_up()
         signal.signal(signal.SIGINT, previous_sigint)
@@ -236,6 +247,34 @@ def _start_infrastructure(
     stack.callback(_stopping, postgres, "postgres")
     postgres.start()
     return _Infrastructure(broker, postgres)
+
+
+def _start_gateway(
+    stack: contextlib.ExitStack,
+    state_dir: Path,
+    lock: DevLock,
+    specs: list[ServiceSpec],
+    port: int,
+    max_body_bytes: int,
+) -> Gateway:
+    """Caddy in front of the services that run (the routes of a skipped one answer 404),
+    serving the combined OpenAPI document of what they serve; stopped first, before the
+    services behind it."""
+    served = {spec.name: httpx.get(f"{spec.url}/openapi.json", timeout=10).json() for spec in specs}
+    docs = write_public_docs(state_dir / "gateway" / "public", combined_openapi(served))
+    gateway = Gateway(
+        state_dir,
+        {spec.name: spec.url for spec in specs},
+        port=port,
+        host=HOST,
+        max_body_bytes=max_body_bytes,
+        docs=docs,
+    )
+    _step(f"starting the gateway (Caddy) on {gateway.url}")
+    gateway.process.on_spawn = _recorded(lock)
+    stack.callback(_stopping, gateway, "gateway")
+    gateway.start()
+    return gateway
 
 
 def _recorded(lock: DevLock) -> Callable[[ServerProcess], None]:
@@ -314,7 +353,9 @@ class _Run:
         infra: _Infrastructure,
         lock: DevLock,
         replay: bool,
+        gateway: str,
     ) -> None:
+        self.gateway = gateway
         self.settings = settings
         self.args = args
         self.clock = clock
@@ -393,9 +434,10 @@ class _Run:
     async def _example(self, tokens: dict[str, str]) -> str:
         """A curl session that visibly changes the first demo partner's data: its best
         customer (now, by score) gets a failed payment, dated at the services' clock."""
-        ingest, health = self.urls.get("ingest"), self.urls.get("health-scoring")
-        if ingest is None or health is None:
+        health = self.urls.get("health-scoring")
+        if "ingest" not in self.urls or health is None:
             return ""
+        gateway = self.gateway
         partner = PARTNERS[0]
         variable = partner.upper().replace("-", "_") + "_TOKEN"
         customer, score = await _example_customer(health, tokens[variable], partner)
@@ -409,20 +451,20 @@ class _Run:
             f'"attempt":1}}}}'
         )
         get = (
-            f'curl -sS {health}/v1/customers/{customer}/health -H "Authorization: Bearer '
+            f'curl -sS {gateway}/v1/customers/{customer}/health -H "Authorization: Bearer '
             f'${variable}"'
         )
         return f"""Try it as partner {partner}: customer {customer} scores {score}, pays on time.
   {get}
   # a failed payment for {customer}, dated now (on the services' clock):
-  curl -sS -X POST {ingest}/v1/events -H "Authorization: Bearer $INGEST_TOKEN" \\
+  curl -sS -X POST {gateway}/v1/events -H "Authorization: Bearer $INGEST_TOKEN" \\
     -H "Content-Type: application/cloudevents+json" \\
     -d '{event}'
   # the same GET again: its signals show the failed payment ("failed_payments" one up,
   # "past_due": true) and its score drops
   {get}
   # the partner's book, with its 7- and 30-day trends:
-  curl -sS "{health}/v1/partners/{partner}/customers?sort=score" \\
+  curl -sS "{gateway}/v1/partners/{partner}/customers?sort=score" \\
     -H "Authorization: Bearer ${variable}"
 """
 
@@ -430,6 +472,7 @@ class _Run:
         infra = self.infra
         state = self.settings.state_dir
         urls = {
+            "gateway": self.gateway,
             **self.urls,
             "broker": f"{infra.broker.bootstrap_servers} (embedded Tansu, memory-only)",
             "postgres": infra.postgres.url(),
@@ -442,7 +485,7 @@ class _Run:
             else "fresh; make dev KEEP_STATE=1 keeps it"
         )
         services = "\n".join(
-            f"  {name:<15} {url}  (docs: /docs, metrics: /metrics)"
+            f"  {name:<15} {url}  (for debugging; docs: /docs, metrics: /metrics)"
             for name, url in self.urls.items()
         )
         exports = "\n".join(f"  export {name}={token}" for name, token in tokens.items())
@@ -450,6 +493,8 @@ class _Run:
             f"""
 Fourfold is running (Ctrl-C stops everything).
 
+  gateway         {self.gateway}  (every public /v1 route: the one URL to use;
+                  its API: {self.gateway}/docs, {self.gateway}/openapi.json)
 {services}
   broker          {urls["broker"]}
   postgres        {urls["postgres"]}  (database {kept})

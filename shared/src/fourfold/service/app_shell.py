@@ -56,6 +56,25 @@ def install_shell(
         return {"status": "ready"}
 
 
+def docs_assets_dir() -> Path:
+    """Swagger UI's and ReDoc's files, from the `fastapi-offline` wheel."""
+    return Path(str(files("fastapi_offline") / "static"))
+
+
+def swagger_page(
+    openapi_url: str, title: str, oauth2_redirect_url: str | None = None
+) -> HTMLResponse:
+    """Swagger UI for `openapi_url`, its assets from `DOCS_ASSETS` on the same host."""
+    return get_swagger_ui_html(
+        openapi_url=openapi_url,
+        title=title,
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        oauth2_redirect_url=oauth2_redirect_url,
+    )
+
+
 def install_docs(app: FastAPI) -> None:
     """Serve /docs (Swagger UI) and /redoc from local assets instead of FastAPI's CDN."""
     docs_url, redoc_url, openapi_url = app.docs_url, app.redoc_url, app.openapi_url or ""
@@ -64,19 +83,13 @@ def install_docs(app: FastAPI) -> None:
         for route in app.router.routes
         if getattr(route, "path", None) not in {docs_url, redoc_url}
     ]
-    assets = Path(str(files("fastapi_offline") / "static"))
-    app.mount(DOCS_ASSETS, StaticFiles(directory=assets), name="docs-assets")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=docs_assets_dir()), name="docs-assets")
     if docs_url:
 
         @app.get(docs_url, include_in_schema=False)
         async def swagger_ui() -> HTMLResponse:
-            return get_swagger_ui_html(
-                openapi_url=openapi_url,
-                title=f"{app.title} - API docs",
-                swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
-                swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-                swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
-                oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
+            return swagger_page(
+                openapi_url, f"{app.title} - API docs", app.swagger_ui_oauth2_redirect_url
             )
 
     if redoc_url:

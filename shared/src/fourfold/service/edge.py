@@ -11,10 +11,14 @@ In order, for every HTTP request:
 3. **Authentication before the body.** A request that carries a body must present a valid
    bearer token first, or it is answered 401 without a byte of the body being read (routes
    that authenticate by a signature over the body opt out with `authenticates_own_body`).
-4. **Bounded body.** The body is read here, at most `max_body_bytes` (413
+   A valid token is verified here once, whatever the method; the routes reuse its principal.
+4. **Rate limit.** A request with a valid token takes one request from its caller's bucket
+   (`fourfold.service.rate_limit`, limits per role from settings), or is answered 429
+   `rate_limited` with `Retry-After` before its body is read.
+5. **Bounded body.** The body is read here, at most `max_body_bytes` (413
    `payload_too_large`, declared or chunked) within `body_read_timeout_s` (408
    `request_timeout`), and handed on to the route from memory.
-5. **Catch-all.** An exception no handler rendered is logged as JSON with its traceback
+6. **Catch-all.** An exception no handler rendered is logged as JSON with its traceback
    and answered 500 `internal_error` with the request id, never as plain text.
 """
 
@@ -35,15 +39,18 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fourfold.auth.dependencies import verify_bearer
+from fourfold.auth.principal import Principal
 from fourfold.errors import (
     FourfoldError,
     PayloadTooLarge,
     RequestTimeout,
+    TooManyRequests,
     Unauthenticated,
     ValidationFailed,
     error_body,
 )
 from fourfold.logs import log_context
+from fourfold.service.rate_limit import RateLimiter
 from fourfold.service.text import UNSTORABLE, storable
 from fourfold.settings import FourfoldSettings
 
@@ -73,6 +80,7 @@ class ShellMiddleware:
     def __init__(self, app: ASGIApp, *, fastapi_app: FastAPI) -> None:
         self.app = app
         self._fastapi = fastapi_app
+        self._limiter: tuple[FourfoldSettings, RateLimiter] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,25 +122,42 @@ class ShellMiddleware:
         problems = self._unstorable_parameters(scope)
         if problems:
             raise ValidationFailed(problems)
+        settings = self._settings()
+        authorization = _header(scope, b"authorization")
+        refused: Unauthenticated | None = None
+        try:
+            principal = verify_bearer(authorization, settings=settings, clock=self._clock())
+        except Unauthenticated as exc:
+            refused = exc  # a route without a body answers it itself, if it needs a token
+        else:
+            scope.setdefault("state", {})["fourfold_principal"] = principal
+            self._rate_limit(principal, settings)
         declared = _header(scope, b"content-length")
         chunked = _header(scope, b"transfer-encoding") is not None
         if not chunked and (declared is None or declared.strip() in {b"", b"0"}):
             return receive  # no body: nothing to authenticate first or to bound
-        settings = self._settings()
-        try:
-            principal = verify_bearer(
-                _header(scope, b"authorization"), settings=settings, clock=self._clock()
-            )
-        except Unauthenticated:
-            if not self._authenticates_own_body(scope):
-                raise
-        else:
-            scope.setdefault("state", {})["fourfold_principal"] = principal
+        if refused is not None and not self._authenticates_own_body(scope):
+            raise refused
         limit = settings.max_body_bytes
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"request body exceeds {limit} bytes")
         body = await _read_body(receive, limit=limit, timeout_s=settings.body_read_timeout_s)
         return _replay(body, receive)
+
+    def _rate_limit(self, principal: Principal, settings: FourfoldSettings) -> None:
+        if self._limiter is None or self._limiter[0] is not settings:
+            self._limiter = (settings, RateLimiter.from_settings(settings))
+        wait = self._limiter[1].admit(principal)
+        if wait is not None:
+            log.info(
+                "rate limited",
+                extra={"role": principal.role, "subject": principal.subject, "retry_after": wait},
+            )
+            raise TooManyRequests(
+                f"more than {self._limiter[1].limits[principal.role]} requests per minute for "
+                f"this {principal.role} token; retry after {wait} s",
+                retry_after_seconds=wait,
+            )
 
     def _unstorable_parameters(self, scope: Scope) -> list[dict[str, Any]]:
         """`[{"loc", "msg", "type"}]` for each path or query parameter PostgreSQL cannot

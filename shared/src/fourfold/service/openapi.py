@@ -3,7 +3,8 @@
 `install_shell` installs `install_openapi`, which fills in what the shell itself answers on
 every route, so no service repeats it:
 
-- an operation with a bearer security requirement lists **401** and **403**;
+- an operation with a bearer security requirement lists **401**, **403** and **429** (the
+  token's rate limit, `fourfold.service.rate_limit`);
 - an operation with parameters or a body lists **422** with the shared error body (not
   FastAPI's `HTTPValidationError`, which the services never send);
 - an operation with a body lists **400** (a body that cannot be decoded), **401** (the
@@ -36,6 +37,7 @@ DESCRIPTIONS: Final[dict[int, str]] = {
     413: "Request body too large",
     415: "Unsupported content type",
     422: "Validation failed: `detail` names each offending field",
+    429: "Too many requests for this token: retry after `Retry-After` seconds",
     503: "Unavailable for now: retry after `Retry-After` seconds",
 }
 _DEFS_KEY: Final = "x-fourfold-defs"
@@ -123,7 +125,7 @@ def _complete_operation(operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     statuses: list[int] = []
     if operation.get("security"):
-        statuses += [401, 403]
+        statuses += [401, 403, 429]
     if operation.get("parameters") or operation.get("requestBody"):
         statuses.append(422)
     if operation.get("requestBody"):

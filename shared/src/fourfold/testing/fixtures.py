@@ -72,9 +72,15 @@ async def fresh_schema(database_url: str) -> AsyncIterator[str]:
     """A schema name of the test's own, dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     yield name
+    await drop_schemas(database_url, name)
+
+
+async def drop_schemas(database_url: str, *names: str) -> None:
+    """Drop the schemas `names` (and everything in them) if they exist."""
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        await connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        for name in names:
+            await connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
     finally:
         await connection.close()
 
