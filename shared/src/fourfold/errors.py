@@ -2,13 +2,17 @@
 
     FourfoldError (500, internal_error)
     ├── BadRequest (400, bad_request)
+    │   └── InvalidCursor (400, invalid_cursor): a pagination cursor this API did not issue
     ├── Unauthenticated (401, unauthenticated)
     ├── Forbidden (403, forbidden)
     ├── NotFound (404, not_found)
     ├── RequestTimeout (408, request_timeout)
+    ├── Conflict (409, conflict): the resource's state forbids the change
     ├── PayloadTooLarge (413, payload_too_large)
     ├── UnsupportedMediaType (415, unsupported_media_type)
     ├── ValidationFailed (422, validation_failed)
+    │   └── InvalidField: a rule spanning the request (e.g. from < to), naming the field
+    ├── TooManyRequests (429, rate_limited; carries Retry-After)
     └── Unavailable (503, unavailable; carries Retry-After)
 
 Services subclass these for their own cases. `detail` is machine-readable: a string, or a
@@ -65,6 +69,11 @@ class RequestTimeout(FourfoldError):
     code = "request_timeout"
 
 
+class Conflict(FourfoldError):
+    status_code = 409
+    code = "conflict"
+
+
 class PayloadTooLarge(FourfoldError):
     status_code = 413
     code = "payload_too_large"
@@ -78,6 +87,22 @@ class UnsupportedMediaType(FourfoldError):
 class ValidationFailed(FourfoldError):
     status_code = 422
     code = "validation_failed"
+
+
+class InvalidCursor(BadRequest):
+    """A cursor this API did not hand out (or from another sort): 400 naming `cursor`."""
+
+    code = "invalid_cursor"
+
+    def __init__(self, msg: str) -> None:
+        super().__init__([{"loc": ["query", "cursor"], "msg": msg, "type": "value_error"}])
+
+
+class InvalidField(ValidationFailed):
+    """A value that passed its type but not a rule that spans the request (e.g. from < to)."""
+
+    def __init__(self, where: str, field: str, msg: str) -> None:
+        super().__init__([{"loc": [where, field], "msg": msg, "type": "value_error"}])
 
 
 class TooManyRequests(FourfoldError):

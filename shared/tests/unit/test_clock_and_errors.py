@@ -13,8 +13,11 @@ from pydantic import BaseModel
 from fourfold.clock import ManualClock, SystemClock
 from fourfold.errors import (
     BadRequest,
+    Conflict,
     Forbidden,
     FourfoldError,
+    InvalidCursor,
+    InvalidField,
     NotFound,
     PayloadTooLarge,
     Unauthenticated,
@@ -80,6 +83,9 @@ ERRORS: dict[str, FourfoldError] = {
     "unavailable": Unavailable("broker down", retry_after_seconds=7),
     "unavailable-default": Unavailable(),
     "subclass": Quirky("odd"),
+    "conflict": Conflict("nudge is closed"),
+    "cursor": InvalidCursor("not a cursor this API issued"),
+    "field": InvalidField("query", "from", "must be before 'to'"),
 }
 
 
@@ -123,6 +129,25 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         ),
         ("unavailable", 503, "unavailable", "broker down"),
         ("subclass", 400, "quirky", "odd"),
+        ("conflict", 409, "conflict", "nudge is closed"),
+        (
+            "cursor",
+            400,
+            "invalid_cursor",
+            [
+                {
+                    "loc": ["query", "cursor"],
+                    "msg": "not a cursor this API issued",
+                    "type": "value_error",
+                }
+            ],
+        ),
+        (
+            "field",
+            422,
+            "validation_failed",
+            [{"loc": ["query", "from"], "msg": "must be before 'to'", "type": "value_error"}],
+        ),
     ],
 )
 async def test_each_error_renders_its_status_and_body(

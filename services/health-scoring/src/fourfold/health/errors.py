@@ -10,7 +10,9 @@ Both field errors carry the shared detail shape: `[{"loc", "msg", "type"}]` nami
 
 from __future__ import annotations
 
-from fourfold.errors import BadRequest, NotFound, ValidationFailed
+from fourfold.errors import InvalidCursor as InvalidCursor
+from fourfold.errors import InvalidField as InvalidField
+from fourfold.errors import NotFound
 
 CUSTOMER_NOT_FOUND = "customer not found"
 """The one detail for a missing and for another partner's customer, so neither leaks."""
@@ -19,17 +21,3 @@ CUSTOMER_NOT_FOUND = "customer not found"
 class CustomerNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__(CUSTOMER_NOT_FOUND)
-
-
-class InvalidCursor(BadRequest):
-    code = "invalid_cursor"
-
-    def __init__(self, msg: str) -> None:
-        super().__init__([{"loc": ["query", "cursor"], "msg": msg, "type": "value_error"}])
-
-
-class InvalidField(ValidationFailed):
-    """A value that passed its type but not a rule that spans the request (e.g. from ≤ to)."""
-
-    def __init__(self, where: str, field: str, msg: str) -> None:
-        super().__init__([{"loc": [where, field], "msg": msg, "type": "value_error"}])

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fourfold.errors import BadRequest, FourfoldError, NotFound, ValidationFailed
+from fourfold.errors import Conflict as Conflict
+from fourfold.errors import InvalidCursor as InvalidCursor
+from fourfold.errors import InvalidField as InvalidField
+from fourfold.errors import NotFound, ValidationFailed
 
 
 class EntryNotFound(NotFound):
@@ -38,25 +41,6 @@ class DisputeNotFound(NotFound):
 class ProgramNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("program version not found")
-
-
-class Conflict(FourfoldError):
-    status_code = 409
-    code = "conflict"
-
-
-class InvalidCursor(BadRequest):
-    code = "invalid_cursor"
-
-    def __init__(self, msg: str) -> None:
-        super().__init__([{"loc": ["query", "cursor"], "msg": msg, "type": "value_error"}])
-
-
-class InvalidField(ValidationFailed):
-    """A value that passed its type but not a rule that spans the request (e.g. from < to)."""
-
-    def __init__(self, where: str, field: str, msg: str) -> None:
-        super().__init__([{"loc": [where, field], "msg": msg, "type": "value_error"}])
 
 
 class InvalidProgram(ValidationFailed):

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fourfold.errors import BadRequest, FourfoldError, NotFound, ValidationFailed
-
-
-class Conflict(FourfoldError):
-    status_code = 409
-    code = "conflict"
+from fourfold.errors import Conflict as Conflict
+from fourfold.errors import InvalidCursor as InvalidCursor
+from fourfold.errors import InvalidField as InvalidField
+from fourfold.errors import NotFound, ValidationFailed
 
 
 class NudgeClosed(Conflict):
@@ -45,18 +43,6 @@ class ChannelNotFound(NotFound):
 class DeliveryNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("delivery not found")
-
-
-class InvalidCursor(BadRequest):
-    code = "invalid_cursor"
-
-    def __init__(self, msg: str) -> None:
-        super().__init__([{"loc": ["query", "cursor"], "msg": msg, "type": "value_error"}])
-
-
-class InvalidField(ValidationFailed):
-    def __init__(self, where: str, field: str, msg: str) -> None:
-        super().__init__([{"loc": [where, field], "msg": msg, "type": "value_error"}])
 
 
 class InvalidRules(ValidationFailed):
