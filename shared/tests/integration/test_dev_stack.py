@@ -165,6 +165,24 @@ def _until_banner(dev: subprocess.Popen[str], timeout: float = 400) -> str:
     raise AssertionError("no banner in time:\n" + "".join(lines))
 
 
+def test_a_stack_whose_output_pipe_closed_still_stops_everything(state_dir: Path) -> None:
+    """Whoever read `fourfold dev` went away (a closed pipe: its prints raise BrokenPipeError);
+    Ctrl-C must still stop the services and the infrastructure."""
+    offset = _free_offset()
+    dev = _dev(state_dir, offset, "--history-days", "0")
+    try:
+        _until_banner(dev)
+        ports = [*_infra_ports(state_dir), GATEWAY_PORT + offset, 8001 + offset]
+        assert dev.stdout is not None
+        dev.stdout.close()
+        os.killpg(dev.pid, signal.SIGINT)
+        dev.wait(timeout=90)
+        _gone(state_dir, ports)
+    finally:
+        if dev.poll() is None:
+            os.killpg(dev.pid, signal.SIGKILL)
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1].split()[0]

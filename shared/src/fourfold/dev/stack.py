@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 from pydantic import SecretStr
@@ -203,7 +203,7 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
     except KeyboardInterrupt:
         pass
     except Exception as exc:
-        print(f"\nfourfold dev: start failed: {exc}", file=sys.stderr)
+        _tell(f"\nfourfold dev: start failed: {exc}", stream=sys.stderr)
         code = 1
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -213,7 +213,7 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
         clock.catch_up()
         signal.signal(signal.SIGINT, previous_sigint)
         signal.signal(signal.SIGTERM, previous_sigterm)
-        print("fourfold dev: everything stopped.", flush=True)
+        _tell("fourfold dev: everything stopped.")
     return code
 
 
@@ -222,7 +222,14 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _step(message: str) -> None:
-    print(f"fourfold dev: {message}", flush=True)
+    _tell(f"fourfold dev: {message}")
+
+
+def _tell(text: str, *, stream: TextIO | None = None) -> None:
+    """Print, but never let a closed terminal or pipe (BrokenPipeError) cut the stop short:
+    the servers must be stopped whether or not anyone still reads us."""
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=stream or sys.stdout, flush=True)
 
 
 @dataclass(frozen=True)
@@ -311,7 +318,7 @@ def _stopping(server: Any, name: str) -> None:
     try:
         server.stop()
     except Exception as exc:  # keep stopping the others
-        print(f"fourfold dev: stopping {name} failed: {exc}", file=sys.stderr)
+        _tell(f"fourfold dev: stopping {name} failed: {exc}", stream=sys.stderr)
 
 
 def _prepare_state(state_dir: Path, *, keep: bool) -> None:
