@@ -133,6 +133,9 @@ class Contract:
             at = at_time(
                 self.start + timedelta(days=age), 10 + self._rng(f"move{age}").randrange(7)
             )
+            # Two moves on one day must keep their order once sorted by time: each change's
+            # previous_* is what the one before it left.
+            at = max(at, changes[-1].at + timedelta(minutes=1))
             before = terms
             if kind == "addon":
                 addon = self._rng("addon").choice(sorted(ADDONS))
