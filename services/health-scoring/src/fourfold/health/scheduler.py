@@ -9,50 +9,29 @@ clock for `now`, so tests drive it with a ManualClock and call `recompute_due` d
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable
 from datetime import datetime
+from typing import Unpack
 
-from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from fourfold.clock import Clock
 from fourfold.health import repository
 from fourfold.health.domain.scorecard import Scorecard
 from fourfold.health.metrics import SCHEDULED_RECOMPUTES
 from fourfold.health.rescoring import changed_events, rescore
 from fourfold.kafka.outbox import stage
-from fourfold.service.stopping import every_interval_until_stopped
-
-log = logging.getLogger(__name__)
+from fourfold.service.scheduled import PassShell, ScheduledPass
 
 
-class Recomputer:
+class Recomputer(ScheduledPass):
     """Rescores due customers on an interval; `stop()` ends the loop after the chunk in hand."""
 
-    def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        outbox: Table,
-        scorecard: Scorecard,
-        clock: Clock,
-        interval_s: float,
-        batch_size: int = 500,
-        on_committed: Callable[[], None] | None = None,
-    ) -> None:
-        self._sessions = sessions
-        self._outbox = outbox
-        self._scorecard = scorecard
-        self._clock = clock
-        self._interval_s = interval_s
-        self._batch_size = batch_size
-        self._on_committed = on_committed
-        self._stopping = asyncio.Event()
+    default_batch_size = 500
+    failure = "scheduled recompute failed; retrying next interval"
 
-    def stop(self) -> None:
-        self._stopping.set()
+    def __init__(self, *, scorecard: Scorecard, **shell: Unpack[PassShell]) -> None:
+        super().__init__(**shell)
+        self._scorecard = scorecard
+
+    async def run_pass(self, now: datetime) -> int:
+        return await self.recompute_due(now)
 
     async def recompute_due(self, now: datetime) -> int:
         """Rescore every customer due by `now`; return how many were rescored."""
@@ -73,16 +52,5 @@ class Recomputer:
             )
             events = changed_events(evaluations)
             await stage(session, self._outbox, events)
-        if events and self._on_committed is not None:
-            self._on_committed()
+        self.committed(bool(events))
         return len(due)
-
-    async def run(self) -> None:
-        """Recompute, then wait `interval_s`, until stopped; a failure is logged and retried."""
-        await every_interval_until_stopped(
-            self._stopping,
-            self._interval_s,
-            lambda: self.recompute_due(self._clock.now()),
-            log=log,
-            failure="scheduled recompute failed; retrying next interval",
-        )

@@ -11,55 +11,34 @@ loop asks the injected clock for `now`, so tests drive it with a ManualClock and
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable
 from datetime import datetime
+from typing import Unpack
 
-from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from fourfold.clock import Clock
 from fourfold.events import Envelope
 from fourfold.kafka.outbox import stage
 from fourfold.notifications import dispatch, repository
 from fourfold.notifications.evaluation import Ruleset, changing, reevaluate
 from fourfold.notifications.metrics import SCHEDULED_EVALUATIONS
-from fourfold.service.stopping import every_interval_until_stopped
-
-log = logging.getLogger(__name__)
+from fourfold.service.scheduled import PassShell, ScheduledPass
 
 
-class Evaluator:
+class Evaluator(ScheduledPass):
     """Re-evaluates all snapshots on an interval; `stop()` ends the loop after the chunk."""
 
-    def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        outbox: Table,
-        ruleset: Ruleset,
-        clock: Clock,
-        interval_s: float,
-        batch_size: int = 1000,
-        on_committed: Callable[[], None] | None = None,
-    ) -> None:
-        self._sessions = sessions
-        self._outbox = outbox
-        self._ruleset = ruleset
-        self._clock = clock
-        self._interval_s = interval_s
-        self._batch_size = batch_size
-        self._on_committed = on_committed
-        self._stopping = asyncio.Event()
+    default_batch_size = 1_000
+    failure = "scheduled evaluation failed; retrying next interval"
 
-    def stop(self) -> None:
-        self._stopping.set()
+    def __init__(self, *, ruleset: Ruleset, **shell: Unpack[PassShell]) -> None:
+        super().__init__(**shell)
+        self._ruleset = ruleset
+
+    async def run_pass(self, now: datetime) -> int:
+        return await self.evaluate_all(now)
 
     async def evaluate_all(self, now: datetime) -> int:
         """Evaluate every snapshot at `now`, then send due digests; return snapshots seen."""
         total, after = 0, None
-        while not self._stopping.is_set():
+        while not self.stopping:
             count, after = await self._chunk(now, after)
             total += count
             if count < self._batch_size:
@@ -78,23 +57,11 @@ class Evaluator:
                 locked = await repository.lock_free_snapshots(session, due)
                 events = await reevaluate(session, locked, ruleset=self._ruleset, now=now)
                 await stage(session, self._outbox, events)
-        if events and self._on_committed is not None:
-            self._on_committed()
+        self.committed(bool(events))
         return len(chunk), chunk[-1].customer_id if chunk else after
 
     async def _digests(self, now: datetime) -> int:
         async with self._sessions() as session, session.begin():
             closed = await dispatch.send_due_digests(session, now=now)
-        if closed and self._on_committed is not None:
-            self._on_committed()
+        self.committed(bool(closed))
         return closed
-
-    async def run(self) -> None:
-        """Evaluate, then wait `interval_s`, until stopped; a failure is logged and retried."""
-        await every_interval_until_stopped(
-            self._stopping,
-            self._interval_s,
-            lambda: self.evaluate_all(self._clock.now()),
-            log=log,
-            failure="scheduled evaluation failed; retrying next interval",
-        )
