@@ -24,7 +24,7 @@ $(VENV)/.synced: uv.lock pyproject.toml shared/pyproject.toml services/*/pyproje
 
 install: $(VENV)/.synced ## Install the locked workspace into .venv
 
-dev: install ## Run everything on embedded broker + PostgreSQL with a demo feed (Ctrl-C stops; KEEP_STATE=1 keeps the database)
+dev: install ## Run everything on embedded broker + PostgreSQL with a simulated vendor on a fast clock (Ctrl-C stops; KEEP_STATE=1 keeps the database)
 	$(PY) -m fourfold.cli dev $(if $(filter 1 yes true,$(KEEP_STATE)),--keep-state)
 
 test: install ## Run every test (unit, integration on the real broker and PostgreSQL, deploy checks)
