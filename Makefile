@@ -36,7 +36,7 @@ test-unit: install ## Only the fast tests without I/O
 test-integration: install ## Only the tests on the real broker and PostgreSQL
 	$(PYTEST) -m integration
 
-test-e2e: install ## Only the cross-service tests (ingest -> health-scoring)
+test-e2e: install ## Only the cross-service tests (all four services; a compressed simulated month)
 	$(PYTEST) -m e2e tests/e2e
 
 lint: install ## ruff check, ruff format --check, mypy strict
