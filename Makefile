@@ -24,8 +24,8 @@ $(VENV)/.synced: uv.lock pyproject.toml shared/pyproject.toml services/*/pyproje
 
 install: $(VENV)/.synced ## Install the locked workspace into .venv
 
-dev: install ## Run everything on embedded broker + PostgreSQL with a demo feed (Ctrl-C stops; KEEP_STATE=1 keeps the database)
-	$(PY) -m fourfold.cli dev $(if $(filter 1 yes true,$(KEEP_STATE)),--keep-state)
+dev: install ## Run everything on embedded broker + PostgreSQL with a simulated vendor on a fast clock (Ctrl-C stops; KEEP_STATE=1 keeps the database; SECONDS_PER_DAY=10 sets the pace)
+	$(PY) -m fourfold.cli dev $(if $(filter 1 yes true,$(KEEP_STATE)),--keep-state) $(if $(SECONDS_PER_DAY),--seconds-per-day $(SECONDS_PER_DAY))
 
 test: install ## Run every test (unit, integration on the real broker and PostgreSQL, deploy checks)
 	$(PYTEST)
@@ -36,7 +36,7 @@ test-unit: install ## Only the fast tests without I/O
 test-integration: install ## Only the tests on the real broker and PostgreSQL
 	$(PYTEST) -m integration
 
-test-e2e: install ## Only the cross-service tests (ingest -> health-scoring)
+test-e2e: install ## Only the cross-service tests (all four services; a compressed simulated month)
 	$(PYTEST) -m e2e tests/e2e
 
 lint: install ## ruff check, ruff format --check, mypy strict

@@ -2,8 +2,9 @@
 state dir and ports.
 
 One stack runs for the module: a second start is refused without harm, the CLI's tokens are
-accepted, the printed curl example changes the partner's data, demo customers have trends,
-and Ctrl-C stops everything cleanly (last test). A start that fails stops what it started.
+accepted, the banner's three commands show the simulated partner's book, ledger balance and
+open nudges, scores move on the demo clock, and Ctrl-C stops everything cleanly (last test).
+A start that fails stops what it started.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import os
 import random
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -28,13 +28,18 @@ from typing import Any
 import httpx
 import pytest
 
+from fourfold.dev.banner import BANNER_END, commands_in
+from fourfold.dev.simulation import showcase_partner
 from fourfold.dev.stack import GATEWAY_PORT, SERVICES, _available
 from fourfold.infra.process import port_open
+from fourfold.simulator.archetypes import Archetype
+from fourfold.simulator.vendor import build_vendor
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 HOST = "127.0.0.1"
-BANNER_END = "A demo feed posts"
+SIMULATION = ("--seed", "3", "--partners", "12", "--customers", "120", "--history-days", "35")
+"""The module's stack: a smaller vendor than the default, on the default clock."""
 
 
 @contextlib.contextmanager
@@ -303,7 +308,7 @@ class Stack:
 def stack() -> Iterator[Stack]:
     with _outside_pytest_tmp() as state_dir:
         offset = _free_offset()
-        dev = _dev(state_dir, offset)
+        dev = _dev(state_dir, offset, *SIMULATION)
         try:
             yield Stack(dev, state_dir, offset, _until_banner(dev))
         finally:
@@ -312,6 +317,18 @@ def stack() -> Iterator[Stack]:
                 dev.communicate(timeout=90)
             if dev.stdout is not None:
                 dev.stdout.close()
+
+
+def _vendor() -> Any:
+    """The vendor the module's stack simulates (same seed and size)."""
+    return build_vendor(seed=3, partners=12, customers=120)
+
+
+def _partner(stack: Stack) -> str:
+    """The partner the banner shows: the simulation's own choice, derived here the same way."""
+    partner = showcase_partner(_vendor(), days_in=35)
+    assert f"as partner {partner}" in stack.banner
+    return partner
 
 
 def test_a_second_dev_says_where_the_first_runs_and_leaves_it_alone(stack: Stack) -> None:
@@ -326,24 +343,38 @@ def test_a_second_dev_says_where_the_first_runs_and_leaves_it_alone(stack: Stack
     assert stack.process.poll() is None
 
 
-def test_the_banner_gives_a_token_per_demo_partner_for_the_gateway(stack: Stack) -> None:
+def test_the_banner_gives_the_gateway_its_docs_and_a_partner_and_an_admin_token(
+    stack: Stack,
+) -> None:
     tokens = stack.tokens()
     assert f"gateway         {stack.gateway}" in stack.banner
-    for partner in ("northwind-msp", "contoso-reseller", "fabrikam-cloud"):
-        token = tokens[partner.upper().replace("-", "_") + "_TOKEN"]
-        book = httpx.get(
-            f"{stack.gateway}/v1/partners/{partner}/customers",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert book.status_code == 200, book.text
-        assert book.json()["items"], partner
+    assert f"{stack.gateway}/docs" in stack.banner
+    assert httpx.get(f"{stack.gateway}/docs").status_code == 200
+    partner = _partner(stack)
+    book = httpx.get(
+        f"{stack.gateway}/v1/partners/{partner}/customers",
+        headers={"Authorization": f"Bearer {tokens['PARTNER_TOKEN']}"},
+    )
+    assert book.status_code == 200, book.text
+    other = next(p.partner_id for p in _vendor().partners if p.partner_id != partner)
+    foreign = httpx.get(
+        f"{stack.gateway}/v1/partners/{other}/customers",
+        headers={"Authorization": f"Bearer {tokens['PARTNER_TOKEN']}"},
+    )
+    assert foreign.status_code == 404  # a partner token sees its own partner only
+    admin = httpx.get(
+        f"{stack.gateway}/v1/partners/{other}/customers",
+        headers={"Authorization": f"Bearer {tokens['ADMIN_TOKEN']}"},
+    )
+    assert admin.status_code == 200, admin.text
 
 
 def test_cli_tokens_are_accepted_by_the_running_stack(stack: Stack) -> None:
+    partner = _partner(stack)
     issued = subprocess.run(
         [
             *(sys.executable, "-m", "fourfold.cli", "token", "issue", "--role", "partner"),
-            *("--partner-id", "contoso-reseller", "--subject", "me", "--ttl-days", "1"),
+            *("--partner-id", partner, "--subject", "me"),
         ],
         env=_env(stack.state_dir),
         capture_output=True,
@@ -352,67 +383,67 @@ def test_cli_tokens_are_accepted_by_the_running_stack(stack: Stack) -> None:
     )
     token = issued.stdout.strip()
     book = httpx.get(
-        f"{stack.url('health-scoring')}/v1/partners/contoso-reseller/customers",
+        f"{stack.url('health-scoring')}/v1/partners/{partner}/customers",
         headers={"Authorization": f"Bearer {token}"},
     )
     assert book.status_code == 200, book.text
     assert "dev stack" in issued.stderr
 
 
-def test_demo_customers_have_7_and_30_day_trends(stack: Stack) -> None:
-    admin = {"Authorization": f"Bearer {stack.tokens()['ADMIN_TOKEN']}"}
-    items = []
-    for partner in ("northwind-msp", "contoso-reseller", "fabrikam-cloud"):
-        url = f"{stack.url('health-scoring')}/v1/partners/{partner}/customers"
-        items += httpx.get(url, headers=admin).json()["items"]
-    assert len(items) == 12
-    assert [i["customer_id"] for i in items if i["trend_7d"] is None] == []
-    assert [i["customer_id"] for i in items if i["trend_30d"] is None] == []
-
-
-def _example_commands(banner: str) -> list[str]:
-    """The curl commands of the banner's example, joined across continuation lines."""
-    example = banner[banner.index("Try it as partner") :]
-    commands, current = [], ""
-    for raw in example.splitlines()[1:]:
-        line = raw.strip()
-        if line.startswith("#") or not line:
-            continue
-        current += line.removesuffix("\\") + " "
-        if not line.endswith("\\"):
-            if current.startswith("curl"):
-                commands.append(current)
-            current = ""
-    return commands
-
-
-def test_the_printed_example_visibly_changes_the_partners_data(stack: Stack) -> None:
-    commands = _example_commands(stack.banner)
-    before_get, post, after_get, book = commands
+def _run(stack: Stack, command: str) -> Any:
     env = {**os.environ, **stack.tokens()}
+    done = subprocess.run(
+        ["bash", "-c", command], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout)
 
-    def run(command: str) -> Any:
-        done = subprocess.run(
-            ["bash", "-c", command], env=env, capture_output=True, text=True, check=True
-        )
-        return json.loads(done.stdout)
 
-    before = run(before_get)["signals"]
-    accepted = run(post)
-    assert accepted["accepted"] == 1, accepted
-    deadline = time.monotonic() + 30
+def test_the_three_commands_show_the_partners_book_balance_and_open_nudges(
+    stack: Stack,
+) -> None:
+    """Run as printed: the book lists the partner's simulated customers, the ledger has
+    accrued, and a customer the simulation stalls in Implement has an open nudge."""
+    book_cmd, balance_cmd, nudges_cmd = commands_in(stack.banner)
+    partner = _partner(stack)
+    vendor = _vendor()
+    customers = {c.customer_id: c for c in vendor.customers if c.partner_id == partner}
+    book = _run(stack, book_cmd)["items"]
+    assert book
+    assert {item["customer_id"] for item in book} <= set(customers)
+    balance = _run(stack, balance_cmd)["currencies"]
+    assert [line["currency"] for line in balance] == [vendor_currency(vendor, partner)]
+    assert float(balance[0]["total"]) > 0
+    stalled = {cid for cid, c in customers.items() if c.archetype is Archetype.STALLS_IN_IMPLEMENT}
+
+    def stalled_nudge() -> bool:
+        nudges = _run(stack, nudges_cmd)["items"]
+        return any(n["rule"] == "implement_stalled" and n["customer_id"] in stalled for n in nudges)
+
+    _eventually(stalled_nudge, timeout=120, what="an open implement_stalled nudge of a staller")
+
+
+def _eventually(condition: Any, *, timeout: float, what: str) -> None:
+    """Poll `condition` (a state, never a duration) until it holds; fail naming `what`."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        after = run(after_get)["signals"]
-        if after["failed_payments"] > before["failed_payments"]:
-            break
-        time.sleep(0.2)
-    else:
-        raise AssertionError(f"the example changed nothing: {before} -> {after}")
-    assert after["past_due"] is True
-    assert shlex.split(before_get) == shlex.split(after_get)
-    items = run(book)["items"]
-    assert items
-    assert all(i["trend_7d"] is not None and i["trend_30d"] is not None for i in items)
+        if condition():
+            return
+        time.sleep(1)
+    raise AssertionError(f"no {what} within {timeout} s")
+
+
+def vendor_currency(vendor: Any, partner: str) -> str:
+    return str(next(p.currency for p in vendor.partners if p.partner_id == partner))
+
+
+def test_scores_move_on_the_demo_clock(stack: Stack) -> None:
+    """A simulated week passes in about 70 s: the book's 7-day trends appear."""
+    book_cmd = commands_in(stack.banner)[0]
+
+    def trended() -> bool:
+        return any(item["trend_7d"] is not None for item in _run(stack, book_cmd)["items"])
+
+    _eventually(trended, timeout=240, what="a 7-day trend in the partner's book")
 
 
 def test_ctrl_c_stops_services_then_infrastructure_without_errors(stack: Stack) -> None:

@@ -1,1 +1,1 @@
-"""`make dev`: the whole system on embedded parts, with a demo feed."""
+"""`make dev`: the whole system on embedded parts, with a simulated vendor on a fast clock."""

@@ -1,22 +1,21 @@
-"""Run one service for `make dev`: its app factory, on the dev stack's shared clock.
+"""Run one service for `make dev`: its app factory under uvicorn.
 
     python -m fourfold.dev.serve fourfold.health.app --port 8002
 
-Every service module has `create_app(settings=None, clock=None)`; this calls it with a
-`DevClock` on the state dir from settings, under uvicorn exactly as
-`uvicorn MODULE:create_app --factory` would (same logging set-up, same signals).
+Every service module has `create_app(settings=None, clock=None)`; this calls it with
+neither, so the service builds its settings from the environment and its clock with
+`fourfold.clock.clock_from(settings)`: the dev stack's demo clock (`FOURFOLD_CLOCK_*`, see
+fourfold.dev.clock) is the same mechanism as production's system clock. It runs under
+uvicorn exactly as `uvicorn MODULE:create_app --factory` would (same logging set-up, same
+signals).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-from typing import Any
 
 import uvicorn
-
-from fourfold.dev.clock import DevClock
-from fourfold.settings import FourfoldSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,12 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     create_app = importlib.import_module(args.module).create_app
-    clock = DevClock(FourfoldSettings().state_dir)
-
-    def factory() -> Any:
-        return create_app(clock=clock)
-
-    uvicorn.run(factory, factory=True, host=args.host, port=args.port)
+    uvicorn.run(create_app, factory=True, host=args.host, port=args.port)
     return 0
 
 

@@ -1,10 +1,10 @@
-"""`make dev`: embedded broker and PostgreSQL, every service, and the demo feed.
+"""`make dev`: embedded broker and PostgreSQL, every service, the gateway and the simulator.
 
 One stack per state dir: a lock in `<state_dir>/dev/` (fourfold.dev.state) makes a second
 `make dev` say where the running one is and exit 1 without touching it. Every piece is
 registered for stopping the moment it has started, so a start that fails part-way stops
 what it started. The servers run in their own process groups: Ctrl-C (or SIGTERM) reaches
-this process only, which stops the demo feed, then the services, then PostgreSQL and the
+this process only, which stops the simulator, then the services, then PostgreSQL and the
 broker, so no service sees its infrastructure vanish while it is still shutting down.
 
 The state is fresh on every start (the database, the logs, the token secret) because the
@@ -37,10 +37,11 @@ import httpx
 from pydantic import SecretStr
 
 from fourfold.auth import Role, issue_token
-from fourfold.clock import SystemClock
-from fourfold.dev.clock import DevClock
-from fourfold.dev.demo_feed import PARTNERS, DemoFeed, ingest_client, waiting_for_scores
+from fourfold.clock import Clock, SystemClock
+from fourfold.dev.banner import Banner
+from fourfold.dev.clock import DEFAULT_SECONDS_PER_DAY
 from fourfold.dev.openapi import combined_openapi
+from fourfold.dev.simulation import DEFAULT_HISTORY_DAYS, DevOptions, Simulation, plan_simulation
 from fourfold.dev.state import (
     DevLock,
     RunRecord,
@@ -54,11 +55,15 @@ from fourfold.infra.postgres import EmbeddedPostgres
 from fourfold.infra.process import ServerProcess, port_open
 from fourfold.logs import configure_logging
 from fourfold.settings import DEV_AUTH_SECRET, FourfoldSettings
+from fourfold.simulator.command import post_live
+from fourfold.simulator.settings import SimulatorSettings
 
 log = logging.getLogger("fourfold.dev")
 
 HOST = "127.0.0.1"
 TOKEN_TTL = timedelta(days=7)
+"""Real time a printed token lasts (more simulated time on the fast clock)."""
+MAX_TOKEN_TTL = timedelta(days=365 * 100)
 
 
 @dataclass(frozen=True)
@@ -98,13 +103,14 @@ def _available(spec: ServiceSpec) -> bool:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fourfold dev",
-        description="Run every service on an embedded broker and PostgreSQL, with a demo feed.",
+        description="Run every service on an embedded broker and PostgreSQL, with the gateway "
+        "and a simulated vendor on a fast clock.",
     )
     parser.add_argument(
         "--keep-state",
         action="store_true",
-        help="keep the database and token secret of the last run (default: start fresh; "
-        "the broker is memory-only, so its topics always start empty)",
+        help="keep the database, token secret and simulated time of the last run (default: "
+        "start fresh; the broker is memory-only, so its topics always start empty)",
     )
     parser.add_argument(
         "--port-offset",
@@ -116,23 +122,67 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--history-days",
         type=int,
-        default=45,
-        help="days of demo history replayed before the banner (0: none)",
+        default=DEFAULT_HISTORY_DAYS,
+        help="simulated days before the clock's start, sent at once (default %(default)s)",
+    )
+    parser.add_argument(
+        "--seconds-per-day",
+        type=float,
+        default=DEFAULT_SECONDS_PER_DAY,
+        help="real seconds per simulated day (default %(default)s; 86400: real time)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="the simulation's seed")
+    parser.add_argument("--partners", type=int, default=36, help="simulated partners")
+    parser.add_argument("--customers", type=int, default=300, help="simulated customers")
+    parser.add_argument(
+        "--stripe",
+        action="store_true",
+        help="the simulator sends billing events as signed Stripe webhooks",
     )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`fourfold dev`: parse the options and run `dev`."""
     args = _parser().parse_args(argv)
+    return dev(**vars(args))
+
+
+def dev(
+    *,
+    keep_state: bool = False,
+    port_offset: int = 0,
+    history_days: int = DEFAULT_HISTORY_DAYS,
+    seconds_per_day: float = DEFAULT_SECONDS_PER_DAY,
+    seed: int = 1,
+    partners: int = 36,
+    customers: int = 300,
+    stripe: bool = False,
+) -> int:
+    """Run the whole system on this machine until Ctrl-C; return the exit code."""
+    options = DevOptions(
+        keep_state=keep_state,
+        port_offset=port_offset,
+        history_days=history_days,
+        seconds_per_day=seconds_per_day,
+        seed=seed,
+        partners=partners,
+        customers=customers,
+        stripe=stripe,
+    )
+    problem = options.problem()
+    if problem is not None:
+        print(f"fourfold dev: {problem}", file=sys.stderr)
+        return 2
     settings = FourfoldSettings()
     configure_logging(service="dev", level="INFO", json=False)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per demo-feed request
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per simulator request
     lock = DevLock.acquire(settings.state_dir)
     if lock is None:
         _say_already_running(settings.state_dir)
         return 1
     try:
-        return _run(settings, args, lock)
+        return _run(settings, options, lock)
     finally:
         lock.release()
 
@@ -148,11 +198,11 @@ def _say_already_running(state_dir: Path) -> None:
     )
 
 
-def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) -> int:
+def _run(settings: FourfoldSettings, options: DevOptions, lock: DevLock) -> int:
     state_dir = settings.state_dir.resolve()
     _stop_leftovers(state_dir)
-    specs = [replace(s, port=s.port + args.port_offset) for s in SERVICES if _available(s)]
-    gateway_port = GATEWAY_PORT + args.port_offset
+    specs = [replace(s, port=s.port + options.port_offset) for s in SERVICES if _available(s)]
+    gateway_port = GATEWAY_PORT + options.port_offset
     ports = [("gateway", gateway_port), *((s.name, s.port) for s in specs)]
     busy = [f"{name} ({port})" for name, port in ports if port_open(HOST, port)]
     if busy:
@@ -163,23 +213,21 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
             file=sys.stderr,
         )
         return 1
-    _prepare_state(state_dir, keep=args.keep_state)
+    _prepare_state(state_dir, keep=options.keep_state)
     if "auth_secret" not in settings.model_fields_set or (
         settings.auth_secret.get_secret_value() == DEV_AUTH_SECRET
     ):
         # The services get URLs, so they refuse the public default: the stack's own secret,
         # kept in the state dir for `fourfold token issue`, never printed.
-        secret = load_or_create_secret(state_dir, fresh=not args.keep_state)
+        secret = load_or_create_secret(state_dir, fresh=not options.keep_state)
         settings.auth_secret = SecretStr(secret)
-    clock = DevClock(state_dir)
-    clock.catch_up()
-    replay = not args.keep_state and args.history_days > 0
-    if replay:
-        clock.start_behind(timedelta(days=args.history_days + 1))
+    simulation = plan_simulation(state_dir, options, now=SystemClock().now())
     lock.begin_record(SystemClock().now().isoformat())
     previous_sigint = signal.getsignal(signal.SIGINT)
     previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     stack = contextlib.ExitStack()
+    clock = simulation.clock.clock()
+    stack.callback(simulation.save, state_dir, clock)
     code = 0
     try:
         infra = _start_infrastructure(stack, state_dir, lock)
@@ -188,7 +236,11 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
             "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": infra.broker.bootstrap_servers,
             "FOURFOLD_DATABASE_URL": infra.postgres.url(),
             "FOURFOLD_STATE_DIR": str(state_dir),
+            **simulation.clock.env(),
+            **simulation.clock.intervals_env(),
         }
+        if options.stripe:
+            env["FOURFOLD_INGEST_STRIPE_WEBHOOK_SECRET"] = simulation.stripe_secret
         for spec in specs:
             _step(f"starting {spec.name} on {spec.url}")
             service = _service_process(spec, env, state_dir)
@@ -198,7 +250,7 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
         gateway = _start_gateway(
             stack, state_dir, lock, specs, gateway_port, settings.max_body_bytes
         )
-        run = _Run(settings, args, clock, specs, infra, lock, replay, gateway.url)
+        run = _Run(settings, options, simulation, clock, specs, infra, lock, gateway.url)
         asyncio.run(run.serve())
     except KeyboardInterrupt:
         pass
@@ -210,7 +262,6 @@ def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) ->
             signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
         _step("stopping: the gateway and the services first, then postgres and the broker")
         stack.close()
-        clock.catch_up()
         signal.signal(signal.SIGINT, previous_sigint)
         signal.signal(signal.SIGTERM, previous_sigterm)
         _tell("fourfold dev: everything stopped.")
@@ -349,27 +400,28 @@ def _ready(spec: ServiceSpec) -> bool:
 
 
 class _Run:
-    """The running stack: replay the demo history, print the banner, feed until stopped."""
+    """The running stack: start the simulator, wait until the showcased partner has data,
+    print the banner, simulate until stopped."""
 
     def __init__(
         self,
         settings: FourfoldSettings,
-        args: argparse.Namespace,
-        clock: DevClock,
+        options: DevOptions,
+        simulation: Simulation,
+        clock: Clock,
         specs: list[ServiceSpec],
         infra: _Infrastructure,
         lock: DevLock,
-        replay: bool,
         gateway: str,
     ) -> None:
         self.gateway = gateway
         self.settings = settings
-        self.args = args
+        self.options = options
+        self.simulation = simulation
         self.clock = clock
         self.urls = {spec.name: spec.url for spec in specs}
         self.infra = infra
         self.lock = lock
-        self.replay = replay
 
     async def serve(self) -> None:
         stop = asyncio.Event()
@@ -385,154 +437,101 @@ class _Run:
         if not work.cancelled() and work.exception() is not None:
             raise work.exception()  # type: ignore[misc]
 
-    def token(self, role: Role, subject: str, partner_id: str | None = None, **at: Any) -> str:
+    def token(self, role: Role, subject: str, partner_id: str | None = None) -> str:
+        """A token valid `TOKEN_TTL` of real time, however fast the services' clock runs."""
+        ttl = min(MAX_TOKEN_TTL, TOKEN_TTL * self.simulation.clock.speed)
         return issue_token(
             secret=self.settings.auth_secret.get_secret_value(),
             issuer=self.settings.auth_issuer,
             role=role,
             subject=subject,
             partner_id=partner_id,
-            ttl=at.get("ttl", TOKEN_TTL),
-            now=at.get("now") or self.clock.now(),
+            ttl=ttl,
+            now=self.clock.now(),
         )
 
     async def _demo(self) -> None:
-        ingest = self.urls.get("ingest")
-        if ingest is None:
-            self._banner({})
+        if "ingest" not in self.urls:
+            self._banner()
             await asyncio.Event().wait()
             return
-        # Issued on the services' clock, which may still be weeks behind during the replay.
-        life = timedelta(days=self.args.history_days + 2)
-        feed_token = self.token("ingest", "demo-feed", ttl=life)
-        async with ingest_client(ingest, feed_token) as http:
-            feed = DemoFeed(http, now=SystemClock().now(), days_of_history=self.args.history_days)
-            if self.replay:
-                await self._replay(feed)
-            elif self.args.keep_state:
-                feed.assume_created()
-            tokens = self._tokens()
-            example = await self._example(tokens)
-            self._banner(tokens, example, customers=len(feed.book))
-            await feed.live(self.clock)
+        simulator = asyncio.create_task(self._simulate())
+        shown = asyncio.create_task(self._until_partner_has_data())
+        await asyncio.wait({simulator, shown}, return_when=asyncio.FIRST_COMPLETED)
+        if simulator.done():  # it failed (a refused token, ...) before there was data
+            shown.cancel()
+            raise RuntimeError(f"the simulator stopped with exit code {simulator.result()}")
+        self._banner()
+        code = await simulator
+        _step(f"the simulation ended (exit code {code}); the services keep running")
+        await asyncio.Event().wait()
 
-    async def _replay(self, feed: DemoFeed) -> None:
-        days = self.args.history_days
-        _step(f"replaying {days} days of demo history (the services' clock walks with it)")
-        health = self.urls.get("health-scoring")
-        if health is None:
-            await feed.replay(self.clock)
+    async def _simulate(self) -> int:
+        """`fourfold simulate` through the gateway, on the stack's clock."""
+        simulation = self.simulation
+        settings = SimulatorSettings(
+            auth_secret=self.settings.auth_secret,
+            simulator_token=SecretStr(self.token("ingest", "simulator")),
+            log_json=False,
+            **simulation.clock.settings(),  # type: ignore[arg-type]
+        )
+        stripe = simulation.stripe_secret if self.options.stripe else None
+        return await post_live(
+            simulation.timeline,
+            ingest_url=self.gateway,
+            settings=settings,
+            clock=self.clock,
+            stripe_secret=stripe,
+            report=lambda text: _step(text.strip().removeprefix("fourfold simulate: ")),
+        )
+
+    async def _until_partner_has_data(self, timeout_s: float = 180.0) -> None:
+        """Until the showcased partner's book lists customers (or `timeout_s` passed)."""
+        partner = self.simulation.partner
+        if "health-scoring" not in self.urls:
             return
-        admin = self.token("admin", "demo-feed", ttl=timedelta(days=days + 2))
-        http, scored = waiting_for_scores(health, admin)
-        async with http:
-            await feed.replay(self.clock, scored)
+        headers = {"Authorization": f"Bearer {self.token('admin', 'dev-stack')}"}
+        url = f"{self.urls['health-scoring']}/v1/partners/{partner}/customers"
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient(headers=headers, timeout=10) as http:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError, ValueError):
+                    book = await http.get(url)
+                    if book.status_code == 200 and book.json()["items"]:
+                        return
+                await asyncio.sleep(0.5)
+        _step(f"{partner} has no scored customers yet; printing the banner anyway")
 
-    def _tokens(self) -> dict[str, str]:
-        tokens = {
-            "INGEST_TOKEN": self.token("ingest", "demo-vendor"),
-            "ADMIN_TOKEN": self.token("admin", "demo-admin"),
-        }
-        for partner in PARTNERS:
-            variable = partner.upper().replace("-", "_") + "_TOKEN"
-            tokens[variable] = self.token("partner", f"demo-{partner}", partner)
-        return tokens
-
-    async def _example(self, tokens: dict[str, str]) -> str:
-        """A curl session that visibly changes the first demo partner's data: its best
-        customer (now, by score) gets a failed payment, dated at the services' clock."""
-        health = self.urls.get("health-scoring")
-        if "ingest" not in self.urls or health is None:
-            return ""
-        gateway = self.gateway
-        partner = PARTNERS[0]
-        variable = partner.upper().replace("-", "_") + "_TOKEN"
-        customer, score = await _example_customer(health, tokens[variable], partner)
-        now = self.clock.now().replace(microsecond=0)
-        stamp = now.strftime("%Y%m%dT%H%M%S")
-        event = (
-            f'{{"specversion":"1.0","id":"curl-{stamp}","source":"https://billing.demo.fourfold.dev",'
-            f'"type":"invoice.payment_failed","time":"{now.isoformat()}",'
-            f'"data":{{"invoice_id":"inv-curl-{stamp}","subscription_id":"sub-{customer}",'
-            f'"customer_id":"{customer}","amount":{{"amount":"400.00","currency":"EUR"}},'
-            f'"attempt":1}}}}'
-        )
-        get = (
-            f'curl -sS {gateway}/v1/customers/{customer}/health -H "Authorization: Bearer '
-            f'${variable}"'
-        )
-        return f"""Try it as partner {partner}: customer {customer} scores {score}, pays on time.
-  {get}
-  # a failed payment for {customer}, dated now (on the services' clock):
-  curl -sS -X POST {gateway}/v1/events -H "Authorization: Bearer $INGEST_TOKEN" \\
-    -H "Content-Type: application/cloudevents+json" \\
-    -d '{event}'
-  # the same GET again: its signals show the failed payment ("failed_payments" one up,
-  # "past_due": true) and its score drops
-  {get}
-  # the partner's book, with its 7- and 30-day trends:
-  curl -sS "{gateway}/v1/partners/{partner}/customers?sort=score" \\
-    -H "Authorization: Bearer ${variable}"
-"""
-
-    def _banner(self, tokens: dict[str, str], example: str = "", *, customers: int = 0) -> None:
+    def _banner(self) -> None:
         infra = self.infra
         state = self.settings.state_dir
-        urls = {
-            "gateway": self.gateway,
-            **self.urls,
+        partner = self.simulation.partner
+        infrastructure = {
             "broker": f"{infra.broker.bootstrap_servers} (embedded Tansu, memory-only)",
             "postgres": infra.postgres.url(),
             "logs": f"{state}/logs/",
         }
-        self.lock.record_urls(urls)
-        kept = (
-            "kept from the last run: --keep-state"
-            if self.args.keep_state
-            else "fresh; make dev KEEP_STATE=1 keeps it"
+        self.lock.record_urls({"gateway": self.gateway, **self.urls, **infrastructure})
+        vendor = self.simulation.vendor
+        how = "billing as Stripe webhooks" if self.options.stripe else "all through /v1/events"
+        tokens = {
+            "PARTNER_TOKEN": self.token("partner", f"demo-{partner}", partner),
+            "ADMIN_TOKEN": self.token("admin", "demo-admin"),
+            "INGEST_TOKEN": self.token("ingest", "demo-vendor"),
+        }
+        banner = Banner(
+            gateway=self.gateway,
+            services=self.urls,
+            infrastructure=infrastructure,
+            tokens=tokens,
+            partner=partner,
+            seconds_per_day=self.simulation.clock.seconds_per_day,
+            simulated=f"{len(vendor.partners)} partners, {len(vendor.customers)} customers, "
+            f"seed {vendor.seed}, {how}",
+            kept=self.options.keep_state,
+            token_days=TOKEN_TTL.days,
         )
-        services = "\n".join(
-            f"  {name:<15} {url}  (for debugging; docs: /docs, metrics: /metrics)"
-            for name, url in self.urls.items()
-        )
-        exports = "\n".join(f"  export {name}={token}" for name, token in tokens.items())
-        print(
-            f"""
-Fourfold is running (Ctrl-C stops everything).
-
-  gateway         {self.gateway}  (every public /v1 route: the one URL to use;
-                  its API: {self.gateway}/docs, {self.gateway}/openapi.json)
-{services}
-  broker          {urls["broker"]}
-  postgres        {urls["postgres"]}  (database {kept})
-  logs            {urls["logs"]}
-
-Tokens, valid {TOKEN_TTL.days} days (`fourfold token issue` signs with this stack's secret
-while it runs, so its tokens work here too):
-{exports}
-
-{example}
-A demo feed posts one simulated day for {customers} customers of {len(PARTNERS)} partners \
-every 2 s.
-""",
-            flush=True,
-        )
-
-
-async def _example_customer(health: str, token: str, partner: str) -> tuple[str, Any]:
-    """The partner's best-scoring customer that is not past due (so a failed payment shows)."""
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=health, headers=headers, timeout=10) as http:
-        book = await http.get(
-            f"/v1/partners/{partner}/customers",
-            params={"sort": "score", "order": "desc", "limit": 200},
-        )
-        items = book.json().get("items", []) if book.status_code == 200 else []
-        for item in items:
-            health_of = await http.get(f"/v1/customers/{item['customer_id']}/health")
-            if health_of.status_code == 200 and not health_of.json()["signals"]["past_due"]:
-                return str(item["customer_id"]), item["score"]
-    return (str(items[0]["customer_id"]), items[0]["score"]) if items else ("cust-000", "-")
+        _tell(banner.text())
 
 
 def _alive(pid: int) -> bool:

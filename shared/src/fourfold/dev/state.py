@@ -5,8 +5,8 @@
     <state_dir>/dev/running.json  pid, start time and URLs of the running stack
     <state_dir>/dev/auth-secret   the stack's token secret (mode 0600), which
                                   `fourfold token issue` signs with while the stack runs
-    <state_dir>/dev/clock-offset  seconds the services' clock runs behind the wall clock
-                                  while the demo history is replayed (see fourfold.dev.clock)
+    <state_dir>/dev/simulation.json  the simulated run's first day and the simulated time it
+                                  reached when the stack stopped (fourfold.dev.simulation)
 
 A second `fourfold dev` on the same state dir finds the lock held, prints the record and
 exits; it never touches the running stack.

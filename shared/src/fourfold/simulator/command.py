@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import httpx
+from pydantic import SecretStr
 
 from fourfold.auth import issue_token
 from fourfold.clock import Clock, clock_from
 from fourfold.logs import configure_logging
 from fourfold.simulator.live import run_live
 from fourfold.simulator.settings import SimulatorSettings
-from fourfold.simulator.sink import IngestPoster, IngestRefused, write_ndjson
+from fourfold.simulator.sink import IngestPoster, IngestRefused, StripePoster, write_ndjson
+from fourfold.simulator.stripe import StripeTimeline
 from fourfold.simulator.timeline import Timeline
 from fourfold.simulator.vendor import build_vendor
 
@@ -47,6 +49,9 @@ late. Same seed and options, same events (byte for byte).
   --prefix TEXT        put TEXT before every partner and customer id (two simulated
                        vendors in one Fourfold)
   --batch-size N       events per POST (default 500)
+  --stripe             live: post subscription and invoice events as signed Stripe
+                       webhooks to /v1/webhooks/stripe (secret FOURFOLD_SIMULATOR_STRIPE_SECRET),
+                       the rest to /v1/events
 
 The live mode authenticates with FOURFOLD_SIMULATOR_TOKEN, or issues itself an ingest token
 with FOURFOLD_AUTH_SECRET. Exit codes: 0 done, 1 ingest refused or rejected events,
@@ -68,11 +73,15 @@ class SimulateOptions:
     history_days: int = 0
     batch_size: int = 500
     prefix: str = ""
+    stripe: bool = False
+    """Live: billing events as Stripe webhooks (`fourfold.simulator.stripe`)."""
 
     def problem(self) -> str | None:
         """What makes these options unusable, in words for the user; None if nothing."""
         if self.out is not None and self.ingest_url is not None:
             return "--out and --ingest-url exclude each other"
+        if self.out is not None and self.stripe:
+            return "--stripe is for the live mode (--ingest-url), not --out"
         minimums = {"days": 1, "partners": 1, "customers": 0, "signup_days": 1, "batch_size": 1}
         for name, low in [*minimums.items(), ("history_days", 0)]:
             value = getattr(self, name)
@@ -100,6 +109,8 @@ def simulate(
         )
         if options.ingest_url is None:
             problem = "give --out FILE or --ingest-url URL (or FOURFOLD_SIMULATOR_INGEST_URL)"
+        elif options.stripe and settings.simulator_stripe_secret is None:
+            problem = "--stripe needs FOURFOLD_SIMULATOR_STRIPE_SECRET (ingest's Stripe secret)"
     if problem is not None:
         report(f"{SHORT_USAGE}fourfold simulate: error: {problem}\n")
         return 2
@@ -123,6 +134,7 @@ def simulate(
         clock=clock,
         days=options.days,
         batch_size=options.batch_size,
+        stripe_secret=_secret(settings.simulator_stripe_secret) if options.stripe else None,
         report=report,
     )
     try:
@@ -168,9 +180,14 @@ async def post_live(
     days: int | None = None,
     batch_size: int = 500,
     transport: httpx.AsyncBaseTransport | None = None,
+    stripe_secret: str | None = None,
     report: Callable[[str], object] | None = None,
 ) -> int:
-    """Post the timeline to ingest as the clock reaches each event; return the exit code."""
+    """Post the timeline to ingest as the clock reaches each event; return the exit code.
+
+    With `stripe_secret`, subscription and invoice events go as Stripe webhooks signed with
+    it (ingest's `FOURFOLD_INGEST_STRIPE_WEBHOOK_SECRET`), the rest as CloudEvents.
+    """
     report = report or _to_stderr
     token = settings.simulator_token
     if token is not None:
@@ -185,18 +202,30 @@ async def post_live(
         )
     async with httpx.AsyncClient(base_url=ingest_url, timeout=30, transport=transport) as http:
         poster = IngestPoster(http, token=bearer, batch_size=batch_size)
-        report(f"simulating from {timeline.start} on the clock, posting to {ingest_url}\n")
+        source: Timeline | StripeTimeline = timeline
+        sink: IngestPoster | StripePoster = poster
+        if stripe_secret is not None:
+            source = StripeTimeline(timeline)
+            sink = StripePoster(poster, secret=stripe_secret, clock=clock)
+        how = " (billing as Stripe webhooks)" if stripe_secret is not None else ""
+        report(f"simulating from {timeline.start} on the clock, posting to {ingest_url}{how}\n")
         try:
-            await run_live(timeline, clock=clock, sink=poster, days=days)
+            await run_live(source, clock=clock, sink=sink, days=days)
         except IngestRefused as exc:
             report(f"fourfold simulate: error: {exc}\n")
             return 1
     delivery = poster.delivery
     report(
         f"posted {delivery.sent} events: {delivery.accepted} accepted, "
-        f"{delivery.duplicates} duplicates, {delivery.rejected} rejected\n"
+        f"{delivery.duplicates} duplicates, {delivery.rejected} rejected"
+        + (f", {delivery.ignored} ignored by the Stripe adapter" if delivery.ignored else "")
+        + "\n"
     )
     return 1 if delivery.rejected else 0
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
 
 
 def _to_stderr(text: str) -> None:
@@ -214,6 +243,9 @@ def parse_options(argv: list[str]) -> SimulateOptions | str:
         name = flag.removeprefix("--").replace("-", "_")
         if not flag.startswith("--") or name not in fields:
             return f"unknown option {flag!r}"
+        if fields[name].type in (bool, "bool"):
+            values[name] = True
+            continue
         if not args:
             return f"{flag} needs a value"
         raw = args.pop(0)

@@ -8,21 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import date
+from typing import Any, Protocol
 
 from fourfold.clock import Clock
 from fourfold.simulator.sink import EventSink
-from fourfold.simulator.timeline import Timeline
+from fourfold.simulator.wire import Planned
 
 log = logging.getLogger(__name__)
+
+
+class Run(Protocol):
+    """A simulated run: `Timeline`, or `StripeTimeline` (the same run, billing as Stripe's)."""
+
+    @property
+    def start(self) -> date: ...
+
+    def events(self, days: int | None = None) -> Iterator[Planned]: ...
+
 
 FLUSH_EVENTS = 1000
 """Due events held at most before they are sent (history goes out in chunks this size)."""
 
 
 async def run_live(
-    timeline: Timeline,
+    timeline: Run,
     *,
     clock: Clock,
     sink: EventSink,

@@ -19,3 +19,10 @@ class SimulatorSettings(FourfoldSettings):
             "Ingest bearer token for the live mode; unset: one is issued with FOURFOLD_AUTH_SECRET."
         ),
     )
+    simulator_stripe_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Signing secret of ingest's Stripe webhook endpoint (its "
+            "FOURFOLD_INGEST_STRIPE_WEBHOOK_SECRET), for `fourfold simulate --stripe`."
+        ),
+    )

@@ -6,11 +6,21 @@ batches (`application/cloudevents-batch+json`) and an ingest token. It waits out
 and it reads the per-event results of a 202 or a 422: a rejected event is counted and logged
 with the fields ingest named, never retried. Any other refusal (a bad token, a body too large)
 is a configuration error and stops the run.
+
+`StripePoster` sends a `StripeTimeline`'s Stripe events one by one to
+`POST /v1/webhooks/stripe`, signed as Stripe signs them (`Stripe-Signature: t=...,v1=...`,
+HMAC-SHA256 of `<t>.<body>` with the endpoint's secret, `t` on the simulator's clock), and
+everything else through an `IngestPoster`, keeping the order of what it is given. The
+adapter's outcomes are counted: `mapped` as accepted, `duplicate` as duplicates, `ignored`
+(a cancellation notice: Fourfold hears of it when Stripe deletes the subscription) apart,
+and `unmapped` or `rejected` as rejected, logged with the adapter's reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -20,6 +30,8 @@ from typing import Any, BinaryIO, Protocol
 import httpx
 import orjson
 
+from fourfold.clock import Clock
+from fourfold.simulator.stripe import is_stripe
 from fourfold.simulator.wire import Planned
 
 log = logging.getLogger(__name__)
@@ -60,13 +72,15 @@ class Delivery:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
+    ignored: int = 0
+    """Stripe events the adapter acknowledged and has no use for (a cancellation notice)."""
     retries: int = 0
     problems: list[str] = field(default_factory=list)
     """The first rejections, with ingest's reasons: a simulator bug or a contract change."""
 
     @property
     def sent(self) -> int:
-        return self.accepted + self.duplicates + self.rejected
+        return self.accepted + self.duplicates + self.rejected + self.ignored
 
 
 class IngestPoster:
@@ -96,17 +110,25 @@ class IngestPoster:
 
     async def _post(self, batch: Sequence[dict[str, Any]]) -> None:
         body = orjson.dumps(list(batch))
+        response = await self.post_until_taken("/v1/events", body, self._headers)
+        self._record(response, batch)
+
+    async def post_until_taken(
+        self, path: str, body: bytes, headers: dict[str, str] | Callable[[], dict[str, str]]
+    ) -> httpx.Response:
+        """POST until the answer is neither a 429/503 nor a connection failure (each waited
+        out); `headers` may be a function, called for each attempt (a fresh signature)."""
         attempt = 0
         while True:
             attempt += 1
+            sent = headers() if callable(headers) else headers
             try:
-                response = await self._http.post("/v1/events", content=body, headers=self._headers)
+                response = await self._http.post(path, content=body, headers=sent)
             except httpx.TransportError as exc:
                 wait, reason = min(MAX_WAIT_S, 0.5 * 2 ** min(attempt, 7)), repr(exc)
             else:
                 if response.status_code not in RETRY_STATUSES:
-                    self._record(response, batch)
-                    return
+                    return response
                 wait = retry_after(response.headers.get("Retry-After"))
                 reason = f"{response.status_code} {response.text[:200]}"
             if self._max_attempts is not None and attempt >= self._max_attempts:
@@ -139,6 +161,66 @@ class IngestPoster:
         log.warning("ingest rejected a simulated event: %s", problem)
         if len(self.delivery.problems) < KEPT_PROBLEMS:
             self.delivery.problems.append(problem)
+
+
+STRIPE_PATH = "/v1/webhooks/stripe"
+
+
+def stripe_signature(body: bytes, *, secret: str, timestamp: int) -> str:
+    """The `Stripe-Signature` header Stripe would send with `body` at `timestamp`."""
+    signed = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={signed.hexdigest()}"
+
+
+class StripePoster:
+    """Stripe events to the Stripe webhook route, signed; the rest through `plain`."""
+
+    def __init__(self, plain: IngestPoster, *, secret: str, clock: Clock) -> None:
+        self._plain = plain
+        self._secret = secret
+        self._clock = clock
+        self.delivery = plain.delivery
+
+    async def send(self, events: Sequence[dict[str, Any]]) -> None:
+        run: list[dict[str, Any]] = []
+        for event in events:
+            if not is_stripe(event):
+                run.append(event)
+                continue
+            if run:
+                await self._plain.send(run)
+                run = []
+            await self._webhook(event)
+        if run:
+            await self._plain.send(run)
+
+    async def _webhook(self, event: dict[str, Any]) -> None:
+        body = orjson.dumps(event)
+
+        def headers() -> dict[str, str]:
+            stamp = int(self._clock.now().timestamp())
+            return {
+                "Content-Type": "application/json",
+                "Stripe-Signature": stripe_signature(body, secret=self._secret, timestamp=stamp),
+            }
+
+        response = await self._plain.post_until_taken(STRIPE_PATH, body, headers)
+        if response.status_code != 200:
+            raise IngestRefused(response.status_code, response.text)
+        receipt = response.json()
+        outcome = receipt.get("outcome")
+        if outcome == "mapped":
+            self.delivery.accepted += 1
+        elif outcome == "duplicate":
+            self.delivery.duplicates += 1
+        elif outcome == "ignored":
+            self.delivery.ignored += 1
+        else:
+            self.delivery.rejected += 1
+            problem = f"{event.get('type')} {event.get('id')}: {outcome}: {receipt.get('reason')}"
+            log.warning("the Stripe adapter did not map a simulated event: %s", problem)
+            if len(self.delivery.problems) < KEPT_PROBLEMS:
+                self.delivery.problems.append(problem)
 
 
 def retry_after(header: str | None, *, default: float = 1.0) -> float:

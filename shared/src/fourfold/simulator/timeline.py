@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from itertools import count
 from typing import Any
@@ -75,11 +75,14 @@ class Timeline:
             self._rng(customer.customer_id, "features").shuffle(order)
             self._feature_order[customer.customer_id] = order
 
+    @property
+    def wire(self) -> Wire:
+        """The run's event builder (its ids are the run's name-based UUIDs)."""
+        return self._wire
+
     def events(self, days: int | None = None, *, first_day: int = 0) -> Iterator[Planned]:
         """Every event from `first_day` on, in time order; forever when `days` is None."""
-        span = count(first_day) if days is None else range(first_day, first_day + days)
-        for n in span:
-            yield from self.day(n)
+        return day_by_day(self.day, days, first_day=first_day)
 
     def day(self, n: int) -> list[Planned]:
         """The events dated day `n`, ordered by time (ties by id, which is stable)."""
@@ -223,6 +226,15 @@ class Timeline:
 
     def _partner_event(self, type_: str, at: datetime, data: dict[str, Any], key: str) -> Planned:
         return self._wire.event(source=PARTNER_SOURCE, type_=type_, at=at, data=data, key=key)
+
+
+def day_by_day(
+    day: Callable[[int], list[Planned]], days: int | None, *, first_day: int = 0
+) -> Iterator[Planned]:
+    """The events of `day(n)` for `days` days from `first_day` (forever when None)."""
+    span = count(first_day) if days is None else range(first_day, first_day + days)
+    for n in span:
+        yield from day(n)
 
 
 def _seats_used(contract: Contract, age: int, seats: int, rng: random.Random) -> int:
