@@ -64,4 +64,3 @@ async def test_stop_before_run_means_no_pass() -> None:
     await asyncio.wait_for(scheduled.run(), 5)
     assert scheduled.seen == []
     assert scheduled.stopping
-

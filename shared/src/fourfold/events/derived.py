@@ -23,7 +23,7 @@ from fourfold.events.bounds import (
     Text,
 )
 from fourfold.events.envelope import Envelope, EventData
-from fourfold.events.money import Money, MoneyTotal
+from fourfold.events.money import MoneyTotal
 
 HEALTH_TOPIC = "customer.health"
 INCENTIVES_TOPIC = "partner.incentives"
@@ -97,7 +97,7 @@ class IncentiveAccruedData(EventData):
     program_id: Identifier
     program_version: Identifier
     rule: Identifier
-    amount: Money
+    amount: MoneyTotal
     source_event_id: Identifier
     period: Identifier
 
@@ -107,7 +107,7 @@ class IncentiveReversedData(EventData):
     reverses_entry_id: Identifier
     partner_id: Identifier
     customer_id: Identifier
-    amount: Money
+    amount: MoneyTotal
     reason: Text
     source_event_id: Identifier
 

@@ -23,7 +23,7 @@ from fourfold.events import (
     IncentiveAccruedData,
     IncentiveReversed,
     IncentiveReversedData,
-    Money,
+    MoneyTotal,
 )
 from fourfold.incentives import repository
 from fourfold.incentives.domain.accrual import CapKey, accrue
@@ -166,7 +166,7 @@ def _row(entry: Entry, period: str) -> dict[str, object]:
 def announce(entry: Entry, period: str, now: datetime) -> Envelope:
     """`incentive.reversed` for a reversal, `incentive.accrued` for the rest; the event id
     is the entry id, so a re-sent event is one event downstream."""
-    amount = Money(amount=entry.amount, currency=entry.currency)
+    amount = MoneyTotal(amount=entry.amount, currency=entry.currency)
     if entry.kind == "reversal" and entry.reverses is not None:
         return IncentiveReversed(
             id=entry.entry_id,
