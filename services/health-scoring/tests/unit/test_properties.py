@@ -216,6 +216,13 @@ subscriptions = st.fixed_dictionaries(
         "mrr": st.none() | st.builds(Money, amounts, st.sampled_from(["EUR", "JPY", "BHD"])),
         "cancel_effective": st.none() | hours,
         "partner_id": st.sampled_from(["p1", NO_PARTNER]),
+        # up to what the input contracts allow (Seats, a usage value's Quantity), so the
+        # derived measures are shown to stay inside the output contract's bounds
+        "seats_bought": st.none() | st.integers(0, 10_000_000),
+        "seats_in_use": st.none() | st.integers(0, 10**12),
+        "active_users": st.dictionaries(days, st.integers(0, 10**12), max_size=40).map(
+            lambda counts: tuple(sorted(counts.items()))
+        ),
     }
 )
 
