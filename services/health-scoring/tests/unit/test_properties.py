@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from fourfold.events import HealthChanged, parse_event
 from fourfold.health.domain.schedule import next_time_change
 from fourfold.health.domain.scorecard import ComponentName, Scorecard, default_scorecard
 from fourfold.health.domain.scoring import HealthResult, score
@@ -18,12 +22,18 @@ from fourfold.health.domain.signals import (
     Expansion,
     ExpansionKind,
     Milestone,
+    Money,
     PaymentState,
     Sentiment,
     SentimentKind,
+    SubscriptionStatus,
     UsageMetric,
+    evolve,
     with_usage,
 )
+from fourfold.health.evaluation import SOURCE, Previous, evaluate
+from fourfold.health.snapshot import signals_snapshot
+from fourfold.health.state import NO_PARTNER, CustomerState
 
 AS_OF = datetime(2025, 6, 30, 12, tzinfo=UTC)
 TODAY = AS_OF.date()
@@ -188,3 +198,66 @@ def test_usage_folds_commute(observations: list[tuple[date, int]], shuffler: Any
     shuffled = list(observations)
     shuffler.shuffle(shuffled)
     assert fold(shuffled) == fold(observations)
+
+
+HEALTH_CHANGED_SCHEMA = json.loads(
+    (Path(__file__).parents[4] / "docs/events/v1/health.changed.json").read_text()
+)
+CONTRACT = jsonschema.Draft202012Validator(
+    HEALTH_CHANGED_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+)
+amounts = st.one_of(  # as a contract carries them: up to 14 digits, 0 to 4 after the point
+    *(st.decimals(0, Decimal("99999999999999.9999"), places=places) for places in (0, 2, 4))
+)
+subscriptions = st.fixed_dictionaries(
+    {
+        "plan": st.none() | st.sampled_from(["starter", "growth", "enterprise"]),
+        "status": st.none() | st.sampled_from(list(SubscriptionStatus)),
+        "mrr": st.none() | st.builds(Money, amounts, st.sampled_from(["EUR", "JPY", "BHD"])),
+        "cancel_effective": st.none() | hours,
+        "partner_id": st.sampled_from(["p1", NO_PARTNER]),
+        # up to what the input contracts allow (Seats, a usage value's Quantity), so the
+        # derived measures are shown to stay inside the output contract's bounds
+        "seats_bought": st.none() | st.integers(0, 10_000_000),
+        "seats_in_use": st.none() | st.integers(0, 10**12),
+        "active_users": st.dictionaries(days, st.integers(0, 10**12), max_size=40).map(
+            lambda counts: tuple(sorted(counts.items()))
+        ),
+    }
+)
+
+
+@given(customers(), subscriptions, hours, st.booleans())
+def test_health_changed_bytes_meet_the_published_contract(
+    customer: CustomerSignals, subscription: dict[str, Any], as_of: datetime, first: bool
+) -> None:
+    """`health.changed` is encoded by orjson without a pydantic model: for any customer, its
+    bytes validate against docs/events/v1/health.changed.json, and parse to the result and
+    to the snapshot the model builds from the same state (the road they replaced)."""
+    state = evolve(CustomerState.new("c1"), signals=dataclasses.replace(customer, **subscription))
+    previous = None if first else Previous(7, 7, "red", "involve", AS_OF, 3, "p0")
+    evaluation = evaluate(state, previous=previous, scorecard=DEFAULT, now=as_of, cause="event")
+    assert evaluation.event is not None
+    raw = evaluation.event.payload
+    CONTRACT.validate(json.loads(raw))
+    event = parse_event(raw)
+    assert isinstance(event, HealthChanged)
+    assert (evaluation.event.topic, evaluation.event.key) == (event.topic, event.key)
+    assert (event.id, event.source, event.time) == (
+        f"health-c1-{evaluation.row['version']}",
+        SOURCE,
+        evaluation.result.as_of,
+    )
+    result, data = evaluation.result, event.data
+    assert (data.customer_id, data.partner_id) == ("c1", state.partner_id)
+    assert (data.score, data.band.value, data.step.value) == (
+        result.score,
+        result.band.value,
+        result.step.value,
+    )
+    assert (data.previous_score, data.previous_band, data.previous_step) == (
+        (None, None, None) if first else (7, "red", "involve")
+    )
+    assert (data.trend_7d, data.trend_30d) == (result.trend.change_7d, result.trend.change_30d)
+    assert (data.scorecard_version, data.scored_at) == (result.scorecard_version, result.as_of)
+    assert data.signals == signals_snapshot(state, DEFAULT, result.as_of)

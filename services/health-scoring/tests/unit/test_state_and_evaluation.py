@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import itertools
@@ -17,7 +18,8 @@ from hypothesis import strategies as st
 
 from fourfold.clock import ManualClock
 from fourfold.errors import BadRequest
-from fourfold.events import Band, LifecycleStep, parse_event
+from fourfold.events import HEALTH_TOPIC, Band, HealthChanged, LifecycleStep, parse_event
+from fourfold.health import rescoring
 from fourfold.health.domain.override import ManualOverride
 from fourfold.health.domain.scorecard import Band as DomainBand
 from fourfold.health.domain.scorecard import default_scorecard
@@ -31,9 +33,11 @@ from fourfold.health.domain.signals import (
     Sentiment,
     SentimentKind,
     SubscriptionStatus,
+    evolve,
 )
-from fourfold.health.evaluation import HISTORY_EVERY, Previous, evaluate
+from fourfold.health.evaluation import HISTORY_EVERY, Evaluation, Previous, evaluate
 from fourfold.health.queries import decode_cursor, encode_cursor
+from fourfold.health.rescoring import YIELD_EVERY
 from fourfold.health.schemas import SortKey, SortOrder
 from fourfold.health.snapshot import signals_snapshot
 from fourfold.health.state import NO_PARTNER, CustomerState, state_from_json, state_to_json
@@ -156,16 +160,29 @@ def previous_of(state: CustomerState, at: datetime) -> Previous:
     )
 
 
+def event_bytes(evaluation: Evaluation) -> bytes:
+    assert evaluation.event is not None
+    return evaluation.event.payload
+
+
+def published(evaluation: Evaluation) -> HealthChanged:
+    """The `health.changed` an evaluation stages, as a consumer reads it."""
+    event = parse_event(event_bytes(evaluation))
+    assert isinstance(event, HealthChanged)
+    return event
+
+
 def test_a_new_customer_is_recorded_and_published_as_version_one() -> None:
     evaluation = evaluate(rich_state(), previous=None, scorecard=SCORECARD, now=NOW, cause="event")
     assert evaluation.row["version"] == 1
     assert evaluation.history is not None
+    event = published(evaluation)
+    assert event.id == "health-c1-1"
     assert evaluation.event is not None
-    assert evaluation.event.id == "health-c1-1"
-    data = evaluation.event.data
+    assert (evaluation.event.topic, evaluation.event.key) == (HEALTH_TOPIC, "c1")
+    data = event.data
     assert (data.previous_score, data.previous_band, data.previous_step) == (None, None, None)
-    parsed = parse_event(evaluation.event.to_json_bytes())
-    assert parsed.model_dump() == evaluation.event.model_dump(), "nulls survive the wire"
+    assert b'"previous_score":null' in event_bytes(evaluation), "nulls survive the wire"
     assert NOW < evaluation.row["next_recompute_at"] <= NOW + HISTORY_EVERY
 
 
@@ -199,10 +216,9 @@ def test_a_changed_band_publishes_the_next_version_with_the_previous_values() ->
     moved = evaluate(
         state, previous=previous, scorecard=SCORECARD, now=NOW, override=override, cause="override"
     )
-    assert moved.event is not None
-    assert moved.event.id == "health-c1-2"
-    assert moved.event.data.band is Band.RED
-    assert moved.event.data.previous_band == Band(previous.band)
+    assert published(moved).id == "health-c1-2"
+    assert published(moved).data.band is Band.RED
+    assert published(moved).data.previous_band == Band(previous.band)
     assert moved.history is not None
     assert moved.history["override"]["band"] == "red"
     assert moved.row["next_recompute_at"] <= override.expires_at
@@ -228,9 +244,8 @@ def test_a_partner_reassignment_alone_publishes_health_changed() -> None:
     later = NOW + timedelta(hours=1)
     evaluation = evaluate(moved, previous=previous, scorecard=SCORECARD, now=later, cause="event")
     assert evaluation.result.score == previous.score, "the score itself did not move"
-    assert evaluation.event is not None
-    assert evaluation.event.data.partner_id == "p2"
-    assert evaluation.event.id == "health-c1-2"
+    assert published(evaluation).data.partner_id == "p2"
+    assert published(evaluation).id == "health-c1-2"
     assert evaluation.row["version"] == previous.version + 1
     again = evaluate(
         moved,
@@ -336,6 +351,35 @@ def test_a_state_without_partner_publishes_none() -> None:
     )
     evaluation = evaluate(state, previous=None, scorecard=SCORECARD, now=NOW, cause="event")
     assert evaluation.row["partner_id"] is None
-    assert evaluation.event is not None
-    assert evaluation.event.data.partner_id is None
+    assert published(evaluation).data.partner_id is None
     assert date.fromisoformat(evaluation.row["signals"]["active_users"][0][0]) < NOW.date()
+
+
+async def test_scoring_many_customers_lets_other_requests_run_between_chunks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A poll's rescoring hands the event loop back every YIELD_EVERY customers, so a GET on
+    the same loop is served while a backlog is scored, not after the whole poll."""
+    state = rich_state()
+    customers: dict[str, tuple[CustomerState, Previous | None]] = {
+        f"c{n}": (evolve(state, signals=evolve(state.signals, customer_id=f"c{n}")), None)
+        for n in range(3 * YIELD_EVERY)
+    }
+    scored: list[str] = []
+    seen_by_other_task: list[int] = []
+
+    def counting(state: CustomerState, **kwargs: Any) -> Evaluation:
+        scored.append(state.customer_id)
+        return evaluate(state, **kwargs)
+
+    async def other_request() -> None:
+        seen_by_other_task.append(len(scored))
+
+    monkeypatch.setattr(rescoring, "evaluate", counting)
+    other = asyncio.create_task(other_request())
+    evaluations = await rescoring.evaluate_all(
+        customers, scorecard=SCORECARD, now=NOW, history={}, overrides={}, cause="event"
+    )
+    await other
+    assert [e.row["customer_id"] for e in evaluations] == scored == list(customers)
+    assert seen_by_other_task == [YIELD_EVERY], "the other task ran after the first chunk"

@@ -38,7 +38,7 @@ from fourfold.events.envelope import Envelope
 from fourfold.events.problems import field_problems
 from fourfold.kafka.cloudevents_binding import parse_record
 from fourfold.kafka.dead_letters import ConsumedRecord, DeadLetter
-from fourfold.kafka.outbox import stage
+from fourfold.kafka.outbox import Staged, stage
 from fourfold.kafka.producer import EventProducer
 from fourfold.kafka.transient import InfrastructureUnavailable, is_transient
 from fourfold.logs import log_context
@@ -64,9 +64,9 @@ class Batch:
     session: AsyncSession
     events: Sequence[Envelope]
     clock: Clock
-    emitted: list[Envelope] = field(default_factory=list)
+    emitted: list[Staged] = field(default_factory=list)
 
-    def emit(self, event: Envelope) -> None:
+    def emit(self, event: Staged) -> None:
         """Publish `event` if, and only if, this batch commits."""
         self.emitted.append(event)
 

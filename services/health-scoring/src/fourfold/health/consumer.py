@@ -41,7 +41,7 @@ def build_handler(scorecard: Scorecard) -> Handler:
         evaluations = await rescore(
             batch.session, folded, scorecard=scorecard, now=batch.clock.now(), cause="event"
         )
-        for event in changed_events(evaluations):
-            batch.emit(event)
+        for changed in changed_events(evaluations):
+            batch.emit(changed)
 
     return handle
