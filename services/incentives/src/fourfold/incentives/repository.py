@@ -63,8 +63,9 @@ def cap_lock(partner_id: str, period: str) -> str:
     return f"cap:{partner_id}:{period}"
 
 
-async def store_events(session: AsyncSession, kept: Sequence[Envelope]) -> None:
-    """Keep the lifecycle events (a replayed copy is a no-op)."""
+async def store_events(session: AsyncSession, kept: Sequence[Envelope]) -> set[tuple[str, str]]:
+    """Keep the lifecycle events (a replayed copy is a no-op); returns the (source, id) of
+    those stored now, i.e. not already kept."""
     rows = [
         {
             "event_source": e.source,
@@ -77,9 +78,14 @@ async def store_events(session: AsyncSession, kept: Sequence[Envelope]) -> None:
         }
         for e in kept
     ]
-    if rows:
-        statement = text(str(_INSERT_EVENTS.statement.text) + " ON CONFLICT DO NOTHING")
-        await session.execute(statement, _INSERT_EVENTS.parameters(rows))
+    if not rows:
+        return set()
+    statement = text(
+        str(_INSERT_EVENTS.statement.text)
+        + " ON CONFLICT DO NOTHING RETURNING event_source, event_id"
+    )
+    result = await session.execute(statement, _INSERT_EVENTS.parameters(rows))
+    return {(row.event_source, row.event_id) for row in result}
 
 
 def _parse(rows: Iterable[Any]) -> list[Envelope]:
