@@ -14,6 +14,9 @@
      the active program): seconds, and that its answer equals the ledger (no differences).
 
     .venv/bin/python bench/incentives_bench.py    (BENCH_CUSTOMERS / BENCH_PARTNERS to scale)
+
+`BENCH_INCENTIVES_APP` (module:create_app) serves another factory, e.g. one that runs the
+service under a profiler (PYTHONPATH must reach it).
 """
 
 from __future__ import annotations
@@ -284,7 +287,8 @@ async def main() -> None:
             "FOURFOLD_INCENTIVES_TOPIC_PREFIX": prefix,
             "FOURFOLD_INCENTIVES_CONSUMER_MAX_RECORDS": str(MAX_RECORDS),
         }
-        service = serve("fourfold.incentives.app:create_app", port, env, log)
+        app = os.environ.get("BENCH_INCENTIVES_APP", "fourfold.incentives.app:create_app")
+        service = serve(app, port, env, log)
         processes.append(service)
         rate, seconds, busy, entries = await service_rate(dsn, total, service, log)
         print(

@@ -416,3 +416,39 @@ async def test_what_if_writes_nothing_and_recalculation_adds_only_adjustments_on
     )
     assert reversed_span.status_code == 422
     assert reversed_span.json()["detail"][0]["loc"] == ["body", "from"]
+
+
+async def test_a_recalculation_is_cut_by_the_cap_of_the_month_it_adjusts(
+    service: Service,
+) -> None:
+    """The range [Mar 1, Mar 15) is re-run with a 6% new-logo rate and a 1,850 USD cap, while
+    March also holds a new logo of Mar 20 (outside the range, 1,200). The replay only sees
+    a's, 600 → 720: +120 in principle, but March already earned 1,800 of its 1,850."""
+    s, p = service, "p-recalc-cap"
+    a, b = Customer("c-a", p), Customer("c-b", p)
+    await s.produce([a.created(at(3, 2), "1000.00"), b.created(at(3, 20), "2000.00")])
+    await s.wait_entries(p, 2)
+    fixed = (
+        default_program_text()
+        .replace('version: "default-2026.1"', 'version: "fix-cap"')
+        .replace('rate: "0.05"', 'rate: "0.06"')
+        .replace('USD: "250000.00"', 'USD: "1850.00"')
+    )
+    admin = s.auth() | {"content-type": "application/yaml"}
+    uploaded = await s.client.post("/v1/admin/incentives/programs", content=fixed, headers=admin)
+    assert uploaded.status_code == 201, uploaded.text
+    span = {
+        "from": "2027-03-01T00:00:00Z",
+        "to": "2027-03-15T00:00:00Z",
+        "program_version": "fix-cap",
+    }
+    run = await s.client.post("/v1/admin/incentives/recalculations", json=span, headers=s.auth())
+    assert run.status_code == 200, run.text
+    assert [x["amount"] for x in run.json()["adjustments"]] == ["50.00"]
+    (adjustment,) = [r for r in await s.entries() if r.kind == "adjustment"]
+    assert (adjustment.earned_period, adjustment.period) == ("2027-03", "2027-06")
+    assert adjustment.inputs["capped"] == "true"
+    assert adjustment.inputs["uncapped"] == "120.00"
+    again = await s.client.post("/v1/admin/incentives/recalculations", json=span, headers=s.auth())
+    assert again.json()["adjustments"] == []  # March is at its cap: nothing more to add
+    assert await s.scalar("SELECT count(*) FROM entries") == 3

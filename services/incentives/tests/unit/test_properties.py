@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fourfold.events import Envelope
-from fourfold.incentives.domain.accrual import CapKey, accrue, order_key, replay, totals
+from fourfold.incentives.domain.accrual import accrue, order_key, replay, totals
+from fourfold.incentives.domain.caps import CapKey, counts_toward_cap
 from fourfold.incentives.domain.entries import Entry, period_of
 from fourfold.incentives.domain.program import ProgramSet, parse_program
 from fourfold.incentives.domain.statements import statement_lines
@@ -110,7 +111,7 @@ def live(arrivals: Sequence[Envelope], cut: Sequence[int]) -> list[Entry]:
         used: dict[CapKey, Decimal] = defaultdict(Decimal)
         for entry in ledger:
             key = (entry.partner_id, period_of(entry.event_time), entry.currency)
-            if entry.kind == "accrual" and key in first.cap_keys:
+            if counts_toward_cap(entry) and key in first.cap_keys:
                 used[key] += entry.amount
         second = accrue(
             history=history, fresh=fresh, existing=ledger, programs=PROGRAMS, cap_used=dict(used)

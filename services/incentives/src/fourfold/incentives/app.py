@@ -3,8 +3,8 @@
 Composition root: settings → logging → program text; at start the infrastructure is
 resolved (embedded broker and PostgreSQL when none is named), migrations run, the
 configured program is stored and activated, topics are ensured, then the outbox relay, the
-batch consumer and the inbox pruner run as tasks until shutdown, which stops them in order
-(consumer first, so its last commits still publish).
+batch consumer, the adoption sweep and the inbox pruner run as tasks until shutdown, which
+stops them in order (consumer and sweep first, so their last commits still publish).
 
     uvicorn fourfold.incentives.app:create_app --factory
 """
@@ -24,10 +24,17 @@ from fourfold.incentives.consumer import INPUT_TOPICS, build_handler
 from fourfold.incentives.domain.program import default_program_text, parse_program
 from fourfold.incentives.models import inbox, outbox
 from fourfold.incentives.programs import Programs, install
+from fourfold.incentives.scheduler import AdoptionSweep
 from fourfold.incentives.settings import IncentivesSettings
 from fourfold.logs import configure_logging
 from fourfold.service.app_shell import install_shell
-from fourfold.service.consuming import ConsumingService, Sessions, run_consuming
+from fourfold.service.consuming import (
+    ConsumingService,
+    Running,
+    Sessions,
+    Writer,
+    run_consuming,
+)
 from fourfold.service.consuming import readiness as _readiness
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -92,6 +99,25 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_records=settings.incentives_consumer_max_records,
         session_timeout_ms=settings.incentives_consumer_session_timeout_ms,
         prepare=install_program,
+        writers=lambda running: _writers(app, settings, running),
     )
     async with run_consuming(app, settings, spec):
         yield
+
+
+@contextlib.asynccontextmanager
+async def _writers(
+    app: FastAPI, settings: IncentivesSettings, running: Running
+) -> AsyncIterator[dict[str, Writer]]:
+    """The adoption sweep, run beside the consumer (and stopped with it, before the relay)."""
+    sweep = AdoptionSweep(
+        sessions=running.sessions,
+        outbox=outbox,
+        programs=app.state.programs,
+        clock=running.clock,
+        interval_s=settings.incentives_adoption_sweep_interval_s,
+        batch_size=settings.incentives_adoption_sweep_batch_size,
+        on_committed=running.wake,
+    )
+    app.state.adoption_sweep = sweep
+    yield {"adoption sweep": sweep}

@@ -10,7 +10,7 @@ append the entries; stage `incentive.accrued` / `incentive.reversed`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -26,7 +26,8 @@ from fourfold.events import (
     MoneyTotal,
 )
 from fourfold.incentives import repository
-from fourfold.incentives.domain.accrual import CapKey, accrue
+from fourfold.incentives.domain.accrual import Accrual, accrue
+from fourfold.incentives.domain.caps import CapKey, cap_key, counts_toward_cap
 from fourfold.incentives.domain.entries import Entry, period_of
 from fourfold.incentives.domain.program import ProgramSet
 from fourfold.incentives.domain.state import customer_of_event, partner_of_event
@@ -70,24 +71,78 @@ async def accrue_events(
     events = [e for e in batch if kept(e)]
     if not events:
         return [], []
-    await repository.store_events(session, events)
+    stored_now = await repository.store_events(session, events)
     customers = sorted({c for e in events if (c := customer_of_event(e)) is not None})
     if not customers:  # partner-level facts only: they apply to later events
         return [], []
+    return await accrue_customers(
+        session,
+        customers,
+        fresh=events,
+        programs=programs,
+        now=now,
+        sweep_at=None,
+        stored_now=stored_now,
+    )
+
+
+async def accrue_customers(
+    session: AsyncSession,
+    customers: Sequence[str],
+    *,
+    fresh: Sequence[Envelope],
+    programs: ProgramSet,
+    now: datetime,
+    sweep_at: datetime | None,
+    stored_now: Collection[tuple[str, str]] | None = None,
+) -> tuple[list[Entry], list[Envelope]]:
+    """Lock these customers, walk their history (the `fresh` events earn) and append what
+    it produces; with `sweep_at`, also what time alone made due by then (the adoption
+    sweep). Caps are checked under the (partner, period) locks.
+
+    `stored_now`, the (source, id) of the fresh events this transaction stored first, lets
+    the customers seen for the first time skip the entries query: a customer with no other
+    kept event has no entry (every entry comes from a kept event of its customer, stored
+    in the transaction that accrued it)."""
     await repository.lock(session, [repository.customer_lock(c) for c in customers])
-    history = await repository.history(session, customers, events)
-    existing = await repository.customer_entries(session, customers)
-    fresh = {e.id for e in events}
-    walk = accrue(history=history, fresh=fresh, existing=existing, programs=programs, cap_used=None)
+    history = await repository.history(session, customers, fresh)
+    fresh_ids = {e.id for e in fresh}
+    known = customers
+    if stored_now is not None:
+        known = sorted(_customers_with_a_past(history, fresh, stored_now))
+    existing = await repository.customer_entries(session, known) if known else []
+
+    def walk_with(cap_used: dict[CapKey, Decimal] | None) -> Accrual:
+        return accrue(
+            history=history,
+            fresh=fresh_ids,
+            existing=existing,
+            programs=programs,
+            cap_used=cap_used,
+            sweep_at=sweep_at,
+        )
+
+    walk = walk_with(None)
     if walk.cap_keys:
         keys = walk.cap_keys
         await repository.lock(session, [repository.cap_lock(p, period) for p, period, _ in keys])
         used = await repository.cap_used(session, keys)
         if _any_cap_binds(walk.entries, used, programs):
-            walk = accrue(
-                history=history, fresh=fresh, existing=existing, programs=programs, cap_used=used
-            )
+            walk = walk_with(used)
     return await append_entries(session, walk.entries, now=now)
+
+
+def _customers_with_a_past(
+    history: Iterable[Envelope], fresh: Sequence[Envelope], stored_now: Collection[tuple[str, str]]
+) -> set[str]:
+    """The customers that may already have entries: a kept event other than this batch's
+    new ones (read from the history, or a fresh event that was already kept: a replay)."""
+    new = {(e.source, e.id) for e in fresh if (e.source, e.id) in stored_now}
+    return {
+        c
+        for e in history
+        if (e.source, e.id) not in new and (c := customer_of_event(e)) is not None
+    }
 
 
 def _any_cap_binds(
@@ -98,9 +153,9 @@ def _any_cap_binds(
     totals = dict(used)
     caps: dict[CapKey, Decimal] = {}
     for entry in entries:
-        if entry.kind != "accrual":
+        if not counts_toward_cap(entry):
             continue
-        key = (entry.partner_id, period_of(entry.event_time), entry.currency)
+        key = cap_key(entry)
         totals[key] = totals.get(key, Decimal(0)) + entry.amount
         program = programs.by_version(entry.program_version)
         cap = None if program is None else program.caps.per_period.get(entry.currency)

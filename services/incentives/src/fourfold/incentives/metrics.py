@@ -23,3 +23,7 @@ DUPLICATE_ENTRIES = Counter(
     "fourfold_incentives_duplicate_entries_total",
     "Entries not written because the same (event, rule, partner) was already in the ledger.",
 )
+ADOPTION_SWEEP_BONUSES = Counter(
+    "fourfold_incentives_adoption_sweep_bonuses_total",
+    "Adoption bonuses the scheduled sweep paid (streaks no later event had closed).",
+)

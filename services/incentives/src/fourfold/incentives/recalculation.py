@@ -5,7 +5,9 @@
   program gives and what the ledger holds (the entry plus what already adjusts it, except
   dispute settlements) becomes an adjustment in the current open period, referencing the
   entry it adjusts. Paid periods are never edited. Running it again finds no difference,
-  so it adds nothing. Runs take one lock, so two never interleave.
+  so it adds nothing. Runs take one lock, so two never interleave. The adjustments count
+  against the caps of the months they adjust (domain/caps.py): a positive one is cut to
+  what is left of its month's cap, under that month's lock.
 - what_if: the same walk with a candidate program, summed per partner and rule beside what
   the ledger holds for the range; it writes nothing.
 """
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fourfold.events import Envelope
 from fourfold.incentives import queries, repository
 from fourfold.incentives.domain.accrual import effective_time, replay
+from fourfold.incentives.domain.caps import cap_adjustments, cap_key, counts_toward_cap
 from fourfold.incentives.domain.entries import Entry, adjustment_of, period_of
 from fourfold.incentives.domain.program import Program, ProgramSet
 from fourfold.incentives.ledger import append_entries
@@ -93,6 +96,7 @@ async def recalculate(
                 },
             )
         )
+    adjustments = await _capped(session, adjustments, programs, program)
     period = period_of(now)
     written, events = await append_entries(session, adjustments, now=now, period=period)
     await session.execute(
@@ -113,6 +117,25 @@ async def recalculate(
         },
     )
     return run_id, period, written, events
+
+
+async def _capped(
+    session: AsyncSession, adjustments: list[Entry], programs: ProgramSet, program: Program
+) -> list[Entry]:
+    """The adjustments against the caps of the months they adjust, under those months'
+    locks (domain/caps.py): a positive one is cut to what is left, one cut to zero dropped."""
+    keys = sorted({cap_key(a) for a in adjustments if counts_toward_cap(a)})
+    if not keys:
+        return adjustments
+    await repository.lock(session, [repository.cap_lock(p, month) for p, month, _ in keys])
+    used = await repository.cap_used(session, keys)
+
+    def cap_of(entry: Entry) -> Decimal | None:
+        owner = program if entry.program_version == program.version else None
+        owner = owner or programs.by_version(entry.program_version) or program
+        return owner.caps.per_period.get(entry.currency)
+
+    return cap_adjustments(adjustments, used, cap_of)
 
 
 def adjustment_view(entry: Entry) -> Adjustment:

@@ -5,7 +5,7 @@ caller's transaction (consumer batch, route) does."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fourfold.db.bulk import UnnestInsert, any_of
 from fourfold.events import Envelope, parse_event
-from fourfold.incentives.domain.accrual import CapKey
+from fourfold.incentives.domain.caps import CapKey
 from fourfold.incentives.domain.entries import Entry
 from fourfold.incentives.models import (
     entries,
@@ -63,8 +63,9 @@ def cap_lock(partner_id: str, period: str) -> str:
     return f"cap:{partner_id}:{period}"
 
 
-async def store_events(session: AsyncSession, kept: Sequence[Envelope]) -> None:
-    """Keep the lifecycle events (a replayed copy is a no-op)."""
+async def store_events(session: AsyncSession, kept: Sequence[Envelope]) -> set[tuple[str, str]]:
+    """Keep the lifecycle events (a replayed copy is a no-op); returns the (source, id) of
+    those stored now, i.e. not already kept."""
     rows = [
         {
             "event_source": e.source,
@@ -77,9 +78,14 @@ async def store_events(session: AsyncSession, kept: Sequence[Envelope]) -> None:
         }
         for e in kept
     ]
-    if rows:
-        statement = text(str(_INSERT_EVENTS.statement.text) + " ON CONFLICT DO NOTHING")
-        await session.execute(statement, _INSERT_EVENTS.parameters(rows))
+    if not rows:
+        return set()
+    statement = text(
+        str(_INSERT_EVENTS.statement.text)
+        + " ON CONFLICT DO NOTHING RETURNING event_source, event_id"
+    )
+    result = await session.execute(statement, _INSERT_EVENTS.parameters(rows))
+    return {(row.event_source, row.event_id) for row in result}
 
 
 def _parse(rows: Iterable[Any]) -> list[Envelope]:
@@ -107,6 +113,39 @@ async def history(
 
 
 PARTNER_TYPES = ["partner.tier_changed", "partner.certified"]
+
+_ADOPTION_CANDIDATES = text(
+    "WITH onboarded AS ("
+    " SELECT customer_id, min(CAST(payload->'data'->>'completed_at' AS timestamptz)) AS at"
+    " FROM events WHERE type = 'milestone.completed' AND customer_id > :after"
+    " AND payload->'data'->>'milestone' = 'first_value' GROUP BY customer_id),"
+    " scored AS (SELECT e.customer_id, e.event_id, e.payload->'data'->>'band' AS band,"
+    " CAST(e.payload->'data'->>'scored_at' AS timestamptz) AS at"
+    " FROM events e JOIN onboarded o USING (customer_id) WHERE e.type = 'health.changed'),"
+    " bands AS (SELECT customer_id,"
+    " (array_agg(band ORDER BY at DESC, event_id DESC))[1] AS latest,"
+    " max(at) FILTER (WHERE band <> 'green') AS last_not_green"
+    " FROM scored WHERE at <= :now GROUP BY customer_id)"
+    " SELECT o.customer_id FROM onboarded o JOIN bands b USING (customer_id)"
+    " WHERE b.latest = 'green' AND o.at <= :cutoff"
+    " AND (b.last_not_green IS NULL OR b.last_not_green <= :cutoff)"
+    " AND NOT EXISTS (SELECT 1 FROM entries n WHERE n.customer_id = o.customer_id"
+    " AND n.rule = 'adoption_bonus')"
+    " ORDER BY o.customer_id LIMIT :limit"
+)
+
+
+async def adoption_candidates(
+    session: AsyncSession, *, now: datetime, green_days: int, after: str, limit: int
+) -> list[str]:
+    """Customers (after `after`, in id order) that may have completed an adoption streak by
+    `now`: onboarded (first_value) and green at `now` for at least `green_days` as far as the
+    kept band changes show, with no adoption bonus yet. A superset: the walk decides."""
+    cutoff = now - timedelta(days=green_days)
+    rows = await session.execute(
+        _ADOPTION_CANDIDATES, {"after": after, "now": now, "cutoff": cutoff, "limit": limit}
+    )
+    return [row.customer_id for row in rows]
 
 
 async def all_history(session: AsyncSession, until: datetime) -> list[Envelope]:
@@ -148,7 +187,8 @@ async def all_entries(session: AsyncSession) -> list[Entry]:
 
 
 async def cap_used(session: AsyncSession, keys: Iterable[CapKey]) -> dict[CapKey, Decimal]:
-    """What each (partner, period, currency) already earned (accruals count against a cap)."""
+    """What each (partner, period, currency) already earned against its cap: accruals and the
+    system's adjustments, in the month of their event time (domain/caps.py)."""
     wanted = sorted(set(keys))
     if not wanted:
         return {}
@@ -158,7 +198,8 @@ async def cap_used(session: AsyncSession, keys: Iterable[CapKey]) -> dict[CapKey
         "JOIN unnest(CAST(:partners AS text[]), CAST(:periods AS text[]), "
         "CAST(:currencies AS text[])) AS k(partner_id, period, currency) "
         "ON e.partner_id = k.partner_id AND e.earned_period = k.period "
-        "AND e.currency = k.currency WHERE e.kind = 'accrual' "
+        "AND e.currency = k.currency WHERE (e.kind = 'accrual' OR (e.kind = 'adjustment' "
+        "AND e.source_event_id NOT LIKE 'dispute:%')) "
         "GROUP BY e.partner_id, e.earned_period, e.currency"
     )
     result = await session.execute(

@@ -34,6 +34,16 @@ class IncentivesSettings(FourfoldSettings):
         ge=0,
         description="How often the consumer re-reads the activated program versions.",
     )
+    incentives_adoption_sweep_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description=(
+            "How often the adoption sweep pays the bonus of green streaks no event closed."
+        ),
+    )
+    incentives_adoption_sweep_batch_size: int = Field(
+        default=500, ge=1, description="Customers walked per adoption-sweep transaction."
+    )
     incentives_max_program_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest program YAML an admin may upload."
     )

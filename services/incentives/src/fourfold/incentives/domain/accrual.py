@@ -39,6 +39,7 @@ from fourfold.events import (
     SubscriptionRenewed,
 )
 from fourfold.incentives.domain import rules
+from fourfold.incentives.domain.caps import CapKey, cap_adjustment, cap_key
 from fourfold.incentives.domain.entries import CustomerLedger, Entry, period_of
 from fourfold.incentives.domain.program import Program, ProgramSet
 from fourfold.incentives.domain.state import (
@@ -49,8 +50,6 @@ from fourfold.incentives.domain.state import (
     fold_partner,
     partner_of_event,
 )
-
-CapKey = tuple[str, str, str]
 
 
 def effective_time(event: Envelope) -> datetime:
@@ -119,7 +118,7 @@ class Accrual:
             return
         customer = self.customers.setdefault(customer_id, CustomerState(customer_id))
         ledger = self._ledger(customer_id)
-        self._adoption(event, customer, ledger)  # earned before this event, if due by now
+        self._adoption(event.time, customer, ledger)  # earned before this event, if due
         fold_customer(customer, event)
         if isinstance(event, HealthChanged) and fresh:
             self._last_fresh_band[customer_id] = event.id
@@ -163,13 +162,21 @@ class Accrual:
         if earned is not None:
             self._price(earned, ledger, program)
 
-    def _adoption(self, event: Envelope, customer: CustomerState, ledger: CustomerLedger) -> None:
+    def sweep(self, at: datetime) -> None:
+        """Earn, for every customer walked, what is due by `at` without a further event:
+        the adoption bonus of a green streak completed by then (the same entry identity
+        the next event would give it, so the two paths never both pay)."""
+        for customer_id, customer in self.customers.items():
+            self._adoption(at, customer, self._ledger(customer_id))
+
+    def _adoption(self, at: datetime, customer: CustomerState, ledger: CustomerLedger) -> None:
+        """The adoption bonus, if a streak completed by `at` (an event's time, or a sweep's)."""
         if "first_value" not in customer.milestones or ledger.has_rule("adoption_bonus"):
             return
-        at_program = self.programs.for_time(event.time)
+        at_program = self.programs.for_time(at)
         if at_program is None:
             return
-        due = rules.adoption_due(customer, event.time, at_program)
+        due = rules.adoption_due(customer, at, at_program)
         if due is None:
             return
         program = self.programs.for_time(due)
@@ -201,7 +208,19 @@ class Accrual:
                 source_event_id=source,
             )
             if correction is not None:
-                self._add(ledger, correction)
+                self._add_capped(ledger, correction, owner)
+
+    def _add_capped(self, ledger: CustomerLedger, adjustment: Entry, program: Program) -> None:
+        """A system adjustment counts against its month's cap (domain/caps.py)."""
+        key = cap_key(adjustment)
+        cap = program.caps.per_period.get(adjustment.currency)
+        if cap is not None:
+            self.cap_keys.add(key)
+        if self.cap_used is not None:
+            adjustment = cap_adjustment(adjustment, cap, self.cap_used.get(key, Decimal(0)))
+            self.cap_used[key] = self.cap_used.get(key, Decimal(0)) + adjustment.amount
+        if adjustment.amount != 0:
+            self._add(ledger, adjustment)
 
     def _price(self, earned: rules.Earned, ledger: CustomerLedger, program: Program) -> None:
         key = (earned.partner_id, period_of(earned.event_time), earned.currency)
@@ -272,12 +291,16 @@ def accrue(
     existing: Iterable[Entry],
     programs: ProgramSet,
     cap_used: dict[CapKey, Decimal] | None,
+    sweep_at: datetime | None = None,
 ) -> Accrual:
     """The live path: the new entries the `fresh` events (and late facts) produce, given the
     stored history around them and the entries already in the ledger. With `cap_used`
     None, caps are off and `cap_keys` says which (partner, period, currency) to lock and
-    load before the real pass."""
+    load before the real pass. With `sweep_at`, after the walk each customer walked earns
+    what time alone made due by then (the adoption bonus of a streak no event closed)."""
     walk = Accrual(programs=programs, cap_used=cap_used)
     walk.seed(existing)
     walk.run(history, fresh)
+    if sweep_at is not None:
+        walk.sweep(sweep_at)
     return walk

@@ -401,7 +401,8 @@ def renewal_correction(
 ) -> Entry | None:
     """A renewal priced with the band known when it was processed, while a health change
     that arrived later shows another band in force at the renewal's event time: the
-    difference, as an adjustment referencing the renewal (caps are not re-applied)."""
+    difference, as an adjustment referencing the renewal (the walk then holds a positive one
+    to the cap of the renewal's month: domain/caps.py)."""
     rule = program.rules.renewal
     adjustments = [e for e in ledger.referencing(original.entry_id) if e.kind == "adjustment"]
     applied = adjustments[-1].inputs["band"] if adjustments else original.inputs["band"]

@@ -41,8 +41,12 @@ class Timeline(Generic[T]):
     points: list[tuple[datetime, T]] = field(default_factory=list)
 
     def add(self, at: datetime, value: T) -> None:
-        index = bisect.bisect_right([p[0] for p in self.points], at)
-        self.points.insert(index, (at, value))
+        points = self.points
+        if not points or points[-1][0] <= at:  # the usual case: in time order
+            points.append((at, value))
+            return
+        index = bisect.bisect_right([p[0] for p in points], at)
+        points.insert(index, (at, value))
 
     def at(self, when: datetime) -> T | None:
         index = bisect.bisect_right([p[0] for p in self.points], when)
