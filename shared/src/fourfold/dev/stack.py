@@ -15,7 +15,6 @@ the secret on purpose.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import functools
@@ -95,35 +94,19 @@ def _available(spec: ServiceSpec) -> bool:
     return False
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="fourfold dev",
-        description="Run every service on an embedded broker and PostgreSQL, with a demo feed.",
-    )
-    parser.add_argument(
-        "--keep-state",
-        action="store_true",
-        help="keep the database and token secret of the last run (default: start fresh; "
-        "the broker is memory-only, so its topics always start empty)",
-    )
-    parser.add_argument(
-        "--port-offset",
-        type=int,
-        default=0,
-        help="add this to every service port (8001, 8002, ...), e.g. to run a second stack "
-        "on another FOURFOLD_STATE_DIR",
-    )
-    parser.add_argument(
-        "--history-days",
-        type=int,
-        default=45,
-        help="days of demo history replayed before the banner (0: none)",
-    )
-    return parser
+@dataclass(frozen=True)
+class DevOptions:
+    """What `fourfold dev` was asked for (`fourfold.cli` documents each option)."""
+
+    keep_state: bool = False
+    port_offset: int = 0
+    history_days: int = 45
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def run(*, keep_state: bool = False, port_offset: int = 0, history_days: int = 45) -> int:
+    """Run the stack until Ctrl-C; 1 when one already runs on the state dir or a port is
+    taken or a piece does not start."""
+    args = DevOptions(keep_state=keep_state, port_offset=port_offset, history_days=history_days)
     settings = FourfoldSettings()
     configure_logging(service="dev", level="INFO", json=False)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per demo-feed request
@@ -148,7 +131,7 @@ def _say_already_running(state_dir: Path) -> None:
     )
 
 
-def _run(settings: FourfoldSettings, args: argparse.Namespace, lock: DevLock) -> int:
+def _run(settings: FourfoldSettings, args: DevOptions, lock: DevLock) -> int:
     state_dir = settings.state_dir.resolve()
     _stop_leftovers(state_dir)
     specs = [replace(s, port=s.port + args.port_offset) for s in SERVICES if _available(s)]
@@ -354,7 +337,7 @@ class _Run:
     def __init__(
         self,
         settings: FourfoldSettings,
-        args: argparse.Namespace,
+        args: DevOptions,
         clock: DevClock,
         specs: list[ServiceSpec],
         infra: _Infrastructure,
@@ -547,4 +530,6 @@ def _alive(pid: int) -> bool:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from fourfold.cli import main
+
+    raise SystemExit(main(["dev", *sys.argv[1:]]))
