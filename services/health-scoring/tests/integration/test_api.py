@@ -11,6 +11,7 @@ import pytest
 from fourfold.events import Money, SubscriptionCancelled
 from fourfold.health.queries import encode_cursor
 from fourfold.health.schemas import SortKey, SortOrder
+from fourfold.testing.errors import error_of
 
 if TYPE_CHECKING:
     from conftest import Make, Service
@@ -97,7 +98,7 @@ async def test_admin_routes_refuse_partners(service: Service, book: dict[str, st
         ):
             response = await client.request(method, path, json=json, headers=headers)
             assert response.status_code == status, (method, path, response.text)
-            assert set(response.json()) == {"error", "detail"}
+            assert set(error_of(response)) == {"error", "detail"}
     scorecard = await service.get("/v1/admin/scorecard")
     assert scorecard["version"] == "default-2025.1"
     assert scorecard["source"] == "default"
