@@ -76,7 +76,7 @@ async def test_every_partner_route_is_scoped(service: Service, book: dict[str, s
     for customer in (book["b1"], book["orphan"], "does-not-exist"):
         for suffix in ("/health", "/health/history"):
             hidden = await client.get(f"/v1/customers/{customer}{suffix}", headers=partner_a)
-            assert (hidden.status_code, hidden.json()) == (404, HIDDEN), "hidden looks missing"
+            assert (hidden.status_code, error_of(hidden)) == (404, HIDDEN), "hidden looks missing"
     orphan = await client.get(f"/v1/customers/{book['orphan']}/health", headers=service.auth())
     assert orphan.json()["partner_id"] is None
 
@@ -250,7 +250,7 @@ async def test_override_and_history_validation_names_the_field(
         json={"score": 5, "reason": "x", "expires_at": future},
         headers=service.auth(),
     )
-    assert (missing.status_code, missing.json()) == (404, HIDDEN)
+    assert (missing.status_code, error_of(missing)) == (404, HIDDEN)
 
     history = f"/v1/customers/{book['a1']}/health/history"
     reversed_range = await service.client.get(

@@ -50,7 +50,7 @@ async def test_the_body_limit_is_the_shells_setting(
         headers = {"content-type": "application/cloudevents+json", **auth_header()}
         response = await client.post("/v1/events", content=body, headers=headers)
         assert response.status_code == 413
-        assert response.json() == {
+        assert error_of(response) == {
             "error": "payload_too_large",
             "detail": "request body exceeds 2048 bytes",
         }
