@@ -140,7 +140,11 @@ def test_backfill_without_a_token_exits_2(
 def test_completion_scripts_and_answers() -> None:
     """typer's completion: the script for a shell, and the answers it asks the command for."""
     run = [sys.executable, "-m", "fourfold.cli"]
-    script = subprocess.run([*run, "--show-completion", "bash"], capture_output=True, text=True)
+    # typer's own switch: name the shell instead of detecting the one this test runs under
+    named = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    script = subprocess.run(
+        [*run, "--show-completion", "bash"], capture_output=True, text=True, env=named
+    )
     assert script.returncode == 0
     assert "_FOURFOLD_COMPLETE=complete_bash" in script.stdout
     env = {
