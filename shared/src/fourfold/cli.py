@@ -26,7 +26,7 @@ import typer
 if TYPE_CHECKING:
     from fourfold.simulator.wire import Planned
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 class RoleName(StrEnum):
