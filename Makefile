@@ -56,7 +56,7 @@ bench: install ## Benchmarks; figures go to docs/benchmarks.md
 	$(PY) bench/adapters_bench.py
 
 schemas: install ## Regenerate docs/events/ and docs/openapi/ from the code
-	$(PY) -m fourfold.events.schemas docs/events
+	$(PY) -m fourfold.cli schemas docs/events
 	$(PY) -m fourfold.dev.openapi docs/openapi
 
 clean: ## Remove the venv, tools, caches and embedded state

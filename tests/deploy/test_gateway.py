@@ -161,7 +161,7 @@ def test_caddyfile_routes_only_to_services_that_run(facts: ModuleType) -> None:
     text = caddyfile({"ingest": "http://127.0.0.1:9001"}, port=8000)
     expected = {p: "127.0.0.1:9001" for p, s in facts.ROUTES.items() if s == "ingest"}
     assert caddy_routes(text) == expected
-    assert re.search(r"handle \{[^}]*respond `[^`]*not_found[^`]*` 404", text)
+    assert re.search(r"\thandle \{\n(?:\t\t.*\n)*\t\trespond `[^`]*not_found[^`]*` 404", text)
 
 
 def caddy_validate(config: Path) -> subprocess.CompletedProcess[str]:

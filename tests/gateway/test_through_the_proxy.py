@@ -24,6 +24,7 @@ from fourfold.dev.stack import SERVICES, ServiceSpec, _ready, _service_process
 from fourfold.gateway import ROUTES, Gateway, write_public_docs
 from fourfold.infra.process import ServerProcess, free_port
 from fourfold.settings import FourfoldSettings
+from fourfold.testing.errors import error_of
 from fourfold.testing.fixtures import drop_schemas
 from fourfold.testing.samples import milestone_completed, subscription_created
 
@@ -173,7 +174,7 @@ async def test_other_paths_and_routes_of_services_not_running_answer_404(
     async with httpx.AsyncClient(timeout=30) as http:
         answer = await http.get(topology.gateway + path)
     assert answer.status_code == 404
-    assert answer.json() == {"error": "not_found", "detail": GATEWAY_404}
+    assert error_of(answer) == {"error": "not_found", "detail": GATEWAY_404}
 
 
 async def test_the_gateway_serves_the_combined_public_api_and_its_docs(
@@ -255,8 +256,45 @@ async def test_an_error_body_comes_with_the_request_id_in_the_log(topology: Topo
             headers={"Content-Type": "application/json", **topology.auth("ingest")},
         )
     assert answer.status_code == 400, answer.text
-    assert answer.json()["error"]
+    assert error_of(answer)["error"] == "malformed_json"
     assert await _logged(topology.logs["ingest"], answer.headers["x-request-id"])
+
+
+VALIDATED = {
+    "ingest": "/v1/admin/webhooks/unmapped",
+    "health-scoring": "/v1/partners/p-any/customers",
+    "incentives": "/v1/incentives/partners/p-any/entries",
+    "notifications": "/v1/admin/notifications/deliveries",
+}
+"""A route of each service with a `limit` query parameter (1 at least)."""
+
+
+@pytest.mark.parametrize("service", RUNNING)
+async def test_a_validation_error_quotes_the_request_id_direct_and_through_the_gateway(
+    topology: Topology, service: str
+) -> None:
+    mine = f"client-{service}-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(timeout=30, headers=topology.auth("admin")) as http:
+        for base in (topology.gateway, topology.direct[service]):
+            made = await http.get(base + VALIDATED[service], params={"limit": 0})
+            kept = await http.get(
+                base + VALIDATED[service], params={"limit": 0}, headers={"X-Request-ID": mine}
+            )
+            for answer in (made, kept):
+                assert answer.status_code == 422, (base, answer.text)
+                assert error_of(answer)["detail"][0]["loc"] == ["query", "limit"]
+            assert made.json()["request_id"] != mine
+            assert kept.json()["request_id"] == mine, "the client's own id is kept"
+    assert await _logged(topology.logs[service], mine)
+
+
+async def test_the_gateways_own_errors_quote_the_request_id(topology: Topology) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        made = await http.get(topology.gateway + "/nowhere")
+        kept = await http.get(topology.gateway + "/nowhere", headers={"X-Request-ID": "gw-1"})
+    assert error_of(made)["error"] == error_of(kept)["error"] == "not_found"
+    assert made.json()["request_id"]
+    assert kept.json()["request_id"] == kept.headers["x-request-id"] == "gw-1"
 
 
 async def test_a_token_past_its_limit_gets_429_with_retry_after(topology: Topology) -> None:
@@ -268,7 +306,7 @@ async def test_a_token_past_its_limit_gets_429_with_retry_after(topology: Topolo
         assert {a.status_code for a in answers} == {200}, answers[-1].text
         refused = await http.get(url)
         assert refused.status_code == 429, refused.text
-        assert refused.json()["error"] == "rate_limited"
+        assert error_of(refused)["error"] == "rate_limited"
         retry_after = int(refused.headers["retry-after"])
         assert 1 <= retry_after <= 60 // PARTNER_LIMIT
         other = await http.get(url, headers=topology.auth("partner", partner))
@@ -294,11 +332,11 @@ async def test_a_body_over_the_limit_is_refused_at_the_gateway(
             topology.gateway + "/v1/events", content=_chunks(body) if chunked else body
         )
         assert refused.status_code == 413
-        assert refused.json() == {
+        assert error_of(refused) == {
             "error": "payload_too_large",
             "detail": f"request body exceeds {limit} bytes",
         }
-        assert "x-request-id" not in refused.headers, "answered by the gateway, not ingest"
+        assert refused.headers["server"] == "Caddy", "answered by the gateway, not ingest"
         at_the_limit = await http.post(topology.gateway + "/v1/events", content=b" " * limit)
         assert at_the_limit.status_code == 400, "read by ingest: blank is not JSON"
         assert at_the_limit.headers["x-request-id"]

@@ -1,4 +1,5 @@
-"""One error tree for every service, rendered by one handler as `{"error", "detail"}`.
+"""One error tree for every service, rendered by one handler as `{"error", "detail",
+"request_id"}`.
 
     FourfoldError (500, internal_error)
     ├── BadRequest (400, bad_request)
@@ -17,10 +18,13 @@
 
 Services subclass these for their own cases. `detail` is machine-readable: a string, or a
 list of `{"loc": [...], "msg": ..., "type": ...}` items naming the offending field.
+`request_id` is the request's `X-Request-ID` (the one the answer carries, and every log line
+written while the request ran), so a caller can quote one id for one failure.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -121,37 +125,48 @@ class Unavailable(FourfoldError):
         super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
 
 
-def error_body(code: str, detail: Any) -> dict[str, Any]:
-    return {"error": code, "detail": detail}
+REQUEST_ID_STATE = "fourfold_request_id"
+"""The key of the request's id in the ASGI scope's `state` (set by the app shell's
+middleware, `fourfold.service.edge`, before anything else runs)."""
 
 
-async def _render_fourfold_error(_: Request, exc: Exception) -> JSONResponse:
+def error_body(code: str, detail: Any, request_id: str) -> dict[str, Any]:
+    return {"error": code, "detail": detail, "request_id": request_id}
+
+
+def request_id_of(request: Request) -> str:
+    """The id the answer to `request` carries in `X-Request-ID`; a fresh one for an app
+    without the shell (it sends no such header)."""
+    request_id = request.scope.get("state", {}).get(REQUEST_ID_STATE)
+    return request_id if isinstance(request_id, str) else uuid.uuid4().hex
+
+
+async def _render_fourfold_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FourfoldError)
-    return JSONResponse(
-        error_body(exc.code, exc.detail), status_code=exc.status_code, headers=exc.headers
-    )
+    body = error_body(exc.code, exc.detail, request_id_of(request))
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
-async def _render_request_validation(_: Request, exc: Exception) -> JSONResponse:
+async def _render_request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     detail = [
         {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()
     ]
-    return JSONResponse(error_body(ValidationFailed.code, detail), status_code=422)
+    body = error_body(ValidationFailed.code, detail, request_id_of(request))
+    return JSONResponse(body, status_code=422)
 
 
-async def _render_http_exception(_: Request, exc: Exception) -> JSONResponse:
+async def _render_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
         exc.status_code, "http_error"
     )
-    return JSONResponse(
-        error_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers
-    )
+    body = error_body(code, exc.detail, request_id_of(request))
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Render every error as `{"error", "detail"}` with its status code."""
+    """Render every error as `{"error", "detail", "request_id"}` with its status code."""
     app.add_exception_handler(FourfoldError, _render_fourfold_error)
     app.add_exception_handler(RequestValidationError, _render_request_validation)
     app.add_exception_handler(StarletteHTTPException, _render_http_exception)

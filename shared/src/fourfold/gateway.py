@@ -18,7 +18,7 @@ What the gateway does to every request:
 - bodies above `max_body_bytes` are refused with 413 before they reach a service: a
   declared `Content-Length` at once, a chunked body once it passes the limit;
 - errors the gateway itself answers (no route, body too large, service down) use the shared
-  `{"error", "detail"}` body.
+  `{"error", "detail", "request_id"}` body and carry `X-Request-ID` too.
 Per-token rate limits are the app shell's, not the gateway's: docs/deploy.md says why.
 
 With `docs` (a folder from `write_public_docs`), the gateway also serves the combined OpenAPI
@@ -97,8 +97,13 @@ def _quoted(text: str) -> str:
     return f"`{text}`"
 
 
+REQUEST_ID = "{http.request.header.X-Request-ID}"
+"""Caddy's placeholder for the request's id (the client's, or the one the gateway set)."""
+
+
 def _error(code: str, detail: str) -> str:
-    return _quoted(json.dumps({"error": code, "detail": detail}, separators=(",", ":")))
+    body = {"error": code, "detail": detail, "request_id": REQUEST_ID}
+    return _quoted(json.dumps(body, separators=(",", ":")))
 
 
 def write_public_docs(directory: Path, document: dict[str, Any]) -> Path:
@@ -173,6 +178,7 @@ def caddyfile(
         ),
         "\thandle @too_large {",
         "\t\theader Content-Type application/json",
+        f"\t\theader X-Request-ID {REQUEST_ID}",
         f"\t\trespond {too_large} 413",
         "\t}",
     ]
@@ -195,15 +201,18 @@ def caddyfile(
         "",
         "\thandle {",
         "\t\theader Content-Type application/json",
+        f"\t\theader X-Request-ID {REQUEST_ID}",
         f"\t\trespond {_error('not_found', 'no such route at the gateway')} 404",
         "\t}",
         "",
         "\thandle_errors 413 {",
         "\t\theader Content-Type application/json",
+        f"\t\theader X-Request-ID {REQUEST_ID}",
         f"\t\trespond {too_large} 413",
         "\t}",
         "\thandle_errors 502 503 504 {",
         "\t\theader Content-Type application/json",
+        f"\t\theader X-Request-ID {REQUEST_ID}",
         "\t\theader Retry-After 5",
         "\t\trespond "
         + _error("unavailable", "the service behind this route does not answer; retry")

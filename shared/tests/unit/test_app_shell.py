@@ -20,6 +20,7 @@ from fourfold.service.app_shell import install_shell
 from fourfold.service.edge import authenticates_own_body
 from fourfold.service.text import RequestModel
 from fourfold.settings import FourfoldSettings
+from fourfold.testing.errors import error_of
 
 SECRET = "shell-test-secret-shell-test-secret-0123"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -130,7 +131,7 @@ async def test_unstorable_strings_are_422s_naming_the_field(client: httpx.AsyncC
 async def test_a_body_without_token_is_refused_before_validation(client: httpx.AsyncClient) -> None:
     response = await client.post("/notes", json={"text": "x"})
     assert response.status_code == 401
-    assert response.json() == {"error": "unauthenticated", "detail": "missing bearer token"}
+    assert error_of(response) == {"error": "unauthenticated", "detail": "missing bearer token"}
 
 
 def test_uvicorns_own_lines_go_through_the_json_handler(

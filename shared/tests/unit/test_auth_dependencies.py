@@ -23,6 +23,7 @@ from fourfold.auth import (
 from fourfold.clock import ManualClock
 from fourfold.errors import Forbidden, NotFound, install_error_handlers
 from fourfold.settings import FourfoldSettings
+from fourfold.testing.errors import error_of
 
 SECRET = "dependency-test-secret-dependency-test-secret"
 ISSUER = "fourfold-test"
@@ -82,7 +83,7 @@ def _bearer(role: Role, *, partner_id: str | None = None, **kwargs: Any) -> dict
 async def test_no_header_is_401_with_the_error_body(client: httpx.AsyncClient) -> None:
     response = await client.post("/events")
     assert response.status_code == 401
-    assert response.json() == {"error": "unauthenticated", "detail": "missing bearer token"}
+    assert error_of(response) == {"error": "unauthenticated", "detail": "missing bearer token"}
     assert response.headers["www-authenticate"] == "Bearer"
 
 
@@ -104,7 +105,7 @@ async def test_bad_token_is_401(
 ) -> None:
     response = await client.post("/events", headers=headers)
     assert response.status_code == 401
-    assert response.json() == {"error": "unauthenticated", "detail": detail}
+    assert error_of(response) == {"error": "unauthenticated", "detail": detail}
 
 
 async def test_expiry_follows_the_app_clock(client: httpx.AsyncClient, clock: ManualClock) -> None:
@@ -113,7 +114,7 @@ async def test_expiry_follows_the_app_clock(client: httpx.AsyncClient, clock: Ma
     clock.advance(timedelta(hours=1))
     response = await client.post("/events", headers=headers)
     assert response.status_code == 401
-    assert response.json() == {"error": "unauthenticated", "detail": "token expired"}
+    assert error_of(response) == {"error": "unauthenticated", "detail": "token expired"}
 
 
 @pytest.mark.parametrize(
@@ -154,7 +155,7 @@ async def test_partner_gets_404_for_another_partner(client: httpx.AsyncClient) -
     headers = _bearer("partner", partner_id="p-1")
     response = await client.get("/partners/p-2/health", headers=headers)
     assert response.status_code == 404
-    assert response.json() == {"error": "not_found", "detail": "partner not found"}
+    assert error_of(response) == {"error": "not_found", "detail": "partner not found"}
 
 
 @pytest.mark.parametrize("partner_id", ["p-1", "p-2"])

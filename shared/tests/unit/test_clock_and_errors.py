@@ -26,6 +26,7 @@ from fourfold.errors import (
     ValidationFailed,
     install_error_handlers,
 )
+from fourfold.testing.errors import error_of
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -155,7 +156,7 @@ async def test_each_error_renders_its_status_and_body(
 ) -> None:
     response = await client.get(f"/raise/{name}")
     assert response.status_code == status
-    assert response.json() == {"error": error, "detail": detail}
+    assert error_of(response) == {"error": error, "detail": detail}
 
 
 async def test_unavailable_carries_retry_after(client: httpx.AsyncClient) -> None:
@@ -189,7 +190,7 @@ async def test_unknown_route_and_wrong_method_use_the_same_shape(
     missing = await client.get("/nowhere")
     wrong = await client.get("/body")
     assert missing.status_code == 404
-    assert missing.json() == {"error": "not_found", "detail": "Not Found"}
+    assert error_of(missing) == {"error": "not_found", "detail": "Not Found"}
     assert wrong.status_code == 405
     assert wrong.json()["error"] == "method_not_allowed"
     assert wrong.headers["Allow"] == "POST"

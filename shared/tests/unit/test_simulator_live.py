@@ -14,7 +14,7 @@ import pytest
 
 from fourfold.cli import main as fourfold
 from fourfold.clock import ManualClock
-from fourfold.simulator.command import SimulateOptions, main, parse_options, simulate
+from fourfold.simulator.command import SimulateOptions, simulate
 from fourfold.simulator.live import run_live
 from fourfold.simulator.settings import SimulatorSettings
 from fourfold.simulator.timeline import Timeline
@@ -70,27 +70,22 @@ async def test_history_goes_at_once_then_each_event_when_the_clock_reaches_it() 
     assert clock.now() < datetime(2026, 4, 6, 1, tzinfo=UTC), "it stopped after the last event"
 
 
-def test_parse_options_reads_every_option_and_names_what_is_wrong() -> None:
-    args = "--days 30 --out h.ndjson --start 2026-01-01 --seed 4 --partners 5 --customers 50"
-    parsed = parse_options([*args.split(), "--signup-days", "10", "--batch-size", "9"])
-    assert parsed == SimulateOptions(
+def test_the_command_hands_every_out_option_to_simulate(tmp_path: Path) -> None:
+    args = "--days 30 --start 2026-01-01 --seed 4 --partners 5 --customers 50 --signup-days 10"
+    by_command = tmp_path / "command.ndjson"
+    assert fourfold(["simulate", *args.split(), "--prefix", "b-", "--out", str(by_command)]) == 0
+    options = SimulateOptions(
         days=30,
-        out=Path("h.ndjson"),
         start=date(2026, 1, 1),
         seed=4,
         partners=5,
         customers=50,
         signup_days=10,
-        batch_size=9,
+        prefix="b-",
+        out=tmp_path / "direct.ndjson",
     )
-    assert parse_options(["--ingest-url", "http://x", "--history-days", "3"]) == SimulateOptions(
-        ingest_url="http://x", history_days=3
-    )
-    assert parse_options(["--dayz", "3"]) == "unknown option '--dayz'"
-    assert parse_options(["days", "3"]) == "unknown option 'days'"
-    assert parse_options(["--days"]) == "--days needs a value"
-    assert parse_options(["--days", "many"]) == "--days: not a valid value: 'many'"
-    assert parse_options(["--start", "1 April"]) == "--start: not a valid value: '1 April'"
+    assert simulate(options, _settings(), report=lambda _: None) == 0
+    assert by_command.read_bytes() == (tmp_path / "direct.ndjson").read_bytes()
 
 
 def _settings() -> SimulatorSettings:
@@ -143,10 +138,17 @@ def test_unusable_options_exit_2_saying_why(
     assert not Path("x").exists()
 
 
-def test_help_and_the_fourfold_command(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--help"]) == 0
-    assert "--days N" in capsys.readouterr().out
+def test_help_and_usage_errors_of_the_fourfold_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # rich wraps help and errors to the terminal
     assert fourfold(["simulate", "--help"]) == 0
-    assert "usage: fourfold simulate" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Usage: fourfold simulate" in out
+    assert "--days" in out
+    assert "YYYY-MM-DD" in out
     assert fourfold(["simulate", "--bogus", "1"]) == 2
-    assert "unknown option '--bogus'" in capsys.readouterr().err
+    assert "No such option: --bogus" in capsys.readouterr().err
+    assert fourfold(["simulate", "--out", "x", "--start", "1 April"]) == 2
+    assert "'1 April' does not match the format" in capsys.readouterr().err
+    assert not Path("x").exists()

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from fourfold.clock import ManualClock
-from fourfold.simulator.command import SimulateOptions, parse_options, simulate
+from fourfold.simulator.command import SimulateOptions, simulate
 from fourfold.simulator.settings import SimulatorSettings
 from fourfold.simulator.sink import IngestPoster, StripePoster
 from fourfold.simulator.stripe import StripeTimeline, is_stripe
@@ -129,7 +129,6 @@ async def test_the_poster_signs_each_stripe_event_on_its_clock_and_keeps_the_ord
 
 
 def test_stripe_is_a_flag_for_the_live_mode_with_a_secret() -> None:
-    assert parse_options(["--stripe", "--seed", "3"]) == SimulateOptions(stripe=True, seed=3)
     notes: list[str] = []
     out = SimulateOptions(stripe=True, out=Path("x.ndjson"))
     assert simulate(out, SimulatorSettings(), report=notes.append) == 2

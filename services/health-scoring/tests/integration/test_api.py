@@ -11,6 +11,7 @@ import pytest
 from fourfold.events import Money, SubscriptionCancelled
 from fourfold.health.queries import encode_cursor
 from fourfold.health.schemas import SortKey, SortOrder
+from fourfold.testing.errors import error_of
 
 if TYPE_CHECKING:
     from conftest import Make, Service
@@ -75,7 +76,7 @@ async def test_every_partner_route_is_scoped(service: Service, book: dict[str, s
     for customer in (book["b1"], book["orphan"], "does-not-exist"):
         for suffix in ("/health", "/health/history"):
             hidden = await client.get(f"/v1/customers/{customer}{suffix}", headers=partner_a)
-            assert (hidden.status_code, hidden.json()) == (404, HIDDEN), "hidden looks missing"
+            assert (hidden.status_code, error_of(hidden)) == (404, HIDDEN), "hidden looks missing"
     orphan = await client.get(f"/v1/customers/{book['orphan']}/health", headers=service.auth())
     assert orphan.json()["partner_id"] is None
 
@@ -97,7 +98,7 @@ async def test_admin_routes_refuse_partners(service: Service, book: dict[str, st
         ):
             response = await client.request(method, path, json=json, headers=headers)
             assert response.status_code == status, (method, path, response.text)
-            assert set(response.json()) == {"error", "detail"}
+            assert set(error_of(response)) == {"error", "detail"}
     scorecard = await service.get("/v1/admin/scorecard")
     assert scorecard["version"] == "default-2025.1"
     assert scorecard["source"] == "default"
@@ -249,7 +250,7 @@ async def test_override_and_history_validation_names_the_field(
         json={"score": 5, "reason": "x", "expires_at": future},
         headers=service.auth(),
     )
-    assert (missing.status_code, missing.json()) == (404, HIDDEN)
+    assert (missing.status_code, error_of(missing)) == (404, HIDDEN)
 
     history = f"/v1/customers/{book['a1']}/health/history"
     reversed_range = await service.client.get(

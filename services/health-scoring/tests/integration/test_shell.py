@@ -17,6 +17,7 @@ from fourfold.auth import issue_token
 from fourfold.clock import ManualClock
 from fourfold.health.app import create_app
 from fourfold.health.settings import HealthSettings
+from fourfold.testing.errors import error_of
 from fourfold.testing.serving import serving
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ async def test_a_nul_in_a_path_or_query_parameter_is_a_422_naming_it(service: Se
     for role, method, path, problem in NUL_CASES:
         headers = service.auth(role, "p1" if role == "partner" else None)
         response = await service.client.request(method, path, headers=headers)
-        assert (response.status_code, response.json()) == (422, unstorable(*problem)), path
+        assert (response.status_code, error_of(response)) == (422, unstorable(*problem)), path
         assert response.headers["x-request-id"]
 
 
@@ -68,7 +69,7 @@ async def test_the_override_refuses_unstorable_path_and_reason(service: Service)
     admin = service.auth()
     body = override("fine", service)
     response = await service.client.put("/v1/admin/health/c%00/override", json=body, headers=admin)
-    assert (response.status_code, response.json()) == (422, unstorable("path", "customer_id"))
+    assert (response.status_code, error_of(response)) == (422, unstorable("path", "customer_id"))
     for reason in ("a\x00b", "\ud800"):
         raw = json.dumps(override(reason, service))  # ASCII escapes: \u0000, \ud800
         response = await service.client.put(

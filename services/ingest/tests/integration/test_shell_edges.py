@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from fourfold.ingest.settings import IngestSettings
+from fourfold.testing.errors import error_of
 
 from ..conftest import running_client  # type: ignore[import-not-found]
 
@@ -37,7 +38,7 @@ async def test_a_nul_in_a_lookup_is_a_422_naming_the_parameter(
     for path, problem in cases:
         response = await client.get(path, headers=auth_header("admin"))
         assert response.status_code == 422, (path, response.text)
-        assert response.json() == {"error": "validation_failed", "detail": unstorable(*problem)}
+        assert error_of(response) == {"error": "validation_failed", "detail": unstorable(*problem)}
 
 
 async def test_the_body_limit_is_the_shells_setting(
@@ -49,7 +50,7 @@ async def test_the_body_limit_is_the_shells_setting(
         headers = {"content-type": "application/cloudevents+json", **auth_header()}
         response = await client.post("/v1/events", content=body, headers=headers)
         assert response.status_code == 413
-        assert response.json() == {
+        assert error_of(response) == {
             "error": "payload_too_large",
             "detail": "request body exceeds 2048 bytes",
         }

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from fourfold.notifications.domain.config import default_config_text
+from fourfold.testing.errors import error_of
 
 if TYPE_CHECKING:
     from conftest import Make, Service
@@ -95,7 +96,7 @@ async def test_every_partner_route_is_scoped(service: Service, book: dict[str, A
         )
     missing = await client.get("/v1/nudges/ndg_missing", headers=own)
     hidden = await client.get(f"/v1/nudges/{book['nudge']}", headers=other)
-    assert missing.json() == hidden.json() == HIDDEN  # hidden looks missing
+    assert error_of(missing) == error_of(hidden) == HIDDEN  # hidden looks missing
 
 
 async def test_admin_routes_refuse_partners(service: Service, book: dict[str, Any]) -> None:

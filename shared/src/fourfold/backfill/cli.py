@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 from pathlib import Path
@@ -23,73 +22,69 @@ from fourfold.backfill.sender import BackfillAborted, Options, run
 from fourfold.backfill.settings import BackfillSettings
 from fourfold.backfill.source import source_of
 
-EPILOG = """
-Each line is one CloudEvent as POST /v1/events takes it (docs/backfill.md). The token comes
-from FOURFOLD_BACKFILL_TOKEN, the URL from --url or FOURFOLD_BACKFILL_URL. A checkpoint
-(FILE.checkpoint) is written after each acknowledged batch: run the same command again to
-resume; it is removed when the run completes. Rejected lines go to FILE.rejects.ndjson with
-their reason. Exit status: 0 all sent, 1 some lines rejected, 2 usage or credential
-problem, 3 ingest unavailable for --max-retry-s (resume later).
-"""
+EXIT_CODES = {
+    0: "all lines sent",
+    1: "some lines rejected (reasons in FILE.rejects.ndjson)",
+    2: "usage or credential problem",
+    3: "ingest unavailable for --max-retry-s (run again later to resume)",
+    130: "interrupted (run again to resume)",
+}
 
 
-def parser(settings: BackfillSettings) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="fourfold backfill",
-        description="Send a vendor's event history (NDJSON, one CloudEvent a line) to ingest.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("file", help="the NDJSON file (.gz read as gzip), or - for stdin")
-    p.add_argument("--url", default=settings.backfill_url, help="ingest's base URL")
-    p.add_argument("--batch-size", type=int, default=settings.backfill_batch_size)
-    p.add_argument("--concurrency", type=int, default=settings.backfill_concurrency)
-    p.add_argument("--rate", type=float, default=None, help="at most this many events a second")
-    p.add_argument("--checkpoint", type=Path, default=None, help="default: FILE.checkpoint")
-    p.add_argument("--rejects", type=Path, default=None, help="default: FILE.rejects.ndjson")
-    p.add_argument("--restart", action="store_true", help="ignore and replace a checkpoint")
-    p.add_argument("--max-retry-s", type=float, default=300.0)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
-
-
-def main(argv: list[str]) -> int:
-    settings = BackfillSettings()
-    args = parser(settings).parse_args(argv)
+def backfill(
+    *,
+    file: str,
+    url: str | None = None,
+    batch_size: int | None = None,
+    concurrency: int | None = None,
+    rate: float | None = None,
+    checkpoint: Path | None = None,
+    rejects: Path | None = None,
+    restart: bool = False,
+    max_retry_s: float = 300.0,
+    progress: bool = True,
+    settings: BackfillSettings | None = None,
+) -> int:
+    """Send `file` (NDJSON, .gz, or - for stdin) to ingest with a checkpoint to resume from;
+    unset options come from settings (FOURFOLD_BACKFILL_*). Returns an `EXIT_CODES` key."""
+    settings = settings or BackfillSettings()
+    url = url or settings.backfill_url
+    batch_size = batch_size if batch_size is not None else settings.backfill_batch_size
+    concurrency = concurrency if concurrency is not None else settings.backfill_concurrency
     console = Console(stderr=True)
     if settings.backfill_token is None:
         console.print(
             "[red]FOURFOLD_BACKFILL_TOKEN is not set[/] (fourfold token issue --role ingest)"
         )
         return 2
-    if not 1 <= args.batch_size <= 1000 or args.concurrency < 1 or (args.rate or 1) <= 0:
+    if not 1 <= batch_size <= 1000 or concurrency < 1 or (rate or 1) <= 0:
         console.print("[red]--batch-size is 1-1000, --concurrency and --rate above 0[/]")
         return 2
     try:
-        source = source_of(args.file)
+        source = source_of(file)
     except OSError as exc:
         console.print(f"[red]{exc}[/]")
         return 2
-    base = Path(args.file) if source.path is not None else Path("backfill")
-    checkpoint_path = args.checkpoint or (
+    base = Path(file) if source.path is not None else Path("backfill")
+    checkpoint_path = checkpoint or (
         base.with_name(base.name + ".checkpoint") if source.path else None
     )
-    rejects_path = args.rejects or base.with_name(base.name + ".rejects.ndjson")
-    if args.restart and checkpoint_path is not None:
+    rejects_path = rejects or base.with_name(base.name + ".rejects.ndjson")
+    if restart and checkpoint_path is not None:
         checkpoint_path.unlink(missing_ok=True)
     try:
-        checkpoint = Checkpoint.load_or_new(checkpoint_path, source.identity())
+        saved = Checkpoint.load_or_new(checkpoint_path, source.identity())
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         return 2
-    resumed = checkpoint.progress.lines
+    resumed = saved.progress.lines
     options = Options(
-        url=args.url,
+        url=url,
         token=settings.backfill_token.get_secret_value(),
-        batch_size=args.batch_size,
-        concurrency=args.concurrency,
-        rate=args.rate,
-        max_retry_s=args.max_retry_s,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        rate=rate,
+        max_retry_s=max_retry_s,
     )
     if resumed:
         console.print(f"resuming {source.name} after line {resumed} ({checkpoint_path})")
@@ -108,9 +103,9 @@ def main(argv: list[str]) -> int:
         TextColumn("ETA"),
         TimeRemainingColumn(),
         console=console,
-        disable=args.no_progress,
+        disable=not progress,
     )
-    done = checkpoint.progress
+    done = saved.progress
     with bar:
         task = bar.add_task(
             "backfill",
@@ -142,18 +137,18 @@ def main(argv: list[str]) -> int:
 
         try:
             counts = asyncio.run(
-                run(source, checkpoint, rejects_path, options, on_sent=on_sent, on_commit=on_commit)
+                run(source, saved, rejects_path, options, on_sent=on_sent, on_commit=on_commit)
             )
         except BackfillAborted as exc:
             bar.stop()
             console.print(f"[red]stopped:[/] {exc}")
-            _summary(console, checkpoint.progress, rejects_path, time.monotonic() - started, first)
+            _summary(console, saved.progress, rejects_path, time.monotonic() - started, first)
             return exc.exit_code
         except KeyboardInterrupt:
             bar.stop()
             console.print("[yellow]interrupted[/]: run the same command again to resume")
             return 130
-    checkpoint.remove()
+    saved.remove()
     _summary(console, counts, rejects_path, time.monotonic() - started, first)
     return 1 if counts.rejected else 0
 

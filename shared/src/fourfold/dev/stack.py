@@ -15,7 +15,6 @@ the secret on purpose.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import functools
@@ -98,54 +97,6 @@ def _available(spec: ServiceSpec) -> bool:
     with contextlib.suppress(ModuleNotFoundError):
         return importlib.util.find_spec(spec.module) is not None
     return False
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="fourfold dev",
-        description="Run every service on an embedded broker and PostgreSQL, with the gateway "
-        "and a simulated vendor on a fast clock.",
-    )
-    parser.add_argument(
-        "--keep-state",
-        action="store_true",
-        help="keep the database, token secret and simulated time of the last run (default: "
-        "start fresh; the broker is memory-only, so its topics always start empty)",
-    )
-    parser.add_argument(
-        "--port-offset",
-        type=int,
-        default=0,
-        help="add this to every service port (8001, 8002, ...), e.g. to run a second stack "
-        "on another FOURFOLD_STATE_DIR",
-    )
-    parser.add_argument(
-        "--history-days",
-        type=int,
-        default=DEFAULT_HISTORY_DAYS,
-        help="simulated days before the clock's start, sent at once (default %(default)s)",
-    )
-    parser.add_argument(
-        "--seconds-per-day",
-        type=float,
-        default=DEFAULT_SECONDS_PER_DAY,
-        help="real seconds per simulated day (default %(default)s; 86400: real time)",
-    )
-    parser.add_argument("--seed", type=int, default=1, help="the simulation's seed")
-    parser.add_argument("--partners", type=int, default=36, help="simulated partners")
-    parser.add_argument("--customers", type=int, default=300, help="simulated customers")
-    parser.add_argument(
-        "--stripe",
-        action="store_true",
-        help="the simulator sends billing events as signed Stripe webhooks",
-    )
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`fourfold dev`: parse the options and run `dev`."""
-    args = _parser().parse_args(argv)
-    return dev(**vars(args))
 
 
 def dev(
@@ -546,4 +497,6 @@ def _alive(pid: int) -> bool:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from fourfold.cli import main
+
+    raise SystemExit(main(["dev", *sys.argv[1:]]))

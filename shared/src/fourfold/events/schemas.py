@@ -1,12 +1,11 @@
 """Generate the JSON Schemas of every event type into docs/events/ (and check them for drift).
 
-Run `python -m fourfold.events.schemas docs/events` (or `make schemas`).
+Run `fourfold schemas docs/events` (or `make schemas`).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ def render_schemas() -> dict[str, str]:
 
 
 def write_schemas(target: Path) -> list[Path]:
+    """Write every schema under `target` (created); the paths written."""
     written = []
     for name, text in render_schemas().items():
         path = target / name
@@ -40,15 +40,3 @@ def write_schemas(target: Path) -> list[Path]:
         path.write_text(text)
         written.append(path)
     return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    target = Path(args[0] if args else "docs/events")
-    for path in write_schemas(target):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -16,12 +16,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from fourfold.errors import error_body, install_error_handlers
+from fourfold.errors import error_body, install_error_handlers, request_id_of
 from fourfold.metrics import install_metrics
 from fourfold.service.edge import ShellMiddleware
 from fourfold.service.openapi import error_responses, install_openapi
@@ -48,11 +48,12 @@ def install_shell(
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["ops"], response_model=None, responses=error_responses(503))
-    async def readyz() -> JSONResponse | dict[str, str]:
+    async def readyz(request: Request) -> JSONResponse | dict[str, str]:
         """Readiness: the broker and the database are reachable."""
         problems = [reason for check in readiness(app) if (reason := await check()) is not None]
         if problems:
-            return JSONResponse(error_body("not_ready", problems), status_code=503)
+            body = error_body("not_ready", problems, request_id_of(request))
+            return JSONResponse(body, status_code=503)
         return {"status": "ready"}
 
 

@@ -3,8 +3,8 @@
 In order, for every HTTP request:
 
 1. **Request id.** `X-Request-ID` is taken from the request (when it is a sane token) or
-   generated, put on every log line written while the request runs, and echoed in the
-   response.
+   generated, put on every log line written while the request runs, echoed in the
+   response, and quoted as `request_id` in every error body (`fourfold.errors`).
 2. **Storable parameters.** A path or query parameter holding a character PostgreSQL text
    cannot store (NUL, an unpaired surrogate) answers 422 `validation_failed` naming the
    parameter, before a route could hand it to the database.
@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fourfold.auth.dependencies import verify_bearer
 from fourfold.auth.principal import Principal
 from fourfold.errors import (
+    REQUEST_ID_STATE,
     FourfoldError,
     PayloadTooLarge,
     RequestTimeout,
@@ -87,6 +88,7 @@ class ShellMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _request_id(scope)
+        scope.setdefault("state", {})[REQUEST_ID_STATE] = request_id.decode()
         started = False
 
         async def send_with_id(message: Message) -> None:
@@ -103,7 +105,7 @@ class ShellMiddleware:
             except _Disconnected:
                 return
             except FourfoldError as exc:
-                await _answer(send_with_id, exc, close=True)
+                await _answer(send_with_id, exc, request_id.decode(), close=True)
                 return
             try:
                 await self.app(scope, receive, send_with_id)
@@ -115,7 +117,7 @@ class ShellMiddleware:
                     failure = FourfoldError(
                         f"unexpected error; quote request id {request_id.decode()}"
                     )
-                    await _answer(send_with_id, failure, close=False)
+                    await _answer(send_with_id, failure, request_id.decode(), close=False)
 
     async def _admit(self, scope: Scope, receive: Receive) -> Receive:
         """Refuse what must not reach a route; return the receive the route reads from."""
@@ -253,9 +255,9 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _answer(send: Send, exc: FourfoldError, *, close: bool) -> None:
+async def _answer(send: Send, exc: FourfoldError, request_id: str, *, close: bool) -> None:
     """Send `exc` as the shared error body; `close` when the request body was left unread."""
-    payload = orjson.dumps(error_body(exc.code, exc.detail))
+    payload = orjson.dumps(error_body(exc.code, exc.detail, request_id))
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),

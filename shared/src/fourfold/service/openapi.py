@@ -55,6 +55,13 @@ class ErrorBody(BaseModel):
             "the field (e.g. `['query', 'cursor']`)."
         )
     )
+    request_id: str = Field(
+        description=(
+            "The request's id, the same as the answer's `X-Request-ID` header (the caller's own "
+            "when it sent a sane one, else made up) and on every log line of the request: "
+            "quote it when reporting the error."
+        )
+    )
 
 
 def error_responses(

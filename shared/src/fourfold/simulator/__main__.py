@@ -1,5 +1,7 @@
 """`python -m fourfold.simulator`: the same as `fourfold simulate`."""
 
-from fourfold.simulator.command import main
+import sys
 
-raise SystemExit(main())
+from fourfold.cli import main
+
+raise SystemExit(main(["simulate", *sys.argv[1:]]))

@@ -1,7 +1,7 @@
 """`fourfold simulate`: write a simulated vendor's history to NDJSON, or post it live to ingest.
 
-`simulate(options)` is the whole command; `main(argv)` only turns `--name value` pairs into
-`SimulateOptions`, so another front end (a typer command) can call `simulate` directly.
+`simulate(options)` is the whole command; `fourfold.cli` turns the command line into
+`SimulateOptions` (same seed and options, same events, byte for byte).
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import asyncio
 import dataclasses
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import httpx
 from pydantic import SecretStr
@@ -28,36 +28,11 @@ from fourfold.simulator.sink import IngestPoster, IngestRefused, StripePoster, w
 from fourfold.simulator.stripe import StripeTimeline
 from fourfold.simulator.timeline import Timeline
 from fourfold.simulator.vendor import build_vendor
+from fourfold.simulator.wire import Planned
 
-USAGE = """usage: fourfold simulate [OPTIONS]
-
-Simulate a vendor whose partners' customers onboard, stall, expand, renew, churn and pay
-late. Same seed and options, same events (byte for byte).
-
-  --out FILE           write the history as NDJSON (one CloudEvent per line; - for stdout)
-                       and exit; no service needs to run
-  --ingest-url URL     post live to this ingest (or gateway) base URL on the clock
-                       (FOURFOLD_CLOCK_*); default FOURFOLD_SIMULATOR_INGEST_URL
-  --days N             simulated days (default: 365 with --out, forever when live)
-  --start YYYY-MM-DD   first simulated day (default: --days before today with --out,
-                       --history-days before the clock's today when live)
-  --history-days N     live: days before now posted at once when starting (default 0)
-  --seed N             random seed (default 1)
-  --partners N         partners of the vendor (default 36)
-  --customers N        customers of the vendor (default 300)
-  --signup-days N      customers sign up over the first N days (default 90)
-  --prefix TEXT        put TEXT before every partner and customer id (two simulated
-                       vendors in one Fourfold)
-  --batch-size N       events per POST (default 500)
-  --stripe             live: post subscription and invoice events as signed Stripe
-                       webhooks to /v1/webhooks/stripe (secret FOURFOLD_SIMULATOR_STRIPE_SECRET),
-                       the rest to /v1/events
-
-The live mode authenticates with FOURFOLD_SIMULATOR_TOKEN, or issues itself an ingest token
-with FOURFOLD_AUTH_SECRET. Exit codes: 0 done, 1 ingest refused or rejected events,
-2 usage error, 130 stopped (Ctrl-C).
-"""
 SHORT_USAGE = "usage: fourfold simulate [OPTIONS] (--help for the options)\n"
+Track = Callable[[Iterable[Planned], date, int], Iterable[Planned]]
+"""Wraps the events written with --out (starting on a date, over so many days): a progress bar."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +72,7 @@ def simulate(
     clock: Clock | None = None,
     stdout: BinaryIO | None = None,
     report: Callable[[str], object] | None = None,
+    track: Track | None = None,
 ) -> int:
     """Run the simulation the options describe; return the process exit code."""
     report = report or _to_stderr
@@ -121,7 +97,7 @@ def simulate(
         report(f"fourfold simulate: error: {exc}\n")
         return 2
     if options.out is not None:
-        return _write(timeline, days, options.out, stdout or sys.stdout.buffer, report)
+        return _write(timeline, days, options.out, stdout or sys.stdout.buffer, report, track)
     configure_logging(
         service=settings.service_name, level=settings.log_level, json=settings.log_json
     )
@@ -158,13 +134,21 @@ def _timeline(options: SimulateOptions, *, today: date, days: int) -> Timeline:
 
 
 def _write(
-    timeline: Timeline, days: int, out: Path, stdout: BinaryIO, report: Callable[[str], object]
+    timeline: Timeline,
+    days: int,
+    out: Path,
+    stdout: BinaryIO,
+    report: Callable[[str], object],
+    track: Track | None,
 ) -> int:
+    events: Iterable[Planned] = timeline.events(days)
+    if track is not None:
+        events = track(events, timeline.start, days)
     if str(out) == "-":
-        counts = write_ndjson(timeline.events(days), stdout)
+        counts = write_ndjson(events, stdout)
     else:
         with out.open("wb") as file:
-            counts = write_ndjson(timeline.events(days), file)
+            counts = write_ndjson(events, file)
     end = timeline.start + timedelta(days=days - 1)
     summary = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
     report(f"wrote {counts.total()} events, {timeline.start} to {end}, to {out}: {summary}\n")
@@ -231,47 +215,3 @@ def _secret(value: SecretStr | None) -> str | None:
 def _to_stderr(text: str) -> None:
     """Notes for the user go to the stderr of the moment (not the one at import)."""
     sys.stderr.write(text)
-
-
-def parse_options(argv: list[str]) -> SimulateOptions | str:
-    """`--name value` pairs into options, or the reason they cannot be (for the usage line)."""
-    fields = {f.name: f for f in dataclasses.fields(SimulateOptions)}
-    values: dict[str, Any] = {}
-    args = list(argv)
-    while args:
-        flag = args.pop(0)
-        name = flag.removeprefix("--").replace("-", "_")
-        if not flag.startswith("--") or name not in fields:
-            return f"unknown option {flag!r}"
-        if fields[name].type in (bool, "bool"):
-            values[name] = True
-            continue
-        if not args:
-            return f"{flag} needs a value"
-        raw = args.pop(0)
-        try:
-            values[name] = _CONVERTERS.get(name, int)(raw)
-        except ValueError:
-            return f"{flag}: not a valid value: {raw!r}"
-    return SimulateOptions(**values)
-
-
-_CONVERTERS: dict[str, Callable[[str], Any]] = {
-    "start": date.fromisoformat,
-    "out": Path,
-    "ingest_url": str,
-    "prefix": str,
-}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python -m fourfold.simulator` and `fourfold simulate`."""
-    args = sys.argv[1:] if argv is None else argv
-    if "--help" in args or "-h" in args:
-        sys.stdout.write(USAGE)
-        return 0
-    parsed = parse_options(args)
-    if isinstance(parsed, str):
-        sys.stderr.write(f"{SHORT_USAGE}fourfold simulate: error: {parsed}\n")
-        return 2
-    return simulate(parsed)
