@@ -1,4 +1,4 @@
-"""Valid raw events, as a vendor would POST them: for tests and the demo feed."""
+"""Valid raw events, as a vendor would POST them: for tests."""
 
 from __future__ import annotations
 
