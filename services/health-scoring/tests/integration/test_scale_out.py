@@ -223,12 +223,18 @@ async def stopped(process: subprocess.Popen[bytes], how: signal.Signals) -> int:
 
 
 async def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(
-    health_settings: HealthSettings, make: Make, unique: str, one_effect_per_event: Any
+    health_settings: HealthSettings,
+    make: Make,
+    unique: str,
+    fresh_schema: str,
+    one_effect_per_event: Any,
 ) -> None:
     """Worker a is killed (SIGKILL) with both consuming and restarted at once under its name
     (it removes its dead predecessor from the group); then worker b gets SIGTERM mid-stream
     and leaves; a finishes. Every event folds once, every version is published once."""
-    settings = settings_for(health_settings, unique, "unused")
+    settings = settings_for(health_settings, unique, "unused").model_copy(
+        update={"database_schema": fresh_schema}
+    )
     kafka_bootstrap, database_url = settings.kafka_bootstrap_servers or "", settings.database_url
     customers = [f"sk-{unique}-{c}" for c in range(24)]
     events = usage_stream(customers, make)

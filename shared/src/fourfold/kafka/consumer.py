@@ -188,11 +188,6 @@ class BatchConsumer:
         """The partitions the group gives this consumer now."""
         return set(self._consumer.assignment())
 
-    @property
-    def instance(self) -> str:
-        """This replica's name in the group (its Kafka client id)."""
-        return self._instance
-
     async def _load_floors(self) -> None:
         """Offsets mode: every stored next offset of this consumer, before the first fetch
         (aiokafka may fetch a newly assigned partition before the listener's seek lands)."""
