@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help install dev test test-unit test-integration test-e2e lint fmt bench schemas clean
+.PHONY: help install dev test test-unit test-integration test-e2e lint fmt bench wrk schemas clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -48,12 +48,19 @@ fmt: install ## Format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install ## Benchmarks; figures go to docs/benchmarks.md
+bench: install wrk ## Benchmarks; figures go to docs/benchmarks.md
 	$(PY) bench/ingest_bench.py
 	$(PY) bench/health_bench.py
 	$(PY) bench/incentives_bench.py
 	$(PY) bench/notifications_bench.py
 	$(PY) bench/adapters_bench.py
+	$(PY) bench/recovery_bench.py
+	$(PY) bench/scale_bench.py
+
+wrk: ## Install wrk, the HTTP load generator the ingest bench runs in its own process (Debian's package)
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi; }
 
 schemas: install ## Regenerate docs/events/ and docs/openapi/ from the code
 	$(PY) -m fourfold.cli schemas docs/events

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -85,7 +86,7 @@ class WrkResult:
         return self.requests / self.seconds
 
 
-WRK = "/usr/bin/wrk"
+WRK = shutil.which("wrk") or "/usr/bin/wrk"  # `make bench` installs it (Debian: wrk)
 WRK_SCRIPT = BENCH_DIR / "unique_events.lua"
 
 

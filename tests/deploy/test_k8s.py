@@ -187,3 +187,49 @@ def test_manifests_parse_without_yaml_tricks(facts: ModuleType) -> None:
         for event in yaml.parse(path.read_text(encoding="utf-8")):
             assert not isinstance(event, yaml.AliasEvent), f"{path.name}: YAML alias"
             assert getattr(event, "anchor", None) is None, f"{path.name}: YAML anchor"
+
+
+CONSUMING = ("health-scoring", "incentives", "notifications")
+
+
+def test_every_deployment_scales_within_its_partitions(
+    k8s_objects: dict[tuple[str, str], Any], facts: ModuleType, service_name: str
+) -> None:
+    """One HPA per Deployment; a consuming service never scales past the partition count (a
+    replica beyond it gets no partition) and never below what its PDB keeps plus one."""
+    hpa = k8s_objects[("HorizontalPodAutoscaler", service_name)]
+    dep = k8s_objects[("Deployment", service_name)]
+    spec = hpa["spec"]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": service_name,
+    }
+    pdb = k8s_objects[("PodDisruptionBudget", service_name)]
+    assert pdb["spec"]["minAvailable"] < spec["minReplicas"] == dep["spec"]["replicas"]
+    assert spec["minReplicas"] < spec["maxReplicas"]
+    partitions = int(
+        k8s_objects[("ConfigMap", "fourfold-config")]["data"]["FOURFOLD_TOPIC_PARTITIONS"]
+    )
+    if service_name in CONSUMING:
+        assert spec["maxReplicas"] <= partitions
+    [metric] = spec["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    assert "cpu" in container(dep)["resources"]["requests"], "utilization needs a CPU request"
+    # each scaling step is a rebalance: scale down slowly, after a quiet spell
+    assert spec["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 300
+    assert all(
+        p["type"] == "Pods" and p["value"] == 1 for p in spec["behavior"]["scaleDown"]["policies"]
+    )
+
+
+def test_partitions_divide_evenly_among_replica_counts(
+    k8s_objects: dict[tuple[str, str], Any],
+) -> None:
+    """12 partitions split evenly over 1, 2, 3, 4, 6 and 12 replicas (docs/deploy.md)."""
+    partitions = int(
+        k8s_objects[("ConfigMap", "fourfold-config")]["data"]["FOURFOLD_TOPIC_PARTITIONS"]
+    )
+    assert partitions >= 12
+    assert all(partitions % n == 0 for n in (1, 2, 3, 4, 6))

@@ -88,6 +88,31 @@ class FourfoldSettings(BaseSettings):
             "raised at start above what the consumed topics may still replay."
         ),
     )
+    consumer_heartbeat_interval_ms: int = Field(
+        default=500,
+        ge=100,
+        description=(
+            "How often a consumer tells its group it is alive, and so how soon it hears of a "
+            "rebalance (a replica leaving on SIGTERM); at most a third of the session timeout."
+        ),
+    )
+    consumer_instance: str | None = Field(
+        default=None,
+        max_length=200,
+        description=(
+            "This replica's name in its consumer groups (its Kafka client id): unique per "
+            "replica, the same across its restarts. A restarted replica removes its killed "
+            "predecessor of that name from the group at once. Unset: `<service>-<host name>` "
+            "(the pod's name on Kubernetes)."
+        ),
+    )
+    consumer_remove_predecessor: bool = Field(
+        default=True,
+        description=(
+            "Remove the group's members named like this replica before joining (false: a "
+            "restarted replica waits for its killed predecessor's session to expire)."
+        ),
+    )
     inbox_prune_interval_s: float = Field(
         default=900.0, gt=0, description="How often a consuming service prunes its inbox."
     )

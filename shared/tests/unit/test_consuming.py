@@ -48,3 +48,17 @@ async def test_readiness_starts_with_one_check_then_names_the_tasks_that_ended()
         assert "consumer, scheduler, outbox relay" in (await stopped_check() or "")
     finally:
         tasks["consumer"].cancel()
+
+
+async def test_readiness_waits_for_the_consumer_to_join_its_group() -> None:
+    """Not ready until the group's first assignment landed (`joined`), then ready for good."""
+    app = FastAPI()
+
+    class Joining:
+        joined = asyncio.Event()
+
+    app.state.engine, app.state.tasks, app.state.consumer = object(), {}, Joining()
+    joining_check = readiness(app)[1]
+    assert await joining_check() == "consumer joining its group"
+    Joining.joined.set()
+    assert await joining_check() is None

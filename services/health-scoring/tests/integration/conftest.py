@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from fourfold.clock import ManualClock
 from fourfold.events import (
@@ -34,7 +36,9 @@ from fourfold.events import (
 )
 from fourfold.health.app import create_app
 from fourfold.health.consumer import INPUT_TOPICS
+from fourfold.health.folding import fold_events
 from fourfold.health.settings import HealthSettings
+from fourfold.health.state import CustomerState, state_to_json
 from fourfold.testing.kafka import committed_offsets, read_topic
 from fourfold.testing.running import RunningApp, running_app
 from fourfold.testing.wait import wait_until
@@ -257,6 +261,54 @@ def clock() -> ManualClock:
 def start(health_settings: HealthSettings, clock: ManualClock) -> Callable[[], running_service]:
     """Start (another) instance of the app on the test's settings and clock."""
     return lambda: running_service(health_settings, clock)
+
+
+async def check_one_effect_per_event(
+    engine: Any, bootstrap: str, events: list[Envelope], customers: list[str]
+) -> None:
+    """Every event folded once into its customer's signals (a lost or doubled one would show
+    in them), the inbox holds each once, and every version of every customer is published
+    on the topic, each id with exactly one content."""
+    by_customer: dict[str, list[Envelope]] = defaultdict(list)
+    for event in events:
+        by_customer[event.key].append(event)
+    async with engine.connect() as connection:
+        rows = {
+            r.customer_id: r
+            for r in await connection.execute(
+                text("SELECT customer_id, signals, version FROM customers")
+            )
+        }
+        inbox = await connection.scalar(text("SELECT count(*) FROM inbox"))
+    assert inbox == len(events)
+    assert set(rows) == set(customers)
+    for customer, own in by_customer.items():
+        expected = fold_events(CustomerState.new(customer), own)
+        assert rows[customer].signals == state_to_json(expected), customer
+    total_versions = sum(r.version for r in rows.values())
+    records = await read_topic(
+        bootstrap, HEALTH_TOPIC, expect=total_versions, keys={c.encode() for c in customers}
+    )
+    contents: dict[str, set[bytes]] = defaultdict(set)
+    for record in records:
+        assert record.value is not None
+        contents[parse_event(record.value).id].add(record.value)
+    assert set(contents) == {
+        f"health-{c}-{v}" for c, r in rows.items() for v in range(1, r.version + 1)
+    }
+    assert all(len(payloads) == 1 for payloads in contents.values())
+
+
+@pytest.fixture
+def one_effect_per_event() -> Callable[..., Any]:
+    """`await one_effect_per_event(engine, bootstrap, events, customers)` after a crash test."""
+    return check_one_effect_per_event
+
+
+@pytest.fixture
+def start_on() -> Callable[[HealthSettings, ManualClock], running_service]:
+    """Start an instance of the app on settings and a clock of the test's choosing."""
+    return running_service
 
 
 @pytest.fixture

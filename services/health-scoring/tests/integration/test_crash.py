@@ -8,22 +8,20 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fourfold.db.engine import create_engine
-from fourfold.events import HEALTH_TOPIC, Envelope, UsageReported, UsageReportedData, parse_event
-from fourfold.health.folding import fold_events
+from fourfold.events import UsageReported, UsageReportedData
 from fourfold.health.settings import HealthSettings
-from fourfold.health.state import CustomerState, state_to_json
 from fourfold.kafka.topics import ensure_topics
-from fourfold.testing.kafka import produce_raw, read_topic
+from fourfold.testing.kafka import produce_raw
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +105,7 @@ async def wait_applied(engine: AsyncEngine, at_least: int, timeout_s: float) -> 
 
 
 async def test_killed_mid_stream_and_restarted_leaves_one_effect_per_event(
-    health_settings: HealthSettings, engine: AsyncEngine, unique: str
+    health_settings: HealthSettings, engine: AsyncEngine, unique: str, one_effect_per_event: Any
 ) -> None:
     customers = [f"crash-{unique}-{c}" for c in range(CUSTOMERS)]
     events = [usage(customers[i % CUSTOMERS], i) for i in range(EVENTS)]
@@ -134,36 +132,7 @@ async def test_killed_mid_stream_and_restarted_leaves_one_effect_per_event(
         # uvicorn re-raises the SIGTERM it handled once shut down cleanly: -15, not a crash
         assert await asyncio.to_thread(second.wait, 30) in (0, -signal.SIGTERM), log
 
-    by_customer: dict[str, list[Envelope]] = defaultdict(list)
-    for event in events:
-        by_customer[event.data.customer_id].append(event)
-    async with engine.connect() as connection:
-        rows = {
-            r.customer_id: r
-            for r in await connection.execute(
-                text("SELECT customer_id, signals, version FROM customers")
-            )
-        }
-        inbox = await connection.scalar(text("SELECT count(*) FROM inbox"))
-    assert inbox == EVENTS
-    assert set(rows) == set(customers)
-    for customer, own in by_customer.items():
-        expected = fold_events(CustomerState.new(customer), own)
-        assert rows[customer].signals == state_to_json(expected), customer
-
-    # Every version of every customer published, each id with exactly one content.
-    total_versions = sum(r.version for r in rows.values())
-    records = await read_topic(
-        bootstrap, HEALTH_TOPIC, expect=total_versions, keys={c.encode() for c in customers}
-    )
-    contents: dict[str, set[bytes]] = defaultdict(set)
-    for record in records:
-        assert record.value is not None
-        contents[parse_event(record.value).id].add(record.value)
-    assert set(contents) == {
-        f"health-{c}-{v}" for c, r in rows.items() for v in range(1, r.version + 1)
-    }
-    assert all(len(payloads) == 1 for payloads in contents.values())
+    await one_effect_per_event(engine, bootstrap, events, customers)
 
 
 async def wait_outbox_drained(engine: AsyncEngine, timeout_s: float = 30) -> None:

@@ -17,6 +17,12 @@ reaches the broker twice, at two offsets, is handed to the handler twice, and th
 handler's keys make the second a no-op. The stored offset never passes a record that was
 neither applied nor dead-lettered, so a crash before the dead letters are acknowledged
 replays from it.
+
+Group membership (`fourfold.kafka.membership`): the consumer's client id is the replica's
+instance name; `start()` removes the group's members of that name (a killed predecessor) and
+subscribes without waiting for the assignment (`joined` is set when it lands); heartbeats go
+every `heartbeat_interval_ms` (500 ms), so a rebalance is heard of within half a second; on
+`stop()` the batch in hand is committed and the consumer leaves the group.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from fourfold.events.envelope import Envelope
 from fourfold.events.problems import field_problems
 from fourfold.kafka.cloudevents_binding import parse_record
 from fourfold.kafka.dead_letters import ConsumedRecord, DeadLetter
+from fourfold.kafka.membership import instance_name, remove_predecessors
 from fourfold.kafka.outbox import Staged, stage
 from fourfold.kafka.producer import EventProducer
 from fourfold.kafka.transient import InfrastructureUnavailable, is_transient
@@ -101,20 +108,28 @@ class BatchConsumer:
         retry_backoff_s: float = 0.05,
         poll_timeout_ms: int = 200,
         session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 500,
+        instance: str | None = None,
+        remove_predecessor: bool = True,
         max_pause_s: float = 5.0,
         on_committed: Callable[[], None] | None = None,
         offsets: Table | None = None,
     ) -> None:
+        if heartbeat_interval_ms * 3 > session_timeout_ms:
+            raise ValueError("the heartbeat interval must be at most a third of the session")
+        self._instance = instance_name(instance, service)
+        self._bootstrap_servers = bootstrap_servers
+        self._remove_predecessor = remove_predecessor
         self._consumer = AIOKafkaConsumer(
-            *(topics if offsets is None else ()),
             bootstrap_servers=bootstrap_servers,
+            client_id=self._instance,
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=max_records,
             fetch_max_bytes=16 * 1024 * 1024,
             session_timeout_ms=session_timeout_ms,
-            heartbeat_interval_ms=max(500, session_timeout_ms // 6),
+            heartbeat_interval_ms=heartbeat_interval_ms,
         )
         self._group_id = group_id
         self._sessions = sessions
@@ -135,8 +150,9 @@ class BatchConsumer:
         self._topics = sorted(topics)
         self._unsettled: dict[TopicPartition, int] = {}  # first offset neither applied nor dead
         self._floors: dict[TopicPartition, int] = {}  # offsets mode: stored next offsets
+        self.joined = asyncio.Event()
+        """Set once the group gave this consumer its first assignment (empty or not)."""
         if offsets is not None:
-            self._consumer.subscribe(topics=list(topics), listener=_SeekToStored(self))
             self._store_offsets = text(
                 f"INSERT INTO {offsets.name} AS o (consumer, topic, partition, next_offset)"
                 " SELECT :consumer, t, p, n FROM unnest(CAST(:topics AS text[]),"
@@ -156,9 +172,21 @@ class BatchConsumer:
         )
 
     async def start(self) -> None:
+        """Connect, remove this replica's killed predecessor from the group, then subscribe.
+
+        Returns before the group assigns partitions (`joined` tells when it has), so the
+        service answers /healthz and publishes its outbox meanwhile.
+        """
         if self._offsets is not None:
             await self._load_floors()
         await self._consumer.start()
+        if self._remove_predecessor:
+            await remove_predecessors(self._bootstrap_servers, self._group_id, self._instance)
+        self._consumer.subscribe(topics=self._topics, listener=_Assignments(self))
+
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions the group gives this consumer now."""
+        return set(self._consumer.assignment())
 
     async def _load_floors(self) -> None:
         """Offsets mode: every stored next offset of this consumer, before the first fetch
@@ -189,6 +217,7 @@ class BatchConsumer:
         """
         pause = self._retry_backoff_s
         try:
+            await _first_of(self.joined, self._stopping)  # a stop before the join ends here
             while not self._stopping.is_set():
                 try:
                     polled = await self._consumer.getmany(
@@ -386,6 +415,12 @@ class BatchConsumer:
         if batch.emitted and self._on_committed is not None:
             self._on_committed()
 
+    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        """The group's assignment landed: offsets mode seeks first, then `joined` is set."""
+        if self._offsets is not None:
+            await self.seek_to_stored(assigned)
+        self.joined.set()
+
     async def seek_to_stored(self, assigned: set[TopicPartition]) -> None:
         """Offsets mode: start each assigned partition after what a transaction stored."""
         if not assigned:
@@ -411,8 +446,8 @@ class BatchConsumer:
             log.warning("offset commit failed; records will be replayed", extra={"error": str(exc)})
 
 
-class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Offsets mode: seek newly assigned partitions to the offsets stored in the database."""
+class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands each assignment to the consumer (offsets mode seeks to the stored offsets)."""
 
     def __init__(self, consumer: BatchConsumer) -> None:
         self._owner = consumer
@@ -421,4 +456,14 @@ class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
         return None
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self._owner.seek_to_stored(assigned)
+        await self._owner.on_assigned(assigned)
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until any of `events` is set."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

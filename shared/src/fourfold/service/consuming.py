@@ -11,7 +11,8 @@ engine. What differs between services is passed in a `ConsumingService`.
 
 `run_consuming(app, settings, spec)` is the lifespan body; `readiness(app)` is the
 `/readyz` checks for an app it runs: "starting" until the engine is open, then a
-background task that ended on its own, the database and the broker.
+background task that ended on its own, the consumer still joining its group (no assignment
+yet), the database and the broker.
 
 The running parts land on `app.state` for the routes and the tests: `engine`,
 `bootstrap_servers`, `sessions`, `outbox`, `relay`, `consumer`, `pruner` (None when the
@@ -174,6 +175,9 @@ async def _running(
         clock=clock,
         max_records=spec.max_records,
         session_timeout_ms=spec.session_timeout_ms,
+        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
+        instance=settings.consumer_instance,
+        remove_predecessor=settings.consumer_remove_predecessor,
         on_committed=wake,
     )
     async with contextlib.AsyncExitStack() as stack:
@@ -226,9 +230,15 @@ def readiness(app: FastAPI) -> list[ReadinessCheck]:
         return [_starting]
     return [
         lambda: _stopped_task(state.tasks),
+        lambda: _joining(state.consumer),
         lambda: database_problem(state.engine),
         lambda: broker_problem(state.bootstrap_servers),
     ]
+
+
+async def _joining(consumer: BatchConsumer) -> str | None:
+    """Not ready until the group gave the consumer its first assignment (possibly empty)."""
+    return None if consumer.joined.is_set() else "consumer joining its group"
 
 
 async def _stopped_task(tasks: dict[str, asyncio.Task[None]]) -> str | None:

@@ -129,6 +129,8 @@ async def main(argv: list[str]) -> int:
     bootstrap, url, schema, topic, group = argv[:5]
     crash_after_first_commit = "--crash-after-first-commit" in argv
     mode: dict[str, Any] = {"offsets": consumer_offsets} if "--offsets" in argv else {}
+    if "--instance" in argv:  # the replica's name in the group (default: from the host name)
+        mode["instance"] = argv[argv.index("--instance") + 1]
     engine = create_engine(url, schema=schema)
     producer = EventProducer(bootstrap)
     await producer.start()

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 
@@ -71,6 +72,17 @@ async def read_topic(
     finally:
         await consumer.stop()
     return found
+
+
+async def group_members(bootstrap: str, group: str) -> list[str]:
+    """The member ids the group's coordinator lists now (a dead member stays until dropped)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+        return [m["member_id"] for g in response.to_object()["groups"] for m in g["members"]]
+    finally:
+        await admin.close()
 
 
 async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:

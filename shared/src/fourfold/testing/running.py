@@ -2,8 +2,9 @@
 
 `running_app(app, settings, wrap, base_url=...)` is an async context manager: it enters the
 app's lifespan (broker, database, consumer, relay and the rest, exactly as in production),
-gives an `httpx.AsyncClient` on the app (ASGI, no socket) and yields `wrap(app, client,
-settings)`; on exit it closes the client, then runs the lifespan's shutdown.
+waits until the consumer has joined its group (what `/readyz` waits for), gives an
+`httpx.AsyncClient` on the app (ASGI, no socket) and yields `wrap(app, client, settings)`;
+on exit it closes the client, then runs the lifespan's shutdown.
 
 `RunningApp` is the base of the object a test drives: the app, client, settings and the
 app's ManualClock, and the helpers every service's tests use (produce events to the
@@ -14,6 +15,7 @@ test secret, and adds its own helpers.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
@@ -27,6 +29,9 @@ from fourfold.clock import ManualClock
 from fourfold.events import Envelope
 from fourfold.settings import FourfoldSettings
 from fourfold.testing.kafka import produce_raw
+
+JOIN_TIMEOUT_S = 60.0
+"""How long a test waits for the consumer's first assignment (a group join takes ~3 s)."""
 
 SettingsT = TypeVar("SettingsT", bound=FourfoldSettings)
 ServiceT = TypeVar("ServiceT")
@@ -114,6 +119,9 @@ class running_app(Generic[ServiceT]):  # noqa: N801 - reads as a context manager
 
     async def __aenter__(self) -> ServiceT:
         await self._lifespan.__aenter__()
+        consumer = getattr(self.app.state, "consumer", None)
+        if consumer is not None:  # the service is ready once its consumer joined its group
+            await asyncio.wait_for(consumer.joined.wait(), JOIN_TIMEOUT_S)
         return self._wrap(self.app, self._client, self.settings)
 
     async def __aexit__(self, *exc: object) -> None:

@@ -1,0 +1,380 @@
+"""Recovery benchmark (issue #13): how long consumption stops when a health-scoring process
+is killed and restarted, or replaced in a rolling restart, against a baseline from the same run.
+
+A steady stream of `usage.reported` events (RATE per second, 12 partitions) flows while:
+
+- kill: the running process gets SIGKILL and a new one is started at once; measured is the
+  time from the restart until the new process commits its first batch (the earliest inbox
+  `processed_at` after the restart), and until its `/readyz` answers 200;
+- rolling: a second process is started beside the running one (a surge replica), and once it
+  is ready the old one gets SIGTERM; measured is the longest stretch without any committed
+  batch while the new one joins, and after the SIGTERM.
+
+Each configuration of the consumer group's timing (one row each, one after the other so
+that only its own stream and workers run, each on a fresh group, schema and topic prefix
+because the embedded broker keeps a group's session timeout from its first member) is
+measured KILLS and ROLLS times. A restarted worker keeps its replica name (a container
+restarted in its pod); a surge replica gets a new one (a new pod). The baseline is
+the stream's own longest gap with one process running undisturbed. Writes
+docs/benchmarks-recovery-latest.md.
+
+    .venv/bin/python bench/recovery_bench.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+import orjson
+from aiokafka import AIOKafkaProducer
+from harness import SECRET, serve, write_latest
+
+from fourfold.events import HEALTH_TOPIC, USAGE_TOPIC
+from fourfold.infra.broker import EmbeddedBroker
+from fourfold.infra.postgres import EmbeddedPostgres
+from fourfold.infra.process import free_port
+from fourfold.kafka.topics import ensure_topics, with_dead_letters
+
+HEALTH_APP = "fourfold.health.app:create_app"
+PARTITIONS = 12
+RATE = 300  # events per second, steady
+CUSTOMERS = 300
+KILLS = int(os.environ.get("BENCH_KILLS", "5"))
+ROLLS = int(os.environ.get("BENCH_ROLLS", "3"))
+RESUME_LIMIT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """One way to run the consumer group: the environment the worker gets."""
+
+    name: str
+    env: dict[str, str]
+
+
+ALL_CONFIGS = [
+    Config(
+        "before: session 10 s, heartbeat 1.67 s, no predecessor removal (the old way)",
+        {
+            "FOURFOLD_HEALTH_CONSUMER_SESSION_TIMEOUT_MS": "10000",
+            "FOURFOLD_CONSUMER_HEARTBEAT_INTERVAL_MS": "1666",
+            "FOURFOLD_CONSUMER_REMOVE_PREDECESSOR": "false",
+        },
+    ),
+    Config("after: the defaults (session 10 s, heartbeat 0.5 s, predecessor removed)", {}),
+    Config(
+        "after, session 2 s (the embedded broker holds each join for half the session)",
+        {"FOURFOLD_HEALTH_CONSUMER_SESSION_TIMEOUT_MS": "2000"},
+    ),
+]
+
+
+CONFIGS = [c for i, c in enumerate(ALL_CONFIGS) if str(i) in os.environ.get("BENCH_CONFIGS", "012")]
+
+
+@dataclass
+class Figures:
+    """What one configuration measured."""
+
+    kill_resume_s: list[float] = field(default_factory=list)
+    kill_ready_s: list[float] = field(default_factory=list)
+    kill_up_s: list[float] = field(default_factory=list)  # /healthz: imports, migrations
+    join_gap_s: list[float] = field(default_factory=list)
+    term_gap_s: list[float] = field(default_factory=list)
+    steady_gap_s: list[float] = field(default_factory=list)
+
+
+class Stream:
+    """Produce RATE events a second to one topic until stopped, keyed by customer."""
+
+    def __init__(self, bootstrap: str, topic: str, run: str) -> None:
+        self._bootstrap, self._topic, self._run = bootstrap, topic, run
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0
+
+    def _event(self, n: int) -> tuple[bytes, bytes]:
+        customer = f"rc-{self._run}-{n % CUSTOMERS}"
+        day = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=n % 28)
+        event = {
+            "specversion": "1.0",
+            "id": f"{self._run}-{n}",
+            "source": "https://product.example.com",
+            "type": "usage.reported",
+            "time": day.isoformat().replace("+00:00", "Z"),
+            "data": {
+                "customer_id": customer,
+                "metric": "active_users" if n % 3 else f"feature:f{n % 11}",
+                "value": 1 + n % 17,
+                "period_start": day.isoformat().replace("+00:00", "Z"),
+                "period_end": (day + timedelta(hours=1)).isoformat().replace("+00:00", "Z"),
+            },
+        }
+        return customer.encode(), orjson.dumps(event)
+
+    async def _run_stream(self) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all", linger_ms=5)
+        await producer.start()
+        started = time.monotonic()
+        try:
+            while True:
+                due = int((time.monotonic() - started) * RATE)
+                for n in range(self.sent, due):
+                    key, value = self._event(n)
+                    await producer.send(self._topic, value, key=key)
+                self.sent = max(self.sent, due)
+                await asyncio.sleep(0.02)
+        finally:
+            await producer.stop()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run_stream())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+class Worker:
+    """One health-scoring process under uvicorn, on its own port."""
+
+    def __init__(self, env: dict[str, str], replica: str, log: Path) -> None:
+        self.replica = replica
+        self.port = free_port()
+        self.log = log
+        self.process = serve(HEALTH_APP, self.port, env, log)
+        self.started = time.time()
+
+    async def wait_ready(self, limit_s: float = 180, path: str = "/readyz") -> float:
+        """Seconds from the start until `path` answers 200 (/healthz: the process is up)."""
+        url = f"http://127.0.0.1:{self.port}{path}"
+        deadline = time.monotonic() + limit_s
+        async with httpx.AsyncClient(timeout=2) as http:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"worker exited\n{self.log.read_text()[-3000:]}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(url)).status_code == 200:
+                        return time.time() - self.started
+                await asyncio.sleep(0.05)
+        raise TimeoutError(f"worker not ready\n{self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(30)
+
+    def terminate(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+class Inbox:
+    """When batches committed: the inbox's `processed_at` (transaction start, one per batch)."""
+
+    def __init__(self, db: asyncpg.Connection, schema: str) -> None:
+        self._db, self._schema = db, schema
+
+    async def first_after(self, moment: float) -> float | None:
+        try:
+            value = await self._db.fetchval(
+                f"SELECT min(processed_at) FROM {self._schema}.inbox WHERE processed_at > $1",
+                datetime.fromtimestamp(moment, UTC),
+            )
+        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+            return None
+        return None if value is None else float(value.timestamp())
+
+    async def wait_first_after(self, moment: float, limit_s: float = RESUME_LIMIT_S) -> float:
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            first = await self.first_after(moment)
+            if first is not None:
+                return first
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"no batch committed within {limit_s} s")
+
+    async def longest_gap(self, start: float, end: float) -> float:
+        """The longest stretch in [start, end] without a committed batch, in seconds."""
+        rows = await self._db.fetch(
+            f"SELECT DISTINCT processed_at FROM {self._schema}.inbox"
+            " WHERE processed_at BETWEEN $1 AND $2 ORDER BY processed_at",
+            datetime.fromtimestamp(start, UTC),
+            datetime.fromtimestamp(end, UTC),
+        )
+        moments = [start, *(float(r["processed_at"].timestamp()) for r in rows), end]
+        return max(b - a for a, b in itertools.pairwise(moments))
+
+
+class Group:
+    """One configuration's stream, group and schema, and the worker that runs it now."""
+
+    def __init__(self, config: Config, bootstrap: str, database_url: str, state: Path) -> None:
+        self.config = config
+        tag = uuid.uuid4().hex[:6]
+        self.prefix, self.schema = f"rb{tag}.", f"recovery_{tag}"
+        self.env = {
+            "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "FOURFOLD_DATABASE_URL": database_url,
+            "FOURFOLD_DATABASE_SCHEMA": self.schema,
+            "FOURFOLD_AUTH_SECRET": SECRET,
+            "FOURFOLD_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+            "FOURFOLD_TOPIC_PARTITIONS": str(PARTITIONS),
+            "FOURFOLD_HEALTH_TOPIC_PREFIX": self.prefix,
+            "FOURFOLD_HEALTH_CONSUMER_GROUP": f"health-{tag}",
+            **config.env,
+        }
+        self.stream = Stream(bootstrap, self.prefix + USAGE_TOPIC, tag)
+        self.state, self.tag = state, tag
+        self.figures = Figures()
+        self.worker: Worker | None = None
+
+    def spawn(self, replica: str) -> Worker:
+        """Start a worker named `replica`: a restart keeps its name, a new pod gets another."""
+        env = {**self.env, "FOURFOLD_CONSUMER_INSTANCE": replica}
+        return Worker(env, replica, self.state / f"worker-{self.tag}-{replica}.log")
+
+
+async def kill_round(group: Group, inbox: Inbox) -> None:
+    assert group.worker is not None
+    await asyncio.sleep(1.0)  # mid-stream: batches keep committing
+    group.worker.kill()
+    group.worker = fresh = group.spawn(group.worker.replica)
+    restarted = fresh.started
+    up = await fresh.wait_ready(path="/healthz")
+    ready = await fresh.wait_ready()
+    first = await inbox.wait_first_after(restarted)
+    group.figures.kill_resume_s.append(first - restarted)
+    group.figures.kill_ready_s.append(ready)
+    group.figures.kill_up_s.append(up)
+
+
+async def rolling_round(group: Group, inbox: Inbox) -> None:
+    assert group.worker is not None
+    old = group.worker
+    surge = group.spawn(f"replica-{uuid.uuid4().hex[:6]}")
+    try:
+        await surge.wait_ready()
+    except Exception:
+        surge.terminate()
+        raise
+    await asyncio.sleep(1.0)
+    joined = time.time()
+    old.terminate()
+    stopped = time.time()
+    group.worker = surge
+    await inbox.wait_first_after(stopped)
+    await asyncio.sleep(4.0)
+    group.figures.join_gap_s.append(await inbox.longest_gap(surge.started, joined))
+    group.figures.term_gap_s.append(await inbox.longest_gap(joined, time.time()))
+
+
+async def steady_round(group: Group, inbox: Inbox) -> None:
+    start = time.time()
+    await asyncio.sleep(3.0)
+    group.figures.steady_gap_s.append(await inbox.longest_gap(start, time.time()))
+
+
+@contextlib.asynccontextmanager
+async def running(groups: list[Group], db: asyncpg.Connection) -> AsyncIterator[None]:
+    for group in groups:
+        group.stream.start()
+        group.worker = group.spawn(f"replica-{uuid.uuid4().hex[:6]}")
+    try:
+        for group in groups:
+            assert group.worker is not None
+            await group.worker.wait_ready()
+            await Inbox(db, group.schema).wait_first_after(group.worker.started)
+        yield
+    finally:
+        for group in groups:
+            await group.stream.stop()
+            if group.worker is not None:
+                group.worker.terminate()
+
+
+def summary(values: list[float]) -> str:
+    if not values:
+        return ""
+    return (
+        f"{statistics.median(values):.1f} (max {max(values):.1f}; "
+        + " / ".join(f"{v:.1f}" for v in values)
+        + ")"
+    )
+
+
+def report(groups: list[Group], wall_s: float) -> str:
+    lines = [
+        f"Rounds: {KILLS} kills, {ROLLS} rolling restarts per configuration; stream {RATE}"
+        f" events/s over {PARTITIONS} partitions; run took {wall_s:.0f} s. Seconds: median"
+        " (max; every round).",
+        "",
+        "| configuration | SIGKILL + restart: first batch | of which the process start"
+        " (/healthz) | SIGKILL + restart: /readyz"
+        " | rolling: longest gap as the new one joins | rolling: longest gap after SIGTERM"
+        " | steady: longest gap (baseline) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for group in groups:
+        f = group.figures
+        lines.append(
+            f"| {group.config.name} | {summary(f.kill_resume_s)} | {summary(f.kill_up_s)}"
+            f" | {summary(f.kill_ready_s)}"
+            f" | {summary(f.join_gap_s)} | {summary(f.term_gap_s)} | {summary(f.steady_gap_s)} |"
+        )
+    return "\n".join(lines)
+
+
+async def main() -> None:
+    state = Path(tempfile.mkdtemp(prefix="fourfold-recovery-bench-"))
+    wall = time.perf_counter()
+    broker = EmbeddedBroker(state).start()
+    postgres = EmbeddedPostgres(state).start()
+    print(f"state in {state}", flush=True)
+    db = await asyncpg.connect(postgres.url().replace("postgresql+asyncpg://", "postgresql://"))
+    groups = [Group(c, broker.bootstrap_servers, postgres.url(), state) for c in CONFIGS]
+    try:
+        await ensure_topics(
+            broker.bootstrap_servers,
+            with_dead_letters([*(g.prefix + USAGE_TOPIC for g in groups), HEALTH_TOPIC]),
+            partitions=PARTITIONS,
+        )
+        for group in groups:  # one configuration at a time: its stream and worker alone
+            async with running([group], db):
+                inbox = Inbox(db, group.schema)
+                for round_ in range(max(KILLS, ROLLS)):
+                    await steady_round(group, inbox)
+                    if round_ < KILLS:
+                        await kill_round(group, inbox)
+                    if round_ < ROLLS:
+                        await rolling_round(group, inbox)
+                    print(f"round {round_ + 1} {group.config.name}: {group.figures}", flush=True)
+        table = report(groups, time.perf_counter() - wall)
+        print("\n" + table)
+        write_latest("benchmarks-recovery-latest.md", "Recovery benchmark", table)
+    finally:
+        await db.close()
+        postgres.stop()
+        broker.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
