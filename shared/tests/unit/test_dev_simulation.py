@@ -131,3 +131,24 @@ def test_the_banner_prints_three_commands_for_the_partner_through_the_gateway() 
 )
 def test_unusable_options_are_named(options: DevOptions, problem: str) -> None:
     assert (options.problem() or "").startswith(problem)
+
+
+def test_every_setting_the_stack_hands_a_service_is_one_a_service_reads() -> None:
+    """A misspelt variable would be ignored silently by pydantic-settings."""
+    from fourfold.dev.stack import EMBEDDED_BROKER_SESSIONS
+    from fourfold.health.settings import HealthSettings
+    from fourfold.incentives.settings import IncentivesSettings
+    from fourfold.ingest.settings import IngestSettings
+    from fourfold.notifications.settings import NotificationsSettings
+
+    read = {
+        f"FOURFOLD_{name.upper()}"
+        for settings in (HealthSettings, IncentivesSettings, IngestSettings, NotificationsSettings)
+        for name in settings.model_fields
+    }
+    handed = {
+        *DemoClock.starting(NOW, seconds_per_day=10).intervals_env(),
+        *DemoClock.starting(NOW, seconds_per_day=10).env(),
+        *EMBEDDED_BROKER_SESSIONS,
+    }
+    assert handed <= read

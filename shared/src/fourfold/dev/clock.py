@@ -80,5 +80,6 @@ class DemoClock:
         return {
             "FOURFOLD_HEALTH_RECOMPUTE_INTERVAL_S": every,
             "FOURFOLD_NOTIFICATIONS_EVALUATE_INTERVAL_S": every,
+            "FOURFOLD_INCENTIVES_ADOPTION_SWEEP_INTERVAL_S": every,
             "FOURFOLD_INGEST_STRIPE_TOLERANCE_S": str(round(STRIPE_TOLERANCE_REAL_S * self.speed)),
         }

@@ -99,6 +99,14 @@ def _available(spec: ServiceSpec) -> bool:
     return False
 
 
+EMBEDDED_BROKER_SESSIONS = {
+    f"FOURFOLD_{service}_CONSUMER_SESSION_TIMEOUT_MS": "2000"
+    for service in ("HEALTH", "INCENTIVES", "NOTIFICATIONS")
+}
+"""The embedded broker holds every join for half the session timeout (docs/runtime.md,
+"Group membership"): a 2 s session makes a restarted service consume again within ~1 s."""
+
+
 def dev(
     *,
     keep_state: bool = False,
@@ -189,6 +197,7 @@ def _run(settings: FourfoldSettings, options: DevOptions, lock: DevLock) -> int:
             "FOURFOLD_STATE_DIR": str(state_dir),
             **simulation.clock.env(),
             **simulation.clock.intervals_env(),
+            **EMBEDDED_BROKER_SESSIONS,
         }
         if options.stripe:
             env["FOURFOLD_INGEST_STRIPE_WEBHOOK_SECRET"] = simulation.stripe_secret
