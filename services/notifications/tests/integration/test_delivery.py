@@ -143,6 +143,46 @@ async def test_a_webhook_arrives_signed_and_verifies_with_the_official_library(
     assert "whsec_" not in listed.text  # never shown again
 
 
+async def test_a_nudge_back_from_a_snooze_is_delivered_again_once(
+    service: Service, make: Make, receiver: Receiver, unique: str
+) -> None:
+    customer, partner = f"c-{unique}", f"p-{unique}"
+    created = await channel(service, partner, "webhook", f"{receiver.url}/ok")
+    await raise_payment_nudge(service, make, customer, partner)
+    [first] = await wait_status(service, partner, "delivered")
+    partner_auth = service.auth("partner", partner)
+    until = service.clock.now() + timedelta(minutes=2)  # the library checks the timestamp
+    snoozed = await service.client.post(
+        f"/v1/nudges/{first.nudge_id}/snooze",
+        json={"until": until.isoformat()},
+        headers=partner_auth,
+    )
+    assert snoozed.status_code == 200, snoozed.text
+    await service.tick()  # still snoozed: nothing sent
+    assert len(await deliveries(service, partner)) == 1
+
+    service.clock.advance(timedelta(minutes=2, seconds=1))  # past the snooze, still unpaid
+    await service.tick()
+    rows = await wait_status(service, partner, "delivered")
+    assert [(r.nudge_id, r.nudge_round) for r in rows] == [(first.nudge_id, 1), (first.nudge_id, 2)]
+    assert receiver.unique() == 2
+    back = receiver.received[-1]
+    assert back.headers["webhook-id"] == rows[1].delivery_id != first.delivery_id
+    payload = Webhook(created["secret"]).verify(back.body, back.headers)
+    assert (payload["data"]["nudge_id"], payload["data"]["delivery_round"]) == (first.nudge_id, 2)
+    detail = (await service.client.get(f"/v1/nudges/{first.nudge_id}", headers=partner_auth)).json()
+    assert (detail["status"], len(detail["deliveries"])) == ("open", 2)
+
+    # a second pass and a duplicated input event start no third round
+    await service.tick()
+    before = await service.processed()
+    await service.produce([make.payment_failed(customer, "in_1")])
+    await service.settled(before + 1)
+    await service.tick()
+    assert len(await deliveries(service, partner)) == 2
+    assert receiver.unique() == 2
+
+
 async def test_a_rotated_secret_signs_with_old_and_new_for_the_overlap(
     service: Service, make: Make, receiver: Receiver, unique: str
 ) -> None:

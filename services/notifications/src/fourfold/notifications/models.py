@@ -8,8 +8,10 @@ points at the service's own one).
 - partner_quota: immediate deliveries per partner per UTC day (the throttle; its row lock
   is the partner's lock while deliveries are planned).
 - digests / digest_items: what the throttle held back, per (partner, window); a nudge is in
-  one digest only.
-- deliveries / delivery_attempts: one row per (nudge or digest, channel) and its attempts.
+  one digest per delivery round.
+- deliveries / delivery_attempts: one row per (nudge and its delivery round, or digest;
+  channel) and its attempts. A nudge's round is 1 when raised and goes up by one each time
+  it comes back at the end of a snooze (and is sent again).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ nudges = Table(
     Column("resolution", String(32), nullable=True),
     Column("cleared_at", DateTime(timezone=True), nullable=True),
     Column("routing", String(16), nullable=False),  # immediate, digest or feed (no channel)
+    Column("delivery_round", Integer, nullable=False, server_default="1"),
     Index(
         "nudges_one_open",
         "customer_id",
@@ -124,7 +127,8 @@ digest_items = Table(
     metadata,
     Column("digest_id", String(64), ForeignKey("digests.digest_id"), primary_key=True),
     Column("nudge_id", String(64), primary_key=True),
-    Index("digest_items_nudge", "nudge_id", unique=True),
+    Column("nudge_round", Integer, nullable=False, server_default="1"),
+    Index("digest_items_nudge", "nudge_id", "nudge_round", unique=True),
 )
 
 deliveries = Table(
@@ -135,6 +139,7 @@ deliveries = Table(
     Column("channel_id", String(64), ForeignKey("channels.channel_id"), nullable=False),
     Column("kind", String(16), nullable=False),  # nudge or digest
     Column("nudge_id", String(64), nullable=True),
+    Column("nudge_round", Integer, nullable=True),  # the nudge's delivery round (nudge kind)
     Column("digest_id", String(64), nullable=True),
     Column("status", String(16), nullable=False),  # pending, sending, delivered, dead, cancelled
     Column("attempts", Integer, nullable=False, server_default="0"),
@@ -146,7 +151,7 @@ deliveries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("dead_at", DateTime(timezone=True), nullable=True),
-    Index("deliveries_nudge_channel", "nudge_id", "channel_id", unique=True),
+    Index("deliveries_nudge_channel", "nudge_id", "nudge_round", "channel_id", unique=True),
     Index("deliveries_digest_channel", "digest_id", "channel_id", unique=True),
     Index(
         "deliveries_due_idx",

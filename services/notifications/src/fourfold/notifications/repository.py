@@ -91,6 +91,10 @@ async def save_snapshots(session: AsyncSession, items: Sequence[Snapshot], now: 
     )
 
 
+_RULES_BY_VALUE = {rule.value: rule for rule in RuleName}
+_STATUSES_BY_VALUE = {status.value: status for status in Status}
+
+
 @dataclass(frozen=True, slots=True)
 class CurrentNudge:
     """A nudge row not cleared yet, with what the decisions and the events need."""
@@ -118,13 +122,13 @@ async def current_nudges(
         nudges.c.snoozed_until,
     ).where(nudges.c.customer_id == any_of(ids), nudges.c.cleared_at.is_(None))
     found: dict[tuple[str, RuleName], CurrentNudge] = {}
-    for row in (await session.execute(query)).all():
-        rule = RuleName(row.rule)
-        found[(row.customer_id, rule)] = CurrentNudge(
-            current=Current(row.nudge_id, Status(row.status), row.facts, row.snoozed_until),
-            customer_id=row.customer_id,
-            partner_id=row.partner_id,
-            rule=rule,
+    rules, statuses = _RULES_BY_VALUE, _STATUSES_BY_VALUE  # a dict look-up, not an enum call
+    for nudge_id, customer_id, partner_id, value, status, facts, until in (
+        await session.execute(query)
+    ).all():
+        rule = rules[value]
+        found[(customer_id, rule)] = CurrentNudge(
+            Current(nudge_id, statuses[status], facts, until), customer_id, partner_id, rule
         )
     return found
 
@@ -135,14 +139,50 @@ async def insert_nudges(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
 
 
 async def update_facts(
-    session: AsyncSession, changes: Sequence[tuple[str, dict[str, Any], bool]], now: datetime
+    session: AsyncSession, changes: Sequence[tuple[str, dict[str, Any]]], now: datetime
 ) -> None:
-    """New facts for open nudges; `wake` puts a snoozed one back to open."""
-    for nudge_id, facts, wake in changes:
-        values: dict[str, Any] = {"facts": facts, "updated_at": now}
-        if wake:
-            values |= {"status": Status.OPEN.value, "snoozed_until": None}
-        await session.execute(update(nudges).where(nudges.c.nudge_id == nudge_id).values(**values))
+    """New facts for open nudges."""
+    for nudge_id, facts in changes:
+        await session.execute(
+            update(nudges).where(nudges.c.nudge_id == nudge_id).values(facts=facts, updated_at=now)
+        )
+
+
+async def wake(
+    session: AsyncSession, nudge_id: str, *, values: dict[str, Any], now: datetime
+) -> dict[str, Any] | None:
+    """Put a nudge whose snooze is over back to open in its next delivery round, with
+    `values` (facts, title, next step); None when it is not such a nudge any more (another
+    writer woke it, or the partner moved the snooze on), so a round is only ever started
+    once."""
+    statement = (
+        update(nudges)
+        .where(
+            nudges.c.nudge_id == nudge_id,
+            nudges.c.status == Status.SNOOZED.value,
+            nudges.c.snoozed_until <= now,
+        )
+        .values(
+            **values,
+            status=Status.OPEN.value,
+            snoozed_until=None,
+            updated_at=now,
+            delivery_round=nudges.c.delivery_round + 1,
+        )
+        .returning(*nudges.c)
+    )
+    row = (await session.execute(statement)).first()
+    return None if row is None else dict(row._mapping)
+
+
+async def set_routing(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Record how the rows' current round was routed (immediate, digest or feed)."""
+    for row in rows:
+        await session.execute(
+            update(nudges)
+            .where(nudges.c.nudge_id == row["nudge_id"])
+            .values(routing=row["routing"])
+        )
 
 
 async def resolve_nudges(
@@ -266,9 +306,15 @@ async def collecting_digest(
     return None if row.status != "collecting" else (row.digest_id, window_at)
 
 
-async def add_digest_items(session: AsyncSession, digest_id: str, nudge_ids: Sequence[str]) -> None:
+async def add_digest_items(
+    session: AsyncSession, digest_id: str, items: Sequence[tuple[str, int]]
+) -> None:
+    """Put (nudge, delivery round) items in the digest (a round is in one digest only)."""
     statement = insert(digest_items).on_conflict_do_nothing()
-    await session.execute(statement, [{"digest_id": digest_id, "nudge_id": n} for n in nudge_ids])
+    await session.execute(
+        statement,
+        [{"digest_id": digest_id, "nudge_id": n, "nudge_round": r} for n, r in items],
+    )
     await session.execute(
         update(digests)
         .where(digests.c.digest_id == digest_id)
@@ -308,6 +354,7 @@ async def close_digest(session: AsyncSession, digest_id: str, now: datetime) -> 
 
 
 async def insert_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """New deliveries; one per (nudge or digest, channel) whatever replays the plan."""
+    """New deliveries; one per (nudge and round, or digest; channel) whatever replays the
+    plan."""
     if rows:
         await session.execute(insert(deliveries).on_conflict_do_nothing(), list(rows))
