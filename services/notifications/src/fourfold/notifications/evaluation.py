@@ -125,15 +125,6 @@ def plan(
     return planned
 
 
-async def changing(
-    session: AsyncSession, items: Sequence[Snapshot], *, ruleset: Ruleset, now: datetime
-) -> list[str]:
-    """The customers among `items` whose nudges would change now (read only): the
-    scheduler locks and re-evaluates just those, so a steady pass writes nothing."""
-    currents = await repository.current_nudges(session, [s.customer_id for s in items])
-    return sorted({s.customer_id for s, *_ in plan(items, currents, ruleset.config, now)})
-
-
 async def reevaluate(
     session: AsyncSession, items: Sequence[Snapshot], *, ruleset: Ruleset, now: datetime
 ) -> list[Envelope]:

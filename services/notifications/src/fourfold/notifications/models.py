@@ -1,7 +1,8 @@
 """Tables of the notifications schema (declared without a schema: the engine's search_path
 points at the service's own one).
 
-- snapshots: the latest known state of each customer (a JSON document the rules read).
+- snapshots: the latest known state of each customer (a JSON document the rules read) and
+  when time alone next may change what the rules answer for it.
 - nudges: every nudge; at most one not resolved, and at most one not cleared, per
   (customer, rule), both enforced by partial unique indexes.
 - channels: a partner's delivery channels (webhook, slack, email) and webhook secrets.
@@ -47,6 +48,10 @@ snapshots = Table(
     Column("partner_id", String(128), nullable=True),
     Column("doc", JSON, nullable=False),  # written and read whole
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # the earliest instant time alone may change a rule's answer (rules.next_due): the
+    # scheduler evaluates the snapshots due by now, not all of them
+    Column("next_due_at", DateTime(timezone=True), nullable=True),
+    Index("snapshots_due_idx", "next_due_at", postgresql_where=text("next_due_at IS NOT NULL")),
 )
 
 nudges = Table(
@@ -84,6 +89,7 @@ nudges = Table(
         postgresql_where=text("cleared_at IS NULL"),
     ),
     Index("nudges_feed_idx", "partner_id", "raised_at", "nudge_id"),
+    Index("nudges_snooze_idx", "snoozed_until", postgresql_where=text("status = 'snoozed'")),
 )
 
 channels = Table(

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, union, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fourfold.db.bulk import any_of
-from fourfold.notifications.domain.config import RuleName
+from fourfold.notifications.domain.config import RuleConfig, RuleName
 from fourfold.notifications.domain.nudges import Current, Status
+from fourfold.notifications.domain.rules import next_due
 from fourfold.notifications.domain.snapshot import Snapshot, from_json, to_json
 from fourfold.notifications.models import (
     channels,
@@ -43,29 +44,51 @@ async def lock_snapshots(session: AsyncSession, customer_ids: Iterable[str]) -> 
     return {row.customer_id: from_json(row.customer_id, row.doc) for row in rows}
 
 
-async def snapshot_chunk(session: AsyncSession, *, after: str | None, limit: int) -> list[Snapshot]:
-    """The next `limit` snapshots in customer order after `after`, read without a lock."""
-    query = select(snapshots.c.customer_id, snapshots.c.doc).order_by(snapshots.c.customer_id)
+async def due_snapshots(
+    session: AsyncSession, *, now: datetime, after: str | None, limit: int, everything: bool
+) -> list[Snapshot]:
+    """The next `limit` snapshots in customer order after `after` that are due at `now`
+    (`next_due_at` passed, or a nudge whose snooze is over), or all of them (`everything`),
+    locked, skipping rows a consumer batch holds (that batch evaluates them itself)."""
+    query = select(snapshots.c.customer_id, snapshots.c.doc)
     if after is not None:
         query = query.where(snapshots.c.customer_id > after)
-    rows = (await session.execute(query.limit(limit))).all()
-    return [from_json(row.customer_id, row.doc) for row in rows]
+    if not everything:
+        woken = select(nudges.c.customer_id).where(
+            nudges.c.status == Status.SNOOZED.value, nudges.c.snoozed_until <= now
+        )
+        due = select(snapshots.c.customer_id).where(snapshots.c.next_due_at <= now)
+        if after is not None:
+            woken = woken.where(nudges.c.customer_id > after)
+            due = due.where(snapshots.c.customer_id > after)
+        query = query.where(snapshots.c.customer_id.in_(union(due, woken)))
+    query = query.order_by(snapshots.c.customer_id).limit(limit)
+    rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
+    return [from_json(customer_id, doc) for customer_id, doc in rows]
 
 
-async def lock_free_snapshots(session: AsyncSession, customer_ids: Sequence[str]) -> list[Snapshot]:
-    """These customers' snapshots as committed now, locked, skipping rows a consumer batch
-    holds (that batch evaluates them itself)."""
-    query = (
-        select(snapshots.c.customer_id, snapshots.c.doc)
-        .where(snapshots.c.customer_id == any_of(list(customer_ids)))
-        .order_by(snapshots.c.customer_id)
-        .with_for_update(skip_locked=True)
-    )
-    rows = (await session.execute(query)).all()
-    return [from_json(row.customer_id, row.doc) for row in rows]
+async def set_due(
+    session: AsyncSession, items: Sequence[Snapshot], config: RuleConfig, now: datetime
+) -> None:
+    """Record when each of these snapshots, just evaluated at `now`, is next due."""
+    if items:
+        await session.execute(
+            text(
+                "UPDATE snapshots AS s SET next_due_at = d.due"
+                " FROM unnest(CAST(:ids AS text[]), CAST(:dues AS timestamptz[]))"
+                " AS d(customer_id, due) WHERE s.customer_id = d.customer_id"
+            ),
+            {
+                "ids": [i.customer_id for i in items],
+                "dues": [next_due(i, config, now) for i in items],
+            },
+        )
 
 
-async def save_snapshots(session: AsyncSession, items: Sequence[Snapshot], now: datetime) -> None:
+async def save_snapshots(
+    session: AsyncSession, items: Sequence[Snapshot], config: RuleConfig, now: datetime
+) -> None:
+    """Store the snapshots, each with when it is next due (they are evaluated at `now`)."""
     if not items:
         return
     statement = insert(snapshots)
@@ -75,6 +98,7 @@ async def save_snapshots(session: AsyncSession, items: Sequence[Snapshot], now: 
             "partner_id": statement.excluded.partner_id,
             "doc": statement.excluded.doc,
             "updated_at": statement.excluded.updated_at,
+            "next_due_at": statement.excluded.next_due_at,
         },
     )
     await session.execute(
@@ -85,6 +109,7 @@ async def save_snapshots(session: AsyncSession, items: Sequence[Snapshot], now: 
                 "partner_id": s.partner_id,
                 "doc": to_json(s),
                 "updated_at": now,
+                "next_due_at": next_due(s, config, now),
             }
             for s in items
         ],
