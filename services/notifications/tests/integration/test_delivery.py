@@ -310,3 +310,30 @@ async def test_slack_gets_block_kit_and_email_arrives_with_partner_customer_and_
     assert f"Partner: {partner}" in text
     assert f"Customer: {customer}" in text
     assert "Next step: 1 invoice(s) unpaid (in_1)" in text
+
+
+async def test_a_slow_endpoint_holds_only_its_own_slots(
+    service: Service, make: Make, receiver: Receiver, unique: str
+) -> None:
+    slow, quick = f"pw-{unique}", f"pq-{unique}"
+    per_endpoint = service.settings.notifications_delivery_per_endpoint
+    await channel(service, slow, "webhook", f"{receiver.url}/hold")
+    await channel(service, quick, "webhook", f"{receiver.url}/ok")
+    stuck = [f"cw{i}-{unique}" for i in range(per_endpoint + 1)]
+    await service.produce(
+        [make.created(c, slow) for c in stuck] + [make.payment_failed(c, "in_1") for c in stuck]
+    )
+    await service.settled(2 * len(stuck))
+
+    async def all_slots_held() -> bool:
+        return receiver.unique("/hold") == per_endpoint
+
+    await wait_until(all_slots_held, 20, "the slow endpoint's slots all held")
+    # while its requests hang, the consumer raises another partner's nudge and it is sent
+    await raise_payment_nudge(service, make, f"cq-{unique}", quick, count=2 * len(stuck))
+    await wait_status(service, quick, "delivered")
+    held = sorted(r.status for r in await deliveries(service, slow))
+    assert held == ["pending"] + ["sending"] * per_endpoint  # the bound held
+    assert receiver.unique("/hold") == per_endpoint
+    receiver.release()
+    await wait_status(service, slow, "delivered")

@@ -186,3 +186,41 @@ async def test_a_nudge_back_from_a_snooze_over_the_allowance_waits_in_the_digest
     [digest] = await digest_deliveries(service, partner)
     sent = [(n["nudge_id"], n["delivery_round"]) for n in digest.payload["data"]["nudges"]]
     assert sent == [(nudge, 2)]
+
+
+async def test_a_held_nudge_that_resolves_before_the_digest_hour_is_not_sent(
+    service: Service, make: Make, receiver: Receiver, unique: str
+) -> None:
+    partner = f"p-{unique}"
+    await webhook(service, partner, f"{receiver.url}/ok")
+    customers = [f"c{i}-{unique}" for i in range(4)]
+    await failures(service, make, partner, customers)  # 2 sent now, 2 held for the digest
+    held = sorted((await routed(service, partner))["digest"])
+    [paid_customer] = [
+        r.customer_id
+        for r in await service.rows("SELECT * FROM nudges WHERE nudge_id = :n", n=held[0])
+    ]
+    before = await service.processed()
+    await service.produce([make.paid(paid_customer, "in_1")])  # its condition clears
+    await service.settled(before + 1)
+
+    service.clock.set(datetime(2026, 6, 2, 8, tzinfo=UTC))
+    await service.tick()
+    [digest] = await digest_deliveries(service, partner)
+    assert [n["nudge_id"] for n in digest.payload["data"]["nudges"]] == [held[1]]
+
+    # a digest left with nothing open is closed without a delivery
+    partner_b = f"pb-{unique}"
+    await webhook(service, partner_b, f"{receiver.url}/ok")
+    others = [f"b{i}-{unique}" for i in range(3)]
+    await failures(service, make, partner_b, others)
+    [alone] = (await routed(service, partner_b))["digest"]
+    resolved = await service.client.post(
+        f"/v1/nudges/{alone}/resolve", headers=service.auth("partner", partner_b)
+    )
+    assert resolved.status_code == 200, resolved.text
+    service.clock.set(datetime(2026, 6, 3, 8, tzinfo=UTC))
+    await service.tick()
+    assert await digest_deliveries(service, partner_b) == []
+    closed = "SELECT status FROM digests WHERE partner_id = :p"
+    assert await service.scalar(closed, p=partner_b) == "closed"

@@ -122,7 +122,7 @@ async def write_routes(
 
 async def send_due_digests(session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
     """Close the digests whose window has come and create one delivery per channel each,
-    carrying the items as they are now; return how many were closed."""
+    carrying the items still open as they are now; return how many were closed."""
     due = await repository.lock_due_digests(session, now, limit)
     if not due:
         return 0
@@ -140,6 +140,7 @@ async def send_due_digests(session: AsyncSession, *, now: datetime, limit: int =
         rows += [
             _delivery(channel, kind="digest", payload=payload, now=now, digest_id=digest.digest_id)
             for channel in found.get(digest.partner_id, [])
+            if items  # every nudge of it resolved or snoozed meanwhile: nothing to send
         ]
         await repository.close_digest(session, digest.digest_id, now)
         DIGEST_SIZE.observe(len(items))

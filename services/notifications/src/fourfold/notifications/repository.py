@@ -361,10 +361,16 @@ async def lock_due_digests(session: AsyncSession, now: datetime, limit: int) -> 
 
 
 async def digest_nudges(session: AsyncSession, digest_id: str) -> list[Any]:
+    """The digest's nudges still worth sending: open or acknowledged, in the round the
+    digest holds (one resolved, snoozed or back in a later round since is left out)."""
     query = (
         select(nudges)
         .join(digest_items, digest_items.c.nudge_id == nudges.c.nudge_id)
-        .where(digest_items.c.digest_id == digest_id)
+        .where(
+            digest_items.c.digest_id == digest_id,
+            digest_items.c.nudge_round == nudges.c.delivery_round,
+            nudges.c.status.in_([Status.OPEN.value, Status.ACKNOWLEDGED.value]),
+        )
         .order_by(nudges.c.raised_at, nudges.c.nudge_id)
     )
     return list((await session.execute(query)).all())
