@@ -32,7 +32,7 @@ from fourfold.notifications.domain.nudges import (
     Wake,
     decide,
 )
-from fourfold.notifications.domain.rules import evaluate
+from fourfold.notifications.domain.rules import evaluate, next_due
 from fourfold.notifications.domain.snapshot import Snapshot
 from fourfold.notifications.domain.templates import Templates
 from fourfold.notifications.metrics import NUDGES_RAISED, NUDGES_RESOLVED
@@ -123,6 +123,23 @@ def plan(
             if decision is not None:
                 planned.append((snapshot, rule, decision, found))
     return planned
+
+
+async def stale(
+    session: AsyncSession,
+    items: Sequence[tuple[Snapshot, datetime | None]],
+    *,
+    ruleset: Ruleset,
+    now: datetime,
+) -> list[str]:
+    """The customers among `items` (each with its stored `next_due_at`) whose nudges would
+    change now, or whose next due instant would (read only): a pass walking all snapshots
+    locks and re-evaluates just those, so where nothing changes it writes nothing."""
+    snaps = [s for s, _ in items]
+    currents = await repository.current_nudges(session, [s.customer_id for s in snaps])
+    found = {s.customer_id for s, *_ in plan(snaps, currents, ruleset.config, now)}
+    found |= {s.customer_id for s, due in items if next_due(s, ruleset.config, now) != due}
+    return sorted(found)
 
 
 async def reevaluate(

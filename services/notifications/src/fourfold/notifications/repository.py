@@ -44,16 +44,33 @@ async def lock_snapshots(session: AsyncSession, customer_ids: Iterable[str]) -> 
     return {row.customer_id: from_json(row.customer_id, row.doc) for row in rows}
 
 
-async def due_snapshots(
-    session: AsyncSession, *, now: datetime, after: str | None, limit: int, everything: bool
-) -> list[Snapshot]:
-    """The next `limit` snapshots in customer order after `after` that are due at `now`
-    (`next_due_at` passed, or a nudge whose snooze is over), or all of them (`everything`),
-    locked, skipping rows a consumer batch holds (that batch evaluates them itself)."""
-    query = select(snapshots.c.customer_id, snapshots.c.doc)
+async def snapshot_chunk(
+    session: AsyncSession, *, after: str | None, limit: int
+) -> list[tuple[Snapshot, datetime | None]]:
+    """The next `limit` snapshots in customer order after `after`, each with its stored
+    `next_due_at`, read without a lock."""
+    query = select(snapshots.c.customer_id, snapshots.c.doc, snapshots.c.next_due_at)
     if after is not None:
         query = query.where(snapshots.c.customer_id > after)
-    if not everything:
+    rows = (await session.execute(query.order_by(snapshots.c.customer_id).limit(limit))).all()
+    return [(from_json(customer_id, doc), due) for customer_id, doc, due in rows]
+
+
+async def due_snapshots(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    after: str | None = None,
+    limit: int | None = None,
+    among: Sequence[str] | None = None,
+) -> list[Snapshot]:
+    """The snapshots in customer order after `after` that are due at `now` (`next_due_at`
+    passed, or a nudge whose snooze is over), or those `among` these customers, locked,
+    skipping rows a consumer batch holds (that batch evaluates them itself)."""
+    query = select(snapshots.c.customer_id, snapshots.c.doc)
+    if among is not None:
+        query = query.where(snapshots.c.customer_id == any_of(list(among)))
+    else:
         woken = select(nudges.c.customer_id).where(
             nudges.c.status == Status.SNOOZED.value, nudges.c.snoozed_until <= now
         )

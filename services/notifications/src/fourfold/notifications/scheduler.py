@@ -6,8 +6,10 @@ snapshot records when time alone may next change what the rules answer for it
 and a nudge's snooze has its end: a round evaluates the snapshots due by `now` (either
 kind), in customer order, one transaction per chunk, each chunk locked `FOR UPDATE SKIP
 LOCKED` (a consumer batch holding one evaluates it itself), and records when each is due
-next. The first round of a scheduler walks every snapshot instead: rows written before
-`next_due_at` existed, or under another rule configuration, are due by then. Then the
+next. The first round of a scheduler walks every snapshot instead (rows written before
+`next_due_at` existed, or under another rule configuration, are due by then): read and
+decided without locks, it locks, re-reads and applies only the customers whose nudges or
+next due instant would change, so a restart where nothing changed writes nothing. Then the
 digests that are due are closed. The loop asks the injected clock for `now`, so tests drive
 it with a ManualClock and call `evaluate_all` directly.
 """
@@ -19,7 +21,7 @@ from typing import Unpack
 
 from fourfold.kafka.outbox import stage
 from fourfold.notifications import dispatch, repository
-from fourfold.notifications.evaluation import Ruleset, reevaluate
+from fourfold.notifications.evaluation import Ruleset, reevaluate, stale
 from fourfold.notifications.metrics import SCHEDULED_EVALUATIONS
 from fourfold.service.scheduled import PassShell, ScheduledPass
 
@@ -57,16 +59,23 @@ class Evaluator(ScheduledPass):
     async def _chunk(
         self, now: datetime, after: str | None, *, everything: bool
     ) -> tuple[int, str | None]:
-        config = self._ruleset.config
+        ruleset = self._ruleset
         async with self._sessions() as session, session.begin():
-            chunk = await repository.due_snapshots(
-                session, now=now, after=after, limit=self._batch_size, everything=everything
-            )
-            events = await reevaluate(session, chunk, ruleset=self._ruleset, now=now)
-            await repository.set_due(session, chunk, config, now)
+            if everything:  # read without locks; lock and apply only what would change
+                read = await repository.snapshot_chunk(session, after=after, limit=self._batch_size)
+                ids = await stale(session, read, ruleset=ruleset, now=now)
+                chunk = await repository.due_snapshots(session, now=now, among=ids) if ids else []
+                count, last = len(read), read[-1][0].customer_id if read else after
+            else:
+                chunk = await repository.due_snapshots(
+                    session, now=now, after=after, limit=self._batch_size
+                )
+                count, last = len(chunk), chunk[-1].customer_id if chunk else after
+            events = await reevaluate(session, chunk, ruleset=ruleset, now=now)
+            await repository.set_due(session, chunk, ruleset.config, now)
             await stage(session, self._outbox, events)
         self.committed(bool(events))
-        return len(chunk), chunk[-1].customer_id if chunk else after
+        return count, last
 
     async def _digests(self, now: datetime) -> int:
         async with self._sessions() as session, session.begin():
