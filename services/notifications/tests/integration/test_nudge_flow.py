@@ -40,6 +40,10 @@ async def test_an_idle_customer_stalls_after_21_days_and_resolves_when_activatio
 
     await service.tick()  # evaluating again changes nothing
     assert len(await service.nudges(customer)) == 1
+    service.clock.advance(timedelta(days=1))  # due again: its facts count days
+    assert await service.tick() == 1
+    [same] = await service.nudges(customer)
+    assert (same.nudge_id, same.facts["days_since_start"]) == (nudge.nudge_id, 22)
 
     risen = make.health(
         customer,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, union, update
+from sqlalchemy import bindparam, func, select, text, union, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -183,10 +183,16 @@ async def insert_nudges(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
 async def update_facts(
     session: AsyncSession, changes: Sequence[tuple[str, dict[str, Any]]], now: datetime
 ) -> None:
-    """New facts for open nudges."""
-    for nudge_id, facts in changes:
+    """New facts for open nudges (one executemany: at midnight UTC, every firing rule whose
+    facts count days changes them)."""
+    if changes:
+        statement = (
+            update(nudges)
+            .where(nudges.c.nudge_id == bindparam("changed_id"))
+            .values(facts=bindparam("changed_facts"), updated_at=now)
+        )
         await session.execute(
-            update(nudges).where(nudges.c.nudge_id == nudge_id).values(facts=facts, updated_at=now)
+            statement, [{"changed_id": n, "changed_facts": f} for n, f in changes]
         )
 
 
