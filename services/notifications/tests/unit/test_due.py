@@ -56,8 +56,10 @@ def test_nothing_changes_by_time_alone_before_next_due(
 ) -> None:
     now = NOW + shift + micro
     due = next_due(s, CONFIG, now)
-    later = now + timedelta(days=300) * fraction if due is None else now + (due - now) * fraction
     assert due is None or due >= now
+    later = now + (timedelta(days=300) if due is None else due - now) * fraction
+    if due is not None:  # timedelta * float rounds to the microsecond: stay before `due`
+        later = max(now, min(later, due - timedelta(microseconds=1)))
     assert evaluate(s, CONFIG, later) == evaluate(s, CONFIG, now)
 
 
