@@ -143,6 +143,46 @@ async def test_a_webhook_arrives_signed_and_verifies_with_the_official_library(
     assert "whsec_" not in listed.text  # never shown again
 
 
+async def test_a_nudge_back_from_a_snooze_is_delivered_again_once(
+    service: Service, make: Make, receiver: Receiver, unique: str
+) -> None:
+    customer, partner = f"c-{unique}", f"p-{unique}"
+    created = await channel(service, partner, "webhook", f"{receiver.url}/ok")
+    await raise_payment_nudge(service, make, customer, partner)
+    [first] = await wait_status(service, partner, "delivered")
+    partner_auth = service.auth("partner", partner)
+    until = service.clock.now() + timedelta(minutes=2)  # the library checks the timestamp
+    snoozed = await service.client.post(
+        f"/v1/nudges/{first.nudge_id}/snooze",
+        json={"until": until.isoformat()},
+        headers=partner_auth,
+    )
+    assert snoozed.status_code == 200, snoozed.text
+    await service.tick()  # still snoozed: nothing sent
+    assert len(await deliveries(service, partner)) == 1
+
+    service.clock.advance(timedelta(minutes=2, seconds=1))  # past the snooze, still unpaid
+    await service.tick()
+    rows = await wait_status(service, partner, "delivered")
+    assert [(r.nudge_id, r.nudge_round) for r in rows] == [(first.nudge_id, 1), (first.nudge_id, 2)]
+    assert receiver.unique() == 2
+    back = receiver.received[-1]
+    assert back.headers["webhook-id"] == rows[1].delivery_id != first.delivery_id
+    payload = Webhook(created["secret"]).verify(back.body, back.headers)
+    assert (payload["data"]["nudge_id"], payload["data"]["delivery_round"]) == (first.nudge_id, 2)
+    detail = (await service.client.get(f"/v1/nudges/{first.nudge_id}", headers=partner_auth)).json()
+    assert (detail["status"], len(detail["deliveries"])) == ("open", 2)
+
+    # a second pass and a duplicated input event start no third round
+    await service.tick()
+    before = await service.processed()
+    await service.produce([make.payment_failed(customer, "in_1")])
+    await service.settled(before + 1)
+    await service.tick()
+    assert len(await deliveries(service, partner)) == 2
+    assert receiver.unique() == 2
+
+
 async def test_a_rotated_secret_signs_with_old_and_new_for_the_overlap(
     service: Service, make: Make, receiver: Receiver, unique: str
 ) -> None:
@@ -270,3 +310,30 @@ async def test_slack_gets_block_kit_and_email_arrives_with_partner_customer_and_
     assert f"Partner: {partner}" in text
     assert f"Customer: {customer}" in text
     assert "Next step: 1 invoice(s) unpaid (in_1)" in text
+
+
+async def test_a_slow_endpoint_holds_only_its_own_slots(
+    service: Service, make: Make, receiver: Receiver, unique: str
+) -> None:
+    slow, quick = f"pw-{unique}", f"pq-{unique}"
+    per_endpoint = service.settings.notifications_delivery_per_endpoint
+    await channel(service, slow, "webhook", f"{receiver.url}/hold")
+    await channel(service, quick, "webhook", f"{receiver.url}/ok")
+    stuck = [f"cw{i}-{unique}" for i in range(per_endpoint + 1)]
+    await service.produce(
+        [make.created(c, slow) for c in stuck] + [make.payment_failed(c, "in_1") for c in stuck]
+    )
+    await service.settled(2 * len(stuck))
+
+    async def all_slots_held() -> bool:
+        return receiver.unique("/hold") == per_endpoint
+
+    await wait_until(all_slots_held, 20, "the slow endpoint's slots all held")
+    # while its requests hang, the consumer raises another partner's nudge and it is sent
+    await raise_payment_nudge(service, make, f"cq-{unique}", quick, count=2 * len(stuck))
+    await wait_status(service, quick, "delivered")
+    held = sorted(r.status for r in await deliveries(service, slow))
+    assert held == ["pending"] + ["sending"] * per_endpoint  # the bound held
+    assert receiver.unique("/hold") == per_endpoint
+    receiver.release()
+    await wait_status(service, slow, "delivered")

@@ -154,3 +154,73 @@ async def test_digests_are_per_partner_frozen_when_sent_and_kept_whole_on_retry(
     body = json.loads(sent.body)
     assert sorted(n["nudge_id"] for n in body["data"]["nudges"]) == sorted(routes_a["digest"])
     assert {n["partner_id"] for n in body["data"]["nudges"]} == {a}
+
+
+async def test_a_nudge_back_from_a_snooze_over_the_allowance_waits_in_the_digest(
+    service: Service, make: Make, receiver: Receiver, unique: str
+) -> None:
+    partner = f"p-{unique}"
+    await webhook(service, partner, f"{receiver.url}/ok")
+    await failures(service, make, partner, [f"c1-{unique}", f"c2-{unique}"])  # the day's 2
+    [nudge, *_] = (await routed(service, partner))["immediate"]
+    until = service.clock.now() + timedelta(hours=1)
+    snoozed = await service.client.post(
+        f"/v1/nudges/{nudge}/snooze",
+        json={"until": until.isoformat()},
+        headers=service.auth("partner", partner),
+    )
+    assert snoozed.status_code == 200, snoozed.text
+    service.clock.advance(timedelta(hours=1))  # the snooze is over the same UTC day
+    await service.tick()
+    await service.tick()  # a second pass adds nothing
+    assert (await routed(service, partner))["digest"] == [nudge]
+    items = await service.rows(
+        "SELECT nudge_id, nudge_round FROM digest_items WHERE nudge_id = :n", n=nudge
+    )
+    assert [(i.nudge_id, i.nudge_round) for i in items] == [(nudge, 2)]
+    immediate = "SELECT count(*) FROM deliveries WHERE partner_id = :p AND kind = 'nudge'"
+    assert await service.scalar(immediate, p=partner) == 2  # the return did not go past it
+
+    service.clock.set(datetime(2026, 6, 2, 8, tzinfo=UTC))  # the next 08:00 UTC
+    await service.tick()
+    [digest] = await digest_deliveries(service, partner)
+    sent = [(n["nudge_id"], n["delivery_round"]) for n in digest.payload["data"]["nudges"]]
+    assert sent == [(nudge, 2)]
+
+
+async def test_a_held_nudge_that_resolves_before_the_digest_hour_is_not_sent(
+    service: Service, make: Make, receiver: Receiver, unique: str
+) -> None:
+    partner = f"p-{unique}"
+    await webhook(service, partner, f"{receiver.url}/ok")
+    customers = [f"c{i}-{unique}" for i in range(4)]
+    await failures(service, make, partner, customers)  # 2 sent now, 2 held for the digest
+    held = sorted((await routed(service, partner))["digest"])
+    [paid_customer] = [
+        r.customer_id
+        for r in await service.rows("SELECT * FROM nudges WHERE nudge_id = :n", n=held[0])
+    ]
+    before = await service.processed()
+    await service.produce([make.paid(paid_customer, "in_1")])  # its condition clears
+    await service.settled(before + 1)
+
+    service.clock.set(datetime(2026, 6, 2, 8, tzinfo=UTC))
+    await service.tick()
+    [digest] = await digest_deliveries(service, partner)
+    assert [n["nudge_id"] for n in digest.payload["data"]["nudges"]] == [held[1]]
+
+    # a digest left with nothing open is closed without a delivery
+    partner_b = f"pb-{unique}"
+    await webhook(service, partner_b, f"{receiver.url}/ok")
+    others = [f"b{i}-{unique}" for i in range(3)]
+    await failures(service, make, partner_b, others)
+    [alone] = (await routed(service, partner_b))["digest"]
+    resolved = await service.client.post(
+        f"/v1/nudges/{alone}/resolve", headers=service.auth("partner", partner_b)
+    )
+    assert resolved.status_code == 200, resolved.text
+    service.clock.set(datetime(2026, 6, 3, 8, tzinfo=UTC))
+    await service.tick()
+    assert await digest_deliveries(service, partner_b) == []
+    closed = "SELECT status FROM digests WHERE partner_id = :p"
+    assert await service.scalar(closed, p=partner_b) == "closed"

@@ -17,7 +17,7 @@ from fourfold.notifications.domain.rules import (
     payment_failed,
     renewal_at_risk,
 )
-from fourfold.notifications.domain.snapshot import Invoice, Snapshot
+from fourfold.notifications.domain.snapshot import Invoice, Snapshot, epoch
 
 CONFIG = default_config()
 RULES = CONFIG.rules
@@ -28,6 +28,11 @@ BOTH = frozenset({"users_trained", "first_value"})
 
 
 def snap(**fields: object) -> Snapshot:
+    """A snapshot of p-1's c-1; history given as (datetime, value) is stored as epoch seconds."""
+    for history in ("scores", "utilisations"):
+        if history in fields:
+            points: tuple[tuple[datetime, object], ...] = fields[history]  # type: ignore[assignment]
+            fields[history] = tuple((epoch(at), value) for at, value in points)
     return replace(Snapshot(customer_id="c-1", partner_id="p-1"), **fields)  # type: ignore[arg-type]
 
 

@@ -9,7 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 from fourfold.events import Envelope, parse_event
-from fourfold.notifications.domain.snapshot import Snapshot, fold_all, from_json, to_json
+from fourfold.notifications.domain.snapshot import (
+    Snapshot,
+    epoch,
+    fold_all,
+    from_json,
+    to_json,
+)
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -120,7 +126,8 @@ def test_history_is_bounded_and_keeps_the_point_before_the_window() -> None:
     ]
     s = fold_all(Snapshot("c-1"), events)
     assert len(s.scores) <= 122
-    assert s.scores[0][0] < s.scores[-1][0] - timedelta(days=120) <= s.scores[1][0]
+    window = timedelta(days=120).total_seconds()
+    assert s.scores[0][0] < s.scores[-1][0] - window <= s.scores[1][0]
 
 
 def test_json_round_trip() -> None:
@@ -128,3 +135,14 @@ def test_json_round_trip() -> None:
         Snapshot("c-1"), [health(70, NOW), failed("in_1", NOW), health(50, NOW + timedelta(days=1))]
     )
     assert from_json("c-1", to_json(s)) == s
+    assert to_json(s)["scores"][0] == [epoch(NOW), 70]  # numbers, no instants to parse
+
+
+def test_a_document_with_iso_history_is_still_read() -> None:
+    s = fold_all(Snapshot("c-1"), [health(70, NOW), health(50, NOW + timedelta(days=1))])
+    doc = to_json(s)
+    for history in ("scores", "utilisations"):
+        doc[history] = [
+            [datetime.fromtimestamp(at, UTC).isoformat(), value] for at, value in doc[history]
+        ]
+    assert from_json("c-1", doc) == s

@@ -43,7 +43,7 @@ def build_handler(ruleset: Ruleset) -> Handler:
             fold_all(stored.get(customer_id, Snapshot(customer_id)), events)
             for customer_id, events in by_customer.items()
         ]
-        await repository.save_snapshots(batch.session, folded, now)
+        await repository.save_snapshots(batch.session, folded, ruleset.config, now)
         for event in await reevaluate(batch.session, folded, ruleset=ruleset, now=now):
             batch.emit(event)
 

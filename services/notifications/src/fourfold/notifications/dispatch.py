@@ -2,8 +2,9 @@
 
 Per partner (in partner order, so two writers lock partners in the same order): no enabled
 channel → the feed only; otherwise take what fits the day's allowance (`take_quota`, whose
-row lock is the partner's lock) as immediate deliveries, one per (nudge, channel), and put
-the rest in the partner's digest for the next window. Two nudges in the same second are two
+row lock is the partner's lock) as immediate deliveries, one per (nudge, round, channel),
+and put the rest in the partner's digest for the next window. A nudge back from a snooze is
+routed the same way, in its next delivery round. Two nudges in the same second are two
 nudges, so two deliveries: nothing here keys on time. A digest belongs to one partner and
 one window; once closed it takes no more items (a late one goes to the next window), and its
 deliveries carry the items frozen at close, so a retry resends them all.
@@ -31,7 +32,7 @@ def new_id(prefix: str) -> str:
 
 
 def _delivery(
-    channel: Any, *, kind: str, payload: dict[str, Any], now: datetime, **ref: str
+    channel: Any, *, kind: str, payload: dict[str, Any], now: datetime, **ref: str | int
 ) -> dict[str, Any]:
     return {
         "delivery_id": new_id("msg"),
@@ -39,6 +40,7 @@ def _delivery(
         "channel_id": channel.channel_id,
         "kind": kind,
         "nudge_id": ref.get("nudge_id"),
+        "nudge_round": ref.get("nudge_round"),
         "digest_id": ref.get("digest_id"),
         "status": "pending",
         "attempts": 0,
@@ -85,7 +87,8 @@ async def write_routes(
     policy: Delivery,
     now: datetime,
 ) -> None:
-    """The deliveries and digest items of the nudge rows `route` routed (rows inserted)."""
+    """The deliveries and digest items of the nudge rows `route` routed (rows inserted), for
+    each row's current delivery round."""
     immediate = [r for r in raised if r["routing"] == "immediate"]
     held = [r for r in raised if r["routing"] == "digest"]
     await repository.insert_deliveries(
@@ -97,14 +100,15 @@ async def write_routes(
                 payload=nudge_payload(row, now),
                 now=now,
                 nudge_id=row["nudge_id"],
+                nudge_round=row["delivery_round"],
             )
             for row in immediate
             for channel in found.get(row["partner_id"], [])
         ],
     )
-    by_partner: dict[str, list[str]] = defaultdict(list)
+    by_partner: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for row in held:
-        by_partner[row["partner_id"]].append(row["nudge_id"])
+        by_partner[row["partner_id"]].append((row["nudge_id"], row["delivery_round"]))
     for partner_id in sorted(by_partner):
         window = digest_window(policy, now)
         while (
@@ -118,7 +122,7 @@ async def write_routes(
 
 async def send_due_digests(session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
     """Close the digests whose window has come and create one delivery per channel each,
-    carrying the items as they are now; return how many were closed."""
+    carrying the items still open as they are now; return how many were closed."""
     due = await repository.lock_due_digests(session, now, limit)
     if not due:
         return 0
@@ -136,6 +140,7 @@ async def send_due_digests(session: AsyncSession, *, now: datetime, limit: int =
         rows += [
             _delivery(channel, kind="digest", payload=payload, now=now, digest_id=digest.digest_id)
             for channel in found.get(digest.partner_id, [])
+            if items  # every nudge of it resolved or snoozed meanwhile: nothing to send
         ]
         await repository.close_digest(session, digest.digest_id, now)
         DIGEST_SIZE.observe(len(items))

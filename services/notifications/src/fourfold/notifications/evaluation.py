@@ -3,8 +3,10 @@
 The consumer calls it for the customers of a batch, the scheduler for a chunk of all
 snapshots, in their own transaction; it reads the current nudges of the customers in one
 query, decides per (customer, rule) with the pure domain, writes the changes, routes the
-raised nudges (deliveries, digest) and returns the `nudge.raised` / `nudge.resolved` events
-for the caller's outbox.
+raised nudges and those back from a snooze (deliveries, digest) and returns the
+`nudge.raised` / `nudge.resolved` events for the caller's outbox. A nudge back from a snooze
+is delivered again in its next round, which only the writer whose conditional update moved
+it out of `snoozed` starts: a repeated pass or a replayed event finds it open already.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from fourfold.notifications.domain.nudges import (
     Wake,
     decide,
 )
-from fourfold.notifications.domain.rules import evaluate
+from fourfold.notifications.domain.rules import evaluate, next_due
 from fourfold.notifications.domain.snapshot import Snapshot
 from fourfold.notifications.domain.templates import Templates
 from fourfold.notifications.metrics import NUDGES_RAISED, NUDGES_RESOLVED
@@ -123,13 +125,21 @@ def plan(
     return planned
 
 
-async def changing(
-    session: AsyncSession, items: Sequence[Snapshot], *, ruleset: Ruleset, now: datetime
+async def stale(
+    session: AsyncSession,
+    items: Sequence[tuple[Snapshot, datetime | None]],
+    *,
+    ruleset: Ruleset,
+    now: datetime,
 ) -> list[str]:
-    """The customers among `items` whose nudges would change now (read only): the
-    scheduler locks and re-evaluates just those, so a steady pass writes nothing."""
-    currents = await repository.current_nudges(session, [s.customer_id for s in items])
-    return sorted({s.customer_id for s, *_ in plan(items, currents, ruleset.config, now)})
+    """The customers among `items` (each with its stored `next_due_at`) whose nudges would
+    change now, or whose next due instant would (read only): a pass walking all snapshots
+    locks and re-evaluates just those, so where nothing changes it writes nothing."""
+    snaps = [s for s, _ in items]
+    currents = await repository.current_nudges(session, [s.customer_id for s in snaps])
+    found = {s.customer_id for s, *_ in plan(snaps, currents, ruleset.config, now)}
+    found |= {s.customer_id for s, due in items if next_due(s, ruleset.config, now) != due}
+    return sorted(found)
 
 
 async def reevaluate(
@@ -141,16 +151,23 @@ async def reevaluate(
     config = ruleset.config
     currents = await repository.current_nudges(session, [s.customer_id for s in items])
     raised: list[dict[str, Any]] = []
-    facts: list[tuple[str, dict[str, Any], bool]] = []
+    facts: list[tuple[str, dict[str, Any]]] = []
+    woken: list[dict[str, Any]] = []
     resolved: list[tuple[repository.CurrentNudge, str]] = []
     cleared: list[str] = []
     for snapshot, rule, decision, found in plan(items, currents, config, now):
         match decision:
             case Raise(facts=new):
                 raised.append(_new_nudge(snapshot, rule, dict(new), ruleset, now))
-            case UpdateFacts(facts=new) | Wake(facts=new):
+            case UpdateFacts(facts=new):
                 assert found is not None
-                facts.append((found.current.nudge_id, dict(new), isinstance(decision, Wake)))
+                facts.append((found.current.nudge_id, dict(new)))
+            case Wake(facts=new):
+                assert found is not None
+                values = _text(snapshot, rule, dict(new), ruleset)
+                row = await repository.wake(session, found.current.nudge_id, values=values, now=now)
+                if row is not None:  # None: another writer started this round already
+                    woken.append(row)
             case Resolve(resolution=resolution):
                 assert found is not None
                 resolved.append((found, resolution))
@@ -167,9 +184,12 @@ async def reevaluate(
             cleared=True,
         )
     await repository.mark_cleared(session, cleared, now)
-    channels = await dispatch.route(session, raised, policy=config.delivery, now=now)
+    # raised and woken nudges are routed together: one allowance taken per partner
+    sent = raised + woken
+    channels = await dispatch.route(session, sent, policy=config.delivery, now=now)
     await repository.insert_nudges(session, raised)
-    await dispatch.write_routes(session, raised, found=channels, policy=config.delivery, now=now)
+    await repository.set_routing(session, woken)
+    await dispatch.write_routes(session, sent, found=channels, policy=config.delivery, now=now)
     events: list[Envelope] = [raised_event(row) for row in raised]
     events += [
         resolved_event(
@@ -192,26 +212,35 @@ async def reevaluate(
 def _new_nudge(
     snapshot: Snapshot, rule: RuleName, facts: dict[str, Any], ruleset: Ruleset, now: datetime
 ) -> dict[str, Any]:
+    return {
+        "nudge_id": f"ndg_{uuid.uuid4().hex}",
+        "customer_id": snapshot.customer_id,
+        "partner_id": snapshot.partner_id or "",
+        "rule": rule.value,
+        "status": Status.OPEN.value,
+        **_text(snapshot, rule, facts, ruleset),
+        "raised_at": now,
+        "updated_at": now,
+        "routing": "feed",
+        "delivery_round": 1,
+    }
+
+
+def _text(
+    snapshot: Snapshot, rule: RuleName, facts: dict[str, Any], ruleset: Ruleset
+) -> dict[str, Any]:
+    """Severity, facts, title and next step, rendered from the facts as they are now."""
     settings = ruleset.config.rules.text(rule)
-    partner_id = snapshot.partner_id or ""
     text = ruleset.templates.render(
         rule,
         customer_id=snapshot.customer_id,
-        partner_id=partner_id,
+        partner_id=snapshot.partner_id or "",
         facts=facts,
         severity=settings.severity,
     )
     return {
-        "nudge_id": f"ndg_{uuid.uuid4().hex}",
-        "customer_id": snapshot.customer_id,
-        "partner_id": partner_id,
-        "rule": rule.value,
         "severity": settings.severity,
-        "status": Status.OPEN.value,
         "facts": facts,
         "title": text.title,
         "next_step": text.next_step,
-        "raised_at": now,
-        "updated_at": now,
-        "routing": "feed",
     }

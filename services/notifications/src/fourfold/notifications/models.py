@@ -1,15 +1,18 @@
 """Tables of the notifications schema (declared without a schema: the engine's search_path
 points at the service's own one).
 
-- snapshots: the latest known state of each customer (a JSON document the rules read).
+- snapshots: the latest known state of each customer (a JSON document the rules read) and
+  when time alone next may change what the rules answer for it.
 - nudges: every nudge; at most one not resolved, and at most one not cleared, per
   (customer, rule), both enforced by partial unique indexes.
 - channels: a partner's delivery channels (webhook, slack, email) and webhook secrets.
 - partner_quota: immediate deliveries per partner per UTC day (the throttle; its row lock
   is the partner's lock while deliveries are planned).
 - digests / digest_items: what the throttle held back, per (partner, window); a nudge is in
-  one digest only.
-- deliveries / delivery_attempts: one row per (nudge or digest, channel) and its attempts.
+  one digest per delivery round.
+- deliveries / delivery_attempts: one row per (nudge and its delivery round, or digest;
+  channel) and its attempts. A nudge's round is 1 when raised and goes up by one each time
+  it comes back at the end of a snooze (and is sent again).
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ snapshots = Table(
     Column("partner_id", String(128), nullable=True),
     Column("doc", JSON, nullable=False),  # written and read whole
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # the earliest instant time alone may change a rule's answer (rules.next_due): the
+    # scheduler evaluates the snapshots due by now, not all of them
+    Column("next_due_at", DateTime(timezone=True), nullable=True),
+    Index("snapshots_due_idx", "next_due_at", postgresql_where=text("next_due_at IS NOT NULL")),
 )
 
 nudges = Table(
@@ -66,6 +73,7 @@ nudges = Table(
     Column("resolution", String(32), nullable=True),
     Column("cleared_at", DateTime(timezone=True), nullable=True),
     Column("routing", String(16), nullable=False),  # immediate, digest or feed (no channel)
+    Column("delivery_round", Integer, nullable=False, server_default="1"),
     Index(
         "nudges_one_open",
         "customer_id",
@@ -81,6 +89,7 @@ nudges = Table(
         postgresql_where=text("cleared_at IS NULL"),
     ),
     Index("nudges_feed_idx", "partner_id", "raised_at", "nudge_id"),
+    Index("nudges_snooze_idx", "snoozed_until", postgresql_where=text("status = 'snoozed'")),
 )
 
 channels = Table(
@@ -124,7 +133,8 @@ digest_items = Table(
     metadata,
     Column("digest_id", String(64), ForeignKey("digests.digest_id"), primary_key=True),
     Column("nudge_id", String(64), primary_key=True),
-    Index("digest_items_nudge", "nudge_id", unique=True),
+    Column("nudge_round", Integer, nullable=False, server_default="1"),
+    Index("digest_items_nudge", "nudge_id", "nudge_round", unique=True),
 )
 
 deliveries = Table(
@@ -135,6 +145,7 @@ deliveries = Table(
     Column("channel_id", String(64), ForeignKey("channels.channel_id"), nullable=False),
     Column("kind", String(16), nullable=False),  # nudge or digest
     Column("nudge_id", String(64), nullable=True),
+    Column("nudge_round", Integer, nullable=True),  # the nudge's delivery round (nudge kind)
     Column("digest_id", String(64), nullable=True),
     Column("status", String(16), nullable=False),  # pending, sending, delivered, dead, cancelled
     Column("attempts", Integer, nullable=False, server_default="0"),
@@ -146,7 +157,7 @@ deliveries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("dead_at", DateTime(timezone=True), nullable=True),
-    Index("deliveries_nudge_channel", "nudge_id", "channel_id", unique=True),
+    Index("deliveries_nudge_channel", "nudge_id", "nudge_round", "channel_id", unique=True),
     Index("deliveries_digest_channel", "digest_id", "channel_id", unique=True),
     Index(
         "deliveries_due_idx",

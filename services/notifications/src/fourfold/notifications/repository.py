@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, text, union, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fourfold.db.bulk import any_of
-from fourfold.notifications.domain.config import RuleName
+from fourfold.notifications.domain.config import RuleConfig, RuleName
 from fourfold.notifications.domain.nudges import Current, Status
+from fourfold.notifications.domain.rules import next_due
 from fourfold.notifications.domain.snapshot import Snapshot, from_json, to_json
 from fourfold.notifications.models import (
     channels,
@@ -43,29 +44,68 @@ async def lock_snapshots(session: AsyncSession, customer_ids: Iterable[str]) -> 
     return {row.customer_id: from_json(row.customer_id, row.doc) for row in rows}
 
 
-async def snapshot_chunk(session: AsyncSession, *, after: str | None, limit: int) -> list[Snapshot]:
-    """The next `limit` snapshots in customer order after `after`, read without a lock."""
-    query = select(snapshots.c.customer_id, snapshots.c.doc).order_by(snapshots.c.customer_id)
+async def snapshot_chunk(
+    session: AsyncSession, *, after: str | None, limit: int
+) -> list[tuple[Snapshot, datetime | None]]:
+    """The next `limit` snapshots in customer order after `after`, each with its stored
+    `next_due_at`, read without a lock."""
+    query = select(snapshots.c.customer_id, snapshots.c.doc, snapshots.c.next_due_at)
     if after is not None:
         query = query.where(snapshots.c.customer_id > after)
-    rows = (await session.execute(query.limit(limit))).all()
-    return [from_json(row.customer_id, row.doc) for row in rows]
+    rows = (await session.execute(query.order_by(snapshots.c.customer_id).limit(limit))).all()
+    return [(from_json(customer_id, doc), due) for customer_id, doc, due in rows]
 
 
-async def lock_free_snapshots(session: AsyncSession, customer_ids: Sequence[str]) -> list[Snapshot]:
-    """These customers' snapshots as committed now, locked, skipping rows a consumer batch
-    holds (that batch evaluates them itself)."""
-    query = (
-        select(snapshots.c.customer_id, snapshots.c.doc)
-        .where(snapshots.c.customer_id == any_of(list(customer_ids)))
-        .order_by(snapshots.c.customer_id)
-        .with_for_update(skip_locked=True)
-    )
-    rows = (await session.execute(query)).all()
-    return [from_json(row.customer_id, row.doc) for row in rows]
+async def due_snapshots(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    after: str | None = None,
+    limit: int | None = None,
+    among: Sequence[str] | None = None,
+) -> list[Snapshot]:
+    """The snapshots in customer order after `after` that are due at `now` (`next_due_at`
+    passed, or a nudge whose snooze is over), or those `among` these customers, locked,
+    skipping rows a consumer batch holds (that batch evaluates them itself)."""
+    query = select(snapshots.c.customer_id, snapshots.c.doc)
+    if among is not None:
+        query = query.where(snapshots.c.customer_id == any_of(list(among)))
+    else:
+        woken = select(nudges.c.customer_id).where(
+            nudges.c.status == Status.SNOOZED.value, nudges.c.snoozed_until <= now
+        )
+        due = select(snapshots.c.customer_id).where(snapshots.c.next_due_at <= now)
+        if after is not None:
+            woken = woken.where(nudges.c.customer_id > after)
+            due = due.where(snapshots.c.customer_id > after)
+        query = query.where(snapshots.c.customer_id.in_(union(due, woken)))
+    query = query.order_by(snapshots.c.customer_id).limit(limit)
+    rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
+    return [from_json(customer_id, doc) for customer_id, doc in rows]
 
 
-async def save_snapshots(session: AsyncSession, items: Sequence[Snapshot], now: datetime) -> None:
+async def set_due(
+    session: AsyncSession, items: Sequence[Snapshot], config: RuleConfig, now: datetime
+) -> None:
+    """Record when each of these snapshots, just evaluated at `now`, is next due."""
+    if items:
+        await session.execute(
+            text(
+                "UPDATE snapshots AS s SET next_due_at = d.due"
+                " FROM unnest(CAST(:ids AS text[]), CAST(:dues AS timestamptz[]))"
+                " AS d(customer_id, due) WHERE s.customer_id = d.customer_id"
+            ),
+            {
+                "ids": [i.customer_id for i in items],
+                "dues": [next_due(i, config, now) for i in items],
+            },
+        )
+
+
+async def save_snapshots(
+    session: AsyncSession, items: Sequence[Snapshot], config: RuleConfig, now: datetime
+) -> None:
+    """Store the snapshots, each with when it is next due (they are evaluated at `now`)."""
     if not items:
         return
     statement = insert(snapshots)
@@ -75,6 +115,7 @@ async def save_snapshots(session: AsyncSession, items: Sequence[Snapshot], now: 
             "partner_id": statement.excluded.partner_id,
             "doc": statement.excluded.doc,
             "updated_at": statement.excluded.updated_at,
+            "next_due_at": statement.excluded.next_due_at,
         },
     )
     await session.execute(
@@ -85,10 +126,15 @@ async def save_snapshots(session: AsyncSession, items: Sequence[Snapshot], now: 
                 "partner_id": s.partner_id,
                 "doc": to_json(s),
                 "updated_at": now,
+                "next_due_at": next_due(s, config, now),
             }
             for s in items
         ],
     )
+
+
+_RULES_BY_VALUE = {rule.value: rule for rule in RuleName}
+_STATUSES_BY_VALUE = {status.value: status for status in Status}
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +164,13 @@ async def current_nudges(
         nudges.c.snoozed_until,
     ).where(nudges.c.customer_id == any_of(ids), nudges.c.cleared_at.is_(None))
     found: dict[tuple[str, RuleName], CurrentNudge] = {}
-    for row in (await session.execute(query)).all():
-        rule = RuleName(row.rule)
-        found[(row.customer_id, rule)] = CurrentNudge(
-            current=Current(row.nudge_id, Status(row.status), row.facts, row.snoozed_until),
-            customer_id=row.customer_id,
-            partner_id=row.partner_id,
-            rule=rule,
+    rules, statuses = _RULES_BY_VALUE, _STATUSES_BY_VALUE  # a dict look-up, not an enum call
+    for nudge_id, customer_id, partner_id, value, status, facts, until in (
+        await session.execute(query)
+    ).all():
+        rule = rules[value]
+        found[(customer_id, rule)] = CurrentNudge(
+            Current(nudge_id, statuses[status], facts, until), customer_id, partner_id, rule
         )
     return found
 
@@ -135,14 +181,56 @@ async def insert_nudges(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
 
 
 async def update_facts(
-    session: AsyncSession, changes: Sequence[tuple[str, dict[str, Any], bool]], now: datetime
+    session: AsyncSession, changes: Sequence[tuple[str, dict[str, Any]]], now: datetime
 ) -> None:
-    """New facts for open nudges; `wake` puts a snoozed one back to open."""
-    for nudge_id, facts, wake in changes:
-        values: dict[str, Any] = {"facts": facts, "updated_at": now}
-        if wake:
-            values |= {"status": Status.OPEN.value, "snoozed_until": None}
-        await session.execute(update(nudges).where(nudges.c.nudge_id == nudge_id).values(**values))
+    """New facts for open nudges (one executemany: at midnight UTC, every firing rule whose
+    facts count days changes them)."""
+    if changes:
+        statement = (
+            update(nudges)
+            .where(nudges.c.nudge_id == bindparam("changed_id"))
+            .values(facts=bindparam("changed_facts"), updated_at=now)
+        )
+        await session.execute(
+            statement, [{"changed_id": n, "changed_facts": f} for n, f in changes]
+        )
+
+
+async def wake(
+    session: AsyncSession, nudge_id: str, *, values: dict[str, Any], now: datetime
+) -> dict[str, Any] | None:
+    """Put a nudge whose snooze is over back to open in its next delivery round, with
+    `values` (facts, title, next step); None when it is not such a nudge any more (another
+    writer woke it, or the partner moved the snooze on), so a round is only ever started
+    once."""
+    statement = (
+        update(nudges)
+        .where(
+            nudges.c.nudge_id == nudge_id,
+            nudges.c.status == Status.SNOOZED.value,
+            nudges.c.snoozed_until <= now,
+        )
+        .values(
+            **values,
+            status=Status.OPEN.value,
+            snoozed_until=None,
+            updated_at=now,
+            delivery_round=nudges.c.delivery_round + 1,
+        )
+        .returning(*nudges.c)
+    )
+    row = (await session.execute(statement)).first()
+    return None if row is None else dict(row._mapping)
+
+
+async def set_routing(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Record how the rows' current round was routed (immediate, digest or feed)."""
+    for row in rows:
+        await session.execute(
+            update(nudges)
+            .where(nudges.c.nudge_id == row["nudge_id"])
+            .values(routing=row["routing"])
+        )
 
 
 async def resolve_nudges(
@@ -266,9 +354,15 @@ async def collecting_digest(
     return None if row.status != "collecting" else (row.digest_id, window_at)
 
 
-async def add_digest_items(session: AsyncSession, digest_id: str, nudge_ids: Sequence[str]) -> None:
+async def add_digest_items(
+    session: AsyncSession, digest_id: str, items: Sequence[tuple[str, int]]
+) -> None:
+    """Put (nudge, delivery round) items in the digest (a round is in one digest only)."""
     statement = insert(digest_items).on_conflict_do_nothing()
-    await session.execute(statement, [{"digest_id": digest_id, "nudge_id": n} for n in nudge_ids])
+    await session.execute(
+        statement,
+        [{"digest_id": digest_id, "nudge_id": n, "nudge_round": r} for n, r in items],
+    )
     await session.execute(
         update(digests)
         .where(digests.c.digest_id == digest_id)
@@ -290,10 +384,16 @@ async def lock_due_digests(session: AsyncSession, now: datetime, limit: int) -> 
 
 
 async def digest_nudges(session: AsyncSession, digest_id: str) -> list[Any]:
+    """The digest's nudges still worth sending: open or acknowledged, in the round the
+    digest holds (one resolved, snoozed or back in a later round since is left out)."""
     query = (
         select(nudges)
         .join(digest_items, digest_items.c.nudge_id == nudges.c.nudge_id)
-        .where(digest_items.c.digest_id == digest_id)
+        .where(
+            digest_items.c.digest_id == digest_id,
+            digest_items.c.nudge_round == nudges.c.delivery_round,
+            nudges.c.status.in_([Status.OPEN.value, Status.ACKNOWLEDGED.value]),
+        )
         .order_by(nudges.c.raised_at, nudges.c.nudge_id)
     )
     return list((await session.execute(query)).all())
@@ -308,6 +408,7 @@ async def close_digest(session: AsyncSession, digest_id: str, now: datetime) -> 
 
 
 async def insert_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """New deliveries; one per (nudge or digest, channel) whatever replays the plan."""
+    """New deliveries; one per (nudge and round, or digest; channel) whatever replays the
+    plan."""
     if rows:
         await session.execute(insert(deliveries).on_conflict_do_nothing(), list(rows))

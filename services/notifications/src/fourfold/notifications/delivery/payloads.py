@@ -20,6 +20,7 @@ def nudge_data(row: Mapping[str, Any]) -> dict[str, Any]:
         "next_step": row["next_step"],
         "facts": dict(row["facts"]),
         "raised_at": row["raised_at"].isoformat(),
+        "delivery_round": row["delivery_round"],
     }
 
 

@@ -22,7 +22,7 @@ from fourfold.notifications.domain.config import (
     RuleConfig,
     RuleName,
 )
-from fourfold.notifications.domain.snapshot import Snapshot
+from fourfold.notifications.domain.snapshot import Snapshot, epoch
 
 Facts = Mapping[str, Any]
 
@@ -60,8 +60,9 @@ def implement_stalled(s: Snapshot, rule: ImplementStalled, now: datetime) -> Fir
     )
 
 
-def _at_or_above_since(s: Snapshot, threshold: float) -> datetime | None:
-    """Since when utilisation has stayed at or above `threshold` (None: it is below now)."""
+def _at_or_above_since(s: Snapshot, threshold: float) -> float | None:
+    """Since when (epoch seconds) utilisation has stayed at or above `threshold` (None: it is
+    below now)."""
     since = None
     for at, value in reversed(s.utilisations):
         if value < threshold:
@@ -75,7 +76,7 @@ def increase_opportunity(s: Snapshot, rule: IncreaseOpportunity, now: datetime) 
     if s.cancelled or s.utilisation is None or s.utilisation < rule.utilisation_at_least:
         return None
     since = _at_or_above_since(s, rule.utilisation_at_least)
-    if since is None or now - since < timedelta(days=rule.for_days):
+    if since is None or since > epoch(now - timedelta(days=rule.for_days)):
         return None
     if s.last_expansion_at is not None and now - s.last_expansion_at < timedelta(
         days=rule.no_expansion_days
@@ -85,7 +86,7 @@ def increase_opportunity(s: Snapshot, rule: IncreaseOpportunity, now: datetime) 
         {
             "utilisation": round(s.utilisation, 4),
             "utilisation_at_least": rule.utilisation_at_least,
-            "days_at_or_above": (now - since).days,
+            "days_at_or_above": (now - datetime.fromtimestamp(since, UTC)).days,
             "seats": s.seats,
         }
     )
@@ -115,14 +116,15 @@ def health_drop(s: Snapshot, rule: HealthDrop, now: datetime) -> Fired | None:
     in force at the window's start counts)."""
     if s.score is None or not s.scores:
         return None
-    start = now - timedelta(days=rule.within_days)
-    in_window = [v for at, v in s.scores if start <= at <= now]
-    before = [v for at, v in s.scores if at < start]
-    if before:
-        in_window.append(before[-1])
-    if not in_window:
+    start, end = epoch(now - timedelta(days=rule.within_days)), epoch(now)
+    high: int | None = None
+    for at, value in s.scores:  # time order: the last point before the window comes first
+        if at > end:
+            break
+        if at < start or high is None or value > high:
+            high = value  # before the window only the latest counts (it held at its start)
+    if high is None:
         return None
-    high = max(in_window)
     drop = high - s.score
     if drop < rule.points:
         return None
@@ -169,3 +171,88 @@ def evaluate(s: Snapshot, config: RuleConfig, now: datetime) -> dict[RuleName, F
         for name, rule, settings in _plan(config):
             answers[name] = rule(s, settings, now)
     return answers
+
+
+# When time alone can change an answer. A snapshot that no event changes only needs
+# evaluating again at the instant one of its rules could answer differently (fire, clear, or
+# fire with other facts: several facts count days): `next_due` is the earliest such instant,
+# conservative (an instant too early costs one evaluation that changes nothing, one too late
+# would miss a nudge). None: time alone changes nothing. A snooze's end is the nudge's, not
+# the snapshot's: the scheduler looks for those separately.
+
+_Due = Callable[[Snapshot, Any, datetime], datetime | None]
+
+
+def _due_implement_stalled(s: Snapshot, rule: ImplementStalled, now: datetime) -> datetime | None:
+    if s.subscription_start is None or s.cancelled:
+        return None
+    start = _midnight(s.subscription_start)
+    age = now - start
+    if age < timedelta(days=rule.min_age_days):
+        return start + timedelta(days=rule.min_age_days)
+    if implement_stalled(s, rule, now) is None:
+        return None  # activation and milestones only change with events
+    return start + timedelta(days=age.days + 1)  # days_since_start counts on
+
+
+def _due_increase_opportunity(
+    s: Snapshot, rule: IncreaseOpportunity, now: datetime
+) -> datetime | None:
+    if s.cancelled or s.utilisation is None or s.utilisation < rule.utilisation_at_least:
+        return None
+    at = _at_or_above_since(s, rule.utilisation_at_least)
+    if at is None:
+        return None
+    since = datetime.fromtimestamp(at, UTC)
+    held = since + timedelta(days=rule.for_days)
+    due = held if now < held else since + timedelta(days=(now - since).days + 1)
+    if s.last_expansion_at is not None:
+        quiet = s.last_expansion_at + timedelta(days=rule.no_expansion_days)
+        if quiet > now:
+            due = min(due, quiet)
+    return due
+
+
+def _due_renewal_at_risk(s: Snapshot, rule: RenewalAtRisk, now: datetime) -> datetime | None:
+    if s.term_end is None or s.cancelled or s.band is None or s.band not in rule.bands:
+        return None
+    end = _midnight(s.term_end)
+    left = end - now
+    if left <= timedelta(0):
+        return None
+    if left > timedelta(days=rule.within_days):
+        return end - timedelta(days=rule.within_days)
+    return end - timedelta(days=left.days)  # days_to_term_end drops just after (0: it ends)
+
+
+def _due_health_drop(s: Snapshot, rule: HealthDrop, now: datetime) -> datetime | None:
+    if s.score is None or not s.scores:
+        return None
+    window, now_s = timedelta(days=rule.within_days), epoch(now)
+    due: datetime | None = None
+    for at_s, _ in s.scores:
+        at = datetime.fromtimestamp(at_s, UTC)
+        # a point counts from its instant and leaves the window just after at + window
+        for change in (at, at + window):
+            if epoch(change) >= now_s and (due is None or change < due):
+                due = change
+    return due
+
+
+_DUES: dict[RuleName, _Due] = {
+    RuleName.IMPLEMENT_STALLED: _due_implement_stalled,
+    RuleName.INCREASE_OPPORTUNITY: _due_increase_opportunity,
+    RuleName.RENEWAL_AT_RISK: _due_renewal_at_risk,
+    RuleName.HEALTH_DROP: _due_health_drop,
+    RuleName.PAYMENT_FAILED: lambda s, rule, now: None,  # events only
+}
+
+
+def next_due(s: Snapshot, config: RuleConfig, now: datetime) -> datetime | None:
+    """The earliest instant from `now` on at which time alone may change what `evaluate`
+    answers for this snapshot (None: never); `evaluate` answers the same at every instant
+    of [now, next_due)."""
+    if not s.partner_id:
+        return None
+    dues = [d for name, _, settings in _plan(config) if (d := _DUES[name](s, settings, now))]
+    return min(dues, default=None)

@@ -4,6 +4,11 @@ The snapshot is what the rules read, so time-based rules can run when no event a
 Each fold is pure and tolerant of late and out-of-order events: a `health.changed` older
 than the one kept is ignored; score and utilisation points are kept in time order and pruned
 to a bounded window; an invoice once paid stays paid whatever order its events come in.
+
+The score and utilisation history is kept as (epoch seconds, value) pairs, in the stored
+document too: the scheduled pass rebuilds every snapshot from its document, and numbers
+come out of the JSON decoder as they are, where ISO strings would have to be parsed into
+datetimes first. Documents written with ISO strings are still read.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from fourfold.events import (
     CustomerPartnerChanged,
@@ -31,6 +36,7 @@ from fourfold.events import (
 
 POINTS_KEPT = timedelta(days=120)
 """Score and utilisation history kept (longer than any window a rule may be configured to)."""
+_POINTS_KEPT_S = POINTS_KEPT.total_seconds()
 MAX_POINTS = 400
 PAID_KEPT = timedelta(days=60)
 
@@ -62,10 +68,10 @@ class Snapshot:
     score: int | None = None
     scored_at: datetime | None = None
     last_expansion_at: datetime | None = None
-    scores: tuple[tuple[datetime, int], ...] = ()
-    """(scored_at, score) points, time order, pruned to POINTS_KEPT."""
-    utilisations: tuple[tuple[datetime, float], ...] = ()
-    """(at, utilisation) points where the value changed, time order."""
+    scores: tuple[tuple[float, int], ...] = ()
+    """(scored_at as epoch seconds, score) points, time order, pruned to POINTS_KEPT."""
+    utilisations: tuple[tuple[float, float], ...] = ()
+    """(epoch seconds, utilisation) points where the value changed, time order."""
     invoices: dict[str, Invoice] = field(default_factory=dict)
 
     @property
@@ -80,9 +86,15 @@ class Snapshot:
         return tuple(sorted(i for i, inv in self.invoices.items() if inv.unpaid_failure))
 
 
+def epoch(at: datetime) -> float:
+    """An aware datetime as the epoch seconds the history keeps (order-preserving: two
+    instants a microsecond apart stay apart, equal ones are equal)."""
+    return at.timestamp()
+
+
 def _with_point(
-    points: tuple[tuple[datetime, Any], ...], at: datetime, value: Any, *, changes_only: bool
-) -> tuple[tuple[datetime, Any], ...]:
+    points: tuple[tuple[float, Any], ...], at: float, value: Any, *, changes_only: bool
+) -> tuple[tuple[float, Any], ...]:
     """Insert (at, value) in time order; drop what is older than the window."""
     items = [p for p in points if p[0] != at]
     index = bisect.bisect_left([p[0] for p in items], at)
@@ -92,22 +104,19 @@ def _with_point(
     newest = items[-1][0]
     # keep the last point before the window: it says what held at the window's start
     cut = 0
-    while cut + 1 < len(items) and items[cut + 1][0] < newest - POINTS_KEPT:
+    while cut + 1 < len(items) and items[cut + 1][0] < newest - _POINTS_KEPT_S:
         cut += 1
     return tuple(items[cut:][-MAX_POINTS:])
 
 
 def _fold_health(s: Snapshot, event: HealthChanged) -> Snapshot:
     d, sig = event.data, event.data.signals
-    scores = (
-        s.scores
-        if d.score is None
-        else _with_point(s.scores, d.scored_at, d.score, changes_only=False)
-    )
+    at = epoch(d.scored_at)
+    scores = s.scores if d.score is None else _with_point(s.scores, at, d.score, changes_only=False)
     utilisations = (
         s.utilisations
         if sig.utilization is None
-        else _with_point(s.utilisations, d.scored_at, float(sig.utilization), changes_only=True)
+        else _with_point(s.utilisations, at, float(sig.utilization), changes_only=True)
     )
     if s.scored_at is not None and d.scored_at < s.scored_at:
         return replace(s, scores=scores, utilisations=utilisations)  # late: history only
@@ -215,8 +224,8 @@ def to_json(s: Snapshot) -> dict[str, Any]:
         "score": s.score,
         "scored_at": _iso(s.scored_at),
         "last_expansion_at": _iso(s.last_expansion_at),
-        "scores": [[at.isoformat(), v] for at, v in s.scores],
-        "utilisations": [[at.isoformat(), v] for at, v in s.utilisations],
+        "scores": [[at, v] for at, v in s.scores],
+        "utilisations": [[at, v] for at, v in s.utilisations],
         "invoices": {
             i: [_iso(inv.failed_at), _iso(inv.paid_at)] for i, inv in sorted(s.invoices.items())
         },
@@ -231,32 +240,45 @@ def _dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def _day(value: str | None) -> date | None:
-    return None if value is None else date.fromisoformat(value)
+def _history(points: list[list[Any]] | None, kind: type[Any]) -> tuple[tuple[float, Any], ...]:
+    """A stored history as (epoch seconds, value) pairs: taken as decoded when written by
+    this version, converted when written with ISO instants (before epoch seconds)."""
+    if not points:
+        return ()
+    if isinstance(points[0][0], str):
+        return tuple((epoch(datetime.fromisoformat(at)), kind(v)) for at, v in points)
+    return cast("tuple[tuple[float, Any], ...]", tuple(map(tuple, points)))
 
 
 def from_json(customer_id: str, doc: dict[str, Any]) -> Snapshot:
-    """Rebuild a snapshot from `to_json`'s document."""
-    return Snapshot(
-        customer_id=customer_id,
-        partner_id=doc.get("partner_id"),
-        subscription_start=_day(doc.get("subscription_start")),
-        term_end=_day(doc.get("term_end")),
-        cancelled=bool(doc.get("cancelled")),
-        seats=doc.get("seats"),
-        seats_in_use=doc.get("seats_in_use"),
-        utilisation=doc.get("utilisation"),
-        milestones=frozenset(doc.get("milestones", ())),
-        band=doc.get("band"),
-        score=doc.get("score"),
-        scored_at=_dt(doc.get("scored_at")),
-        last_expansion_at=_dt(doc.get("last_expansion_at")),
-        scores=tuple((datetime.fromisoformat(at), int(v)) for at, v in doc.get("scores", ())),
-        utilisations=tuple(
-            (datetime.fromisoformat(at), float(v)) for at, v in doc.get("utilisations", ())
-        ),
-        invoices={
-            i: Invoice(failed_at=_dt(f), paid_at=_dt(p))
-            for i, (f, p) in doc.get("invoices", {}).items()
-        },
+    """Rebuild a snapshot from `to_json`'s document (the scheduled pass does this for every
+    customer, so it is written out flat: no helper calls, positional fields)."""
+    get = doc.get
+    start, end, scored, expanded = (
+        get("subscription_start"),
+        get("term_end"),
+        get("scored_at"),
+        get("last_expansion_at"),
     )
+    invoices = get("invoices")
+    return Snapshot(
+        customer_id,
+        get("partner_id"),
+        None if start is None else _date(start),
+        None if end is None else _date(end),
+        bool(get("cancelled")),
+        get("seats"),
+        get("seats_in_use"),
+        get("utilisation"),
+        frozenset(get("milestones", ())),
+        get("band"),
+        get("score"),
+        None if scored is None else _instant(scored),
+        None if expanded is None else _instant(expanded),
+        _history(get("scores"), int),
+        _history(get("utilisations"), float),
+        {i: Invoice(_dt(f), _dt(p)) for i, (f, p) in invoices.items()} if invoices else {},
+    )
+
+
+_date, _instant = date.fromisoformat, datetime.fromisoformat
