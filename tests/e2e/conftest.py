@@ -21,6 +21,7 @@ from fourfold.health.settings import HealthSettings
 from fourfold.ingest.app import create_app as create_ingest_app
 from fourfold.ingest.settings import IngestSettings
 from fourfold.testing.fixtures import drop_schemas
+from fourfold.testing.running import consumer_joined
 
 SECRET = "e2e-test-secret-e2e-test-secret-e2e-0123"
 
@@ -56,11 +57,12 @@ async def schemas(database_url: str) -> AsyncIterator[tuple[str, str]]:
 
 @contextlib.asynccontextmanager
 async def running(app: FastAPI, name: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on `app` while its lifespan runs."""
+    """An HTTP client on `app` while its lifespan runs, once its consumer has joined."""
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}") as c,
     ):
+        await consumer_joined(app)
         yield c
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,6 +33,15 @@ from fourfold.testing.kafka import produce_raw
 
 JOIN_TIMEOUT_S = 60.0
 """How long a test waits for the consumer's first assignment (a group join takes ~3 s)."""
+
+
+async def consumer_joined(app: FastAPI) -> None:
+    """Wait until `app`'s consumer (if it has one) holds its first assignment: what
+    `/readyz` waits for, since start no longer blocks on the group join."""
+    consumer = getattr(app.state, "consumer", None)
+    if consumer is not None:
+        await asyncio.wait_for(consumer.joined.wait(), JOIN_TIMEOUT_S)
+
 
 SettingsT = TypeVar("SettingsT", bound=FourfoldSettings)
 ServiceT = TypeVar("ServiceT")
@@ -119,9 +129,7 @@ class running_app(Generic[ServiceT]):  # noqa: N801 - reads as a context manager
 
     async def __aenter__(self) -> ServiceT:
         await self._lifespan.__aenter__()
-        consumer = getattr(self.app.state, "consumer", None)
-        if consumer is not None:  # the service is ready once its consumer joined its group
-            await asyncio.wait_for(consumer.joined.wait(), JOIN_TIMEOUT_S)
+        await consumer_joined(self.app)
         return self._wrap(self.app, self._client, self.settings)
 
     async def __aexit__(self, *exc: object) -> None:
