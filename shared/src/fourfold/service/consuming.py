@@ -54,6 +54,7 @@ from fourfold.kafka.topics import ensure_topics, with_dead_letters
 from fourfold.service.app_shell import ReadinessCheck
 from fourfold.service.checks import broker_problem, database_problem
 from fourfold.service.infrastructure import infrastructure
+from fourfold.service.scheduled import PassShell
 from fourfold.service.tuning import tune_gc
 from fourfold.settings import FourfoldSettings
 
@@ -90,6 +91,19 @@ class Running:
     sessions: Sessions
     clock: Clock
     wake: Wakers
+    outbox: Table
+
+    def pass_shell(self, *, interval_s: float, batch_size: int) -> PassShell:
+        """The arguments every `ScheduledPass` takes: this runner's sessions, outbox and
+        clock, and a wake of the relay (and the other wakers) after each committed chunk."""
+        return PassShell(
+            sessions=self.sessions,
+            outbox=self.outbox,
+            clock=self.clock,
+            interval_s=interval_s,
+            batch_size=batch_size,
+            on_committed=self.wake,
+        )
 
 
 WritersHook = Callable[[Running], AbstractAsyncContextManager[Mapping[str, Writer]]]
@@ -183,7 +197,8 @@ async def _running(
     async with contextlib.AsyncExitStack() as stack:
         extra: Mapping[str, Writer] = {}
         if spec.writers is not None:
-            extra = await stack.enter_async_context(spec.writers(Running(sessions, clock, wake)))
+            running = Running(sessions, clock, wake, spec.outbox)
+            extra = await stack.enter_async_context(spec.writers(running))
         configured = timedelta(days=settings.inbox_retention_days)
         retention = await retention_for(configured, bootstrap, spec.consumed)
         pruner = (

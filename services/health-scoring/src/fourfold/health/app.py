@@ -91,13 +91,11 @@ async def _writers(
 ) -> AsyncIterator[dict[str, Writer]]:
     """The recompute scheduler, run beside the consumer (and stopped with it, before the relay)."""
     recomputer = Recomputer(
-        sessions=running.sessions,
-        outbox=outbox,
         scorecard=app.state.scorecard,
-        clock=running.clock,
-        interval_s=settings.health_recompute_interval_s,
-        batch_size=settings.health_recompute_batch_size,
-        on_committed=running.wake,
+        **running.pass_shell(
+            interval_s=settings.health_recompute_interval_s,
+            batch_size=settings.health_recompute_batch_size,
+        ),
     )
     app.state.recomputer = recomputer
     yield {"scheduler": recomputer}

@@ -111,13 +111,11 @@ async def _writers(
 ) -> AsyncIterator[dict[str, Writer]]:
     """The adoption sweep, run beside the consumer (and stopped with it, before the relay)."""
     sweep = AdoptionSweep(
-        sessions=running.sessions,
-        outbox=outbox,
         programs=app.state.programs,
-        clock=running.clock,
-        interval_s=settings.incentives_adoption_sweep_interval_s,
-        batch_size=settings.incentives_adoption_sweep_batch_size,
-        on_committed=running.wake,
+        **running.pass_shell(
+            interval_s=settings.incentives_adoption_sweep_interval_s,
+            batch_size=settings.incentives_adoption_sweep_batch_size,
+        ),
     )
     app.state.adoption_sweep = sweep
     yield {"adoption sweep": sweep}

@@ -107,13 +107,11 @@ async def _writers(
     worker's pooled HTTP client is closed after the relay has stopped."""
     ruleset: Ruleset = app.state.ruleset
     evaluator = Evaluator(
-        sessions=running.sessions,
-        outbox=outbox,
         ruleset=ruleset,
-        clock=running.clock,
-        interval_s=settings.notifications_evaluate_interval_s,
-        batch_size=settings.notifications_evaluate_batch_size,
-        on_committed=running.wake,
+        **running.pass_shell(
+            interval_s=settings.notifications_evaluate_interval_s,
+            batch_size=settings.notifications_evaluate_batch_size,
+        ),
     )
     http = httpx.AsyncClient(
         timeout=settings.notifications_delivery_timeout_s,
