@@ -116,6 +116,50 @@ async def test_hold_approve_pay_freeze_and_carry_a_clawback(shared_service: Serv
     assert (line["paid_before"], line["due"]) == ("600.00", "-300.00")  # carried forward
 
 
+async def test_a_late_entry_of_an_approved_month_is_approved_before_payment_and_one_after_it_lands_in_the_open_month(  # noqa: E501
+    shared_service: Service,
+) -> None:
+    s, p = shared_service, f"pl-{uuid.uuid4().hex[:6]}"
+    c = Customer(f"c-{p}", p)
+    admin = s.auth()
+    statement_url = f"/v1/admin/incentives/partners/{p}/statements/2027-04"
+    april_url = f"/v1/incentives/partners/{p}/statements/2027-04"
+    await s.produce([c.created(at(4, 10), "1000.00")])
+    await s.wait_entries(p, 1)
+    response = await s.client.post(f"{statement_url}/approve", headers=admin)
+    assert response.status_code == 200, response.text
+
+    # first value on 2027-04-20, told after the approval: an implementation bonus of April
+    await s.produce([c.milestone(at(4, 20), "first_value")])
+    await s.wait_entries(p, 2)
+    late = next(e for e in await entries(s, p) if e["rule"] == "implementation_bonus")
+    assert (late["period"], late["status"]) == ("2027-04", "payable")
+    pay = {"payout_reference": f"r-{p}"}
+    refused = await s.client.post(f"{statement_url}/pay", json=pay, headers=admin)
+    assert refused.status_code == 409
+    assert "approve the statement again" in refused.json()["detail"]
+
+    again = await s.client.post(f"{statement_url}/approve", headers=admin)
+    assert again.status_code == 200, again.text
+    paid = await s.client.post(f"{statement_url}/pay", json=pay, headers=admin)
+    assert paid.status_code == 200, paid.text
+    amounts = {e["rule"]: Decimal(e["amount"]) for e in await entries(s, p)}
+    (line,) = paid.json()["currencies"]
+    assert Decimal(line["paid"]) == amounts["new_logo"] + amounts["implementation_bonus"]
+    assert {e["status"] for e in await entries(s, p)} == {"paid"}
+
+    # an expansion of 2027-04-25, told after the payment: April stays as paid
+    april_json = (await s.client.get(april_url, headers=admin)).json()
+    april_csv = (await s.client.get(f"{april_url}.csv", headers=admin)).text
+    assert april_json == paid.json()
+    await s.produce([c.expanded(at(4, 25), "1500.00")])
+    await s.wait_entries(p, 3)
+    upsell = next(e for e in await entries(s, p) if e["rule"] == "upsell")
+    assert upsell["period"] == "2027-06"  # the open period at the clock's now
+    assert (await s.client.get(april_url, headers=admin)).json() == april_json
+    assert (await s.client.get(f"{april_url}.csv", headers=admin)).text == april_csv
+
+
 async def test_a_rejected_entry_shows_its_reason_and_counts_nowhere(
     shared_service: Service,
 ) -> None:

@@ -90,11 +90,10 @@ async def approve_statement(
     session: AsyncSession, partner_id: str, period: str, *, actor: str, now: datetime
 ) -> None:
     """Approve a past period's statement and every entry in it that is not rejected; refused
-    while the period runs or while one of its entries is still held."""
+    while the period runs or while one of its entries is still held. Approving an approved
+    statement again approves the entries that arrived since (a late event of that month)."""
     await repository.lock(session, [repository.statement_lock(partner_id, period)])
     status = await _statement_status(session, partner_id, period)
-    if status == "approved":
-        return
     if status == "paid":
         raise Conflict(f"statement {period} is paid")
     if period >= period_of(now):
@@ -110,6 +109,8 @@ async def approve_statement(
         session,
         [_transition(e, "approved", None, actor, now) for e in entries if e.status == "payable"],
     )
+    if status == "approved":
+        return
     await repository.add_statement_transition(
         session,
         {
@@ -150,6 +151,13 @@ async def pay_statement(
         raise Conflict("this payout reference already paid another statement")
     if not history or history[-1].status != "approved":
         raise Conflict(f"statement {period} is not approved")
+    entries = await _entries_of(session, partner_id, period, now)
+    unapproved = [e for e in entries if e.status in ("accrued", "payable")]
+    if unapproved:  # arrived after the approval: paying now would pay them and leave them open
+        raise Conflict(
+            f"{len(unapproved)} entries of {period} arrived after its approval: "
+            "approve the statement again before paying it"
+        )
     sums = await queries.period_sums(session, partner_id, until=period)
     lines = statements(partner_id, sums, await queries.payouts(session, partner_id), only=period)
     payout = {  # the statement's due as shown (minor unit), never below zero
@@ -157,7 +165,6 @@ async def pay_statement(
         for _, ls in lines
         for line in ls
     }
-    entries = await _entries_of(session, partner_id, period, now)
     await repository.add_transitions(
         session,
         [_transition(e, "paid", reference, actor, now) for e in entries if e.status == "approved"],
