@@ -197,8 +197,8 @@ async def _running(
     async with contextlib.AsyncExitStack() as stack:
         extra: Mapping[str, Writer] = {}
         if spec.writers is not None:
-            running = Running(sessions, clock, wake, spec.outbox)
-            extra = await stack.enter_async_context(spec.writers(running))
+            built = Running(sessions, clock, wake, spec.outbox)
+            extra = await stack.enter_async_context(spec.writers(built))
         configured = timedelta(days=settings.inbox_retention_days)
         retention = await retention_for(configured, bootstrap, spec.consumed)
         pruner = (
