@@ -462,6 +462,51 @@ async def test_what_if_writes_nothing_and_recalculation_adds_only_adjustments_on
     assert reversed_span.json()["detail"][0]["loc"] == ["body", "from"]
 
 
+async def test_a_recalculation_appends_an_entry_the_ledger_never_had_as_itself_once(
+    service: Service,
+) -> None:
+    """First value 70 days after the start earns nothing by default (30 days, or 60 for the
+    late amount); a program with 40 days (late: 80) gives the late amount, 200.00."""
+    s, p = service, "p-recalc-new"
+    c = Customer("c-new", p)
+    await s.produce([c.created(at(2, 1), "1000.00"), c.milestone(at(4, 12), "first_value")])
+    await s.wait_processed(2)
+    assert [e.rule for e in await s.entries()] == ["new_logo"]
+    longer = (
+        default_program_text()
+        .replace('version: "default-2026.1"', 'version: "longer-1"')
+        .replace("within_days: 30", "within_days: 40")
+    )
+    yaml = s.auth() | {"content-type": "application/yaml"}
+    created = await s.client.post("/v1/admin/incentives/programs", content=longer, headers=yaml)
+    assert created.status_code == 201, created.text
+    span = {"from": "2027-04-01T00:00:00Z", "to": "2027-05-01T00:00:00Z"}
+    run = await s.client.post(
+        "/v1/admin/incentives/recalculations",
+        json={**span, "program_version": "longer-1"},
+        headers=s.auth(),
+    )
+    assert run.status_code == 200, run.text
+    (added,) = run.json()["adjustments"]
+    assert (added["rule"], added["amount"], added["adjusts_entry_id"]) == (
+        "implementation_bonus",
+        "200.00",
+        None,
+    )
+    seen = await s.client.get(
+        f"/v1/incentives/partners/{p}/entries/{added['entry_id']}", headers=s.auth("partner", p)
+    )
+    assert seen.status_code == 200, seen.text
+    assert (seen.json()["kind"], seen.json()["period"]) == ("accrual", "2027-06")
+    again = await s.client.post(
+        "/v1/admin/incentives/recalculations",
+        json={**span, "program_version": "longer-1"},
+        headers=s.auth(),
+    )
+    assert again.json()["adjustments"] == []
+    assert len(await s.entries()) == 2
+
+
 async def test_a_recalculation_is_cut_by_the_cap_of_the_month_it_adjusts(
     service: Service,
 ) -> None:

@@ -4,7 +4,9 @@
   events in [from, to); for each entry of that range, the difference between what the
   program gives and what the ledger holds (the entry plus what already adjusts it, except
   dispute settlements) becomes an adjustment in the current open period, referencing the
-  entry it adjusts. Paid periods are never edited. Running it again finds no difference,
+  entry it adjusts; an entry the program gives that the ledger never had is appended itself
+  (its own identity, in the open period), so nothing references an entry that does not
+  exist. Paid periods are never edited. Running it again finds no difference,
   so it adds nothing. Runs take one lock, so two never interleave. The adjustments count
   against the caps of the months they adjust (domain/caps.py): a positive one is cut to
   what is left of its month's cap, under that month's lock.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -80,6 +83,10 @@ async def recalculate(
         difference = expected_amount - net.get(entry_id, ZERO)
         if difference == 0:
             continue
+        if entry_id not in targets and entry_id not in net:  # the ledger never had it
+            run = {"reason": "recalculation", "run_id": run_id}
+            adjustments.append(replace(model, payable_at=now, inputs={**model.inputs, **run}))
+            continue
         adjustments.append(
             adjustment_of(
                 model,
@@ -141,7 +148,7 @@ async def _capped(
 def adjustment_view(entry: Entry) -> Adjustment:
     return Adjustment(
         entry_id=entry.entry_id,
-        adjusts_entry_id=entry.reverses or "",
+        adjusts_entry_id=entry.reverses if entry.kind == "adjustment" else None,
         partner_id=entry.partner_id,
         customer_id=entry.customer_id,
         rule=entry.rule,

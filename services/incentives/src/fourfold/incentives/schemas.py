@@ -224,7 +224,10 @@ class RangeIn(_In):
 
 class Adjustment(BaseModel):
     entry_id: str
-    adjusts_entry_id: str
+    adjusts_entry_id: str | None = Field(
+        description="The entry this one adjusts; null for an entry the ledger never had, "
+        "which the recalculation appended itself."
+    )
     partner_id: str
     customer_id: str
     rule: str
