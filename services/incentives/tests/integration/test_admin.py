@@ -264,17 +264,35 @@ async def test_setting_a_tier_emits_the_event_and_accelerates_later_events(
     shared_service: Service,
 ) -> None:
     s, p = shared_service, f"pt-{uuid.uuid4().hex[:6]}"
+    tier_url = f"/v1/incentives/partners/{p}/tier"
+    before = (await s.client.get(tier_url, headers=s.auth("partner", p))).json()
+    assert (before["tier"], before["changes"]) == ("registered", [])  # the program's default
     response = await s.client.put(
         f"/v1/admin/incentives/partners/{p}/tier",
-        json={"tier": "gold", "effective_at": "2027-01-01T00:00:00Z"},
+        json={"tier": "gold", "effective_at": "2027-01-01T00:00:00Z", "reason": "q4 review"},
         headers=s.auth(),
     )
     assert response.status_code == 200, response.text
     event_id = response.json()["event_id"]
-    published = await read_topic(
-        s.settings.kafka_bootstrap_servers or "", ACTIVITY_TOPIC, expect=1, keys={p.encode()}
+    later = await s.client.put(  # takes effect after the clock's now: not in force yet
+        f"/v1/admin/incentives/partners/{p}/tier",
+        json={"tier": "platinum", "effective_at": "2028-01-01T00:00:00Z"},
+        headers=s.auth(),
     )
-    assert [parse_event(r.value or b"").id for r in published] == [event_id]
+    assert later.status_code == 200, later.text
+    seen = (await s.client.get(tier_url, headers=s.auth("partner", p))).json()
+    assert seen["tier"] == "gold"
+    assert [(c["tier"], c["event_id"], c["reason"]) for c in seen["changes"]] == [
+        ("gold", event_id, "q4 review"),
+        ("platinum", later.json()["event_id"], None),
+    ]
+    published = await read_topic(
+        s.settings.kafka_bootstrap_servers or "", ACTIVITY_TOPIC, expect=2, keys={p.encode()}
+    )
+    assert [parse_event(r.value or b"").id for r in published] == [
+        event_id,
+        later.json()["event_id"],
+    ]
     c = Customer(f"c-{p}", p)
     await s.produce([c.created(at(3, 1), "1000.00")])
     await s.wait_entries(p, 1)

@@ -63,6 +63,7 @@ PARTNER_ROUTES = [
     ("GET", "/v1/incentives/partners/{a}/entries", None),
     ("GET", "/v1/incentives/partners/{a}/entries/{entry_a}", None),
     ("GET", "/v1/incentives/partners/{a}/balance", None),
+    ("GET", "/v1/incentives/partners/{a}/tier", None),
     ("GET", "/v1/incentives/partners/{a}/statements", None),
     ("GET", "/v1/incentives/partners/{a}/statements/2027-01", None),
     ("GET", "/v1/incentives/partners/{a}/statements/2027-01.csv", None),

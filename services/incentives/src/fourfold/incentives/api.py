@@ -22,7 +22,15 @@ from fourfold.errors import PayloadTooLarge
 from fourfold.events import PartnerTierChanged, PartnerTierChangedData
 from fourfold.events.bounds import MAX_ID_LENGTH
 from fourfold.incentives import approvals, disputes, queries, repository
-from fourfold.incentives.domain.program import Program, ProgramError, ProgramSet, parse_program
+from fourfold.incentives.domain.accrual import order_key
+from fourfold.incentives.domain.program import (
+    Accelerators,
+    Program,
+    ProgramError,
+    ProgramSet,
+    parse_program,
+)
+from fourfold.incentives.domain.state import PartnerState, fold_partner
 from fourfold.incentives.errors import (
     Conflict,
     DisputeNotFound,
@@ -46,6 +54,7 @@ from fourfold.incentives.schemas import (
     EntryPage,
     EntryStatus,
     LedgerEntry,
+    PartnerTier,
     PayIn,
     Period,
     ProgramDetail,
@@ -56,6 +65,7 @@ from fourfold.incentives.schemas import (
     RejectIn,
     Statement,
     StatementList,
+    TierChange,
     TierIn,
     TierOut,
     Validation,
@@ -189,6 +199,38 @@ async def get_balance(
             )
         )
     return Balance(partner_id=partner_id, at=now, currencies=lines)
+
+
+@router.get("/incentives/partners/{partner_id}/tier", tags=["ledger"], responses=_PARTNER)
+async def get_tier(
+    partner_id: str, principal: Reader, session: ReadSession, request: Request
+) -> PartnerTier:
+    """The tier and certifications in force now (what the accelerators multiply by), and
+    every tier change an admin made."""
+    _scope(principal, partner_id)
+    now = _now(request)
+    state = PartnerState(partner_id)
+    events = sorted(await repository.partner_events(session, partner_id), key=order_key)
+    for event in events:
+        fold_partner(state, event)
+    program = (await _programs(request).current(session)).for_time(now)
+    default = (program.accelerators if program else Accelerators()).default_tier
+    changes = [
+        TierChange(
+            tier=e.data.tier,
+            effective_at=e.data.effective_at,
+            event_id=e.id,
+            reason=e.data.reason,
+        )
+        for e in events
+        if isinstance(e, PartnerTierChanged)
+    ]
+    return PartnerTier(
+        partner_id=partner_id,
+        tier=state.tier_at(now) or default,
+        certifications=state.certifications_at(now),
+        changes=changes,
+    )
 
 
 # ---------------------------------------------------------------- partner: statements

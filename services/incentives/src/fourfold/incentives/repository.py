@@ -114,6 +114,16 @@ async def history(
 
 PARTNER_TYPES = ["partner.tier_changed", "partner.certified"]
 
+
+async def partner_events(session: AsyncSession, partner_id: str) -> list[Envelope]:
+    """The partner's kept tier changes and certifications."""
+    query = text(
+        "SELECT payload FROM events WHERE customer_id IS NULL AND partner_id = :partner "
+        "AND type = ANY(CAST(:types AS text[]))"
+    )
+    return _parse(await session.execute(query, {"partner": partner_id, "types": PARTNER_TYPES}))
+
+
 _ADOPTION_CANDIDATES = text(
     "WITH onboarded AS ("
     " SELECT customer_id, min(CAST(payload->'data'->>'completed_at' AS timestamptz)) AS at"

@@ -188,6 +188,23 @@ class TierOut(BaseModel):
     event_id: str
 
 
+class TierChange(BaseModel):
+    tier: str
+    effective_at: datetime
+    event_id: str
+    reason: str | None
+
+
+class PartnerTier(BaseModel):
+    partner_id: str
+    tier: str = Field(
+        description="In force now: the last change effective by now, else the default tier "
+        "of the program in force."
+    )
+    certifications: list[str] = Field(description="Held now, in the order they multiply.")
+    changes: list[TierChange] = Field(description="Every tier change, by effective time.")
+
+
 class ProgramVersion(BaseModel):
     version: str
     program_id: str
