@@ -1,9 +1,11 @@
-"""Throttle and digest against the known failures of popular notification systems: two
-triggers in the same second are two deliveries; a digest is never merged into itself nor
-dropped on a retry; digests of different partners are never merged."""
+"""Throttle and digest against the known failures of popular notification systems: the same
+trigger twice in one second is one delivery, and two replicas at the digest hour send one
+digest (while two different nudges of one second are two deliveries); a digest is never
+merged into itself nor dropped on a retry; digests of different partners are never merged."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 from fourfold.notifications.domain.config import default_config_text
 from fourfold.notifications.receiver import Receiver
+from fourfold.notifications.scheduler import Evaluator
 from fourfold.notifications.settings import NotificationsSettings
 from fourfold.testing.wait import wait_until
 
@@ -73,6 +76,61 @@ async def digest_deliveries(service: Service, partner: str) -> list[Any]:
         "SELECT * FROM deliveries WHERE partner_id = :p AND kind = 'digest' ORDER BY created_at",
         p=partner,
     )
+
+
+async def test_the_same_trigger_twice_in_one_second_is_one_nudge_and_one_delivery(
+    service: Service, make: Make, receiver: Receiver, unique: str
+) -> None:
+    partner, customer = f"p-{unique}", f"c-{unique}"
+    await webhook(service, partner, f"{receiver.url}/ok")
+    before = await service.processed()
+    events = [
+        make.created(customer, partner),
+        make.payment_failed(customer, "in_1"),  # the billing platform told it twice,
+        make.payment_failed(customer, "in_1"),  # as two events, in the clock's same second
+    ]
+    await service.produce(events)
+    await service.settled(before + len(events))
+    rows = await service.rows("SELECT nudge_id FROM deliveries WHERE partner_id = :p", p=partner)
+    assert len(rows) == 1
+
+    async def one() -> bool:
+        return receiver.unique() == 1
+
+    await wait_until(one, 20, "one webhook received")
+    await service.tick()
+    assert len(receiver.received) == 1
+
+
+async def test_two_replicas_at_the_digest_hour_send_one_digest(
+    service: Service, make: Make, receiver: Receiver, unique: str
+) -> None:
+    """Two held nudges of the same second and two scheduler replicas running the digest hour
+    at once: one digest, one delivery, one webhook (and nothing held is left out)."""
+    partner = f"p-{unique}"
+    await webhook(service, partner, f"{receiver.url}/ok")
+    await failures(service, make, partner, [f"c{i}-{unique}" for i in range(4)])
+    held = (await routed(service, partner))["digest"]
+    assert len(held) == 2  # the allowance is 2 a day
+    replica = Evaluator(
+        ruleset=service.app.state.ruleset,
+        sessions=service.app.state.sessions,
+        outbox=service.app.state.outbox,
+        clock=service.clock,
+        interval_s=3600,
+    )
+    service.clock.set(datetime(2026, 6, 2, 8, tzinfo=UTC))  # the next 08:00 UTC
+    now = service.clock.now()
+    await asyncio.gather(service.evaluator.evaluate_all(now), replica.evaluate_all(now))
+    [digest] = await digest_deliveries(service, partner)
+    assert sorted(n["nudge_id"] for n in digest.payload["data"]["nudges"]) == sorted(held)
+
+    async def sent() -> bool:
+        return bool(receiver.unique() == 3)  # two immediate, one digest
+
+    await wait_until(sent, 20, "the digest received")
+    digests = [r for r in receiver.received if r.headers.get("webhook-id") == digest.delivery_id]
+    assert len(digests) == 1
 
 
 async def test_two_triggers_in_the_same_second_are_two_deliveries(
@@ -154,6 +212,17 @@ async def test_digests_are_per_partner_frozen_when_sent_and_kept_whole_on_retry(
     body = json.loads(sent.body)
     assert sorted(n["nudge_id"] for n in body["data"]["nudges"]) == sorted(routes_a["digest"])
     assert {n["partner_id"] for n in body["data"]["nudges"]} == {a}
+    # a held nudge's history is the digest that carried it, attempts and all
+    held = routes_a["digest"][0]
+    detail = await service.client.get(f"/v1/nudges/{held}", headers=service.auth("partner", a))
+    assert detail.status_code == 200, detail.text
+    [history] = detail.json()["deliveries"]
+    assert (history["kind"], history["delivery_id"], history["status"]) == (
+        "digest",
+        first_a.delivery_id,
+        "delivered",
+    )
+    assert len(history["attempts"]) == len(tries)
 
 
 async def test_a_nudge_back_from_a_snooze_over_the_allowance_waits_in_the_digest(

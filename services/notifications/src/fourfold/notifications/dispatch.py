@@ -4,8 +4,9 @@ Per partner (in partner order, so two writers lock partners in the same order): 
 channel → the feed only; otherwise take what fits the day's allowance (`take_quota`, whose
 row lock is the partner's lock) as immediate deliveries, one per (nudge, round, channel),
 and put the rest in the partner's digest for the next window. A nudge back from a snooze is
-routed the same way, in its next delivery round. Two nudges in the same second are two
-nudges, so two deliveries: nothing here keys on time. A digest belongs to one partner and
+routed the same way, in its next delivery round. The same trigger twice is one nudge (unique
+per customer and rule), so one delivery; two different nudges in the same second are two
+deliveries: nothing here keys on time. A digest belongs to one partner and
 one window; once closed it takes no more items (a late one goes to the next window), and its
 deliveries carry the items frozen at close, so a retry resends them all.
 """

@@ -10,12 +10,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fourfold.db.bulk import any_of
 from fourfold.notifications.errors import InvalidCursor
-from fourfold.notifications.models import channels, deliveries, delivery_attempts, nudges
+from fourfold.notifications.models import (
+    channels,
+    deliveries,
+    delivery_attempts,
+    digest_items,
+    nudges,
+)
 from fourfold.service.text import storable
 
 
@@ -72,7 +78,13 @@ def _deliveries() -> Select[Any]:  # each delivery with its channel's kind
 
 
 async def deliveries_of_nudge(session: AsyncSession, nudge_id: str) -> Sequence[Any]:
-    query = _deliveries().where(deliveries.c.nudge_id == nudge_id).order_by(deliveries.c.created_at)
+    """Its own deliveries and those of every digest that carried it (a held nudge's only)."""
+    digests_of_nudge = select(digest_items.c.digest_id).where(digest_items.c.nudge_id == nudge_id)
+    query = (
+        _deliveries()
+        .where(or_(deliveries.c.nudge_id == nudge_id, deliveries.c.digest_id.in_(digests_of_nudge)))
+        .order_by(deliveries.c.created_at)
+    )
     return list((await session.execute(query)).all())
 
 
