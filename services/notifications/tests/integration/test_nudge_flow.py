@@ -68,6 +68,29 @@ async def test_an_idle_customer_stalls_after_21_days_and_resolves_when_activatio
     assert said.facts["missing_milestones"] == ["users_trained", "first_value"]
 
 
+async def test_new_facts_bring_a_title_and_next_step_rendered_from_them(
+    service: Service, make: Make, unique: str
+) -> None:
+    customer, partner = f"c-{unique}", f"p-{unique}"
+    start = service.clock.now().date() - timedelta(days=30)
+    await service.produce([make.health(customer, partner, in_use=0, start=start)])
+    await service.settled(1)
+    [raised] = await service.nudges(customer)
+    assert "only 0% of seats are active" in raised.next_step
+
+    service.clock.advance(timedelta(days=11))  # 41 days since the start, 2 of 10 seats in use
+    await service.produce([make.health(customer, partner, in_use=2, start=start)])
+    await service.settled(2)
+    shown = await service.client.get(
+        f"/v1/nudges/{raised.nudge_id}", headers=service.auth("partner", partner)
+    )
+    assert shown.status_code == 200, shown.text
+    nudge = shown.json()
+    assert nudge["facts"]["activation"] == 0.2
+    assert "only 20% of seats are active" in nudge["next_step"]
+    assert nudge["title"] == f"Onboarding of {customer} has stalled after 41 days"
+
+
 async def test_a_duplicated_health_changed_never_makes_a_second_nudge_or_delivery(
     service: Service, make: Make, unique: str
 ) -> None:

@@ -151,7 +151,7 @@ async def reevaluate(
     config = ruleset.config
     currents = await repository.current_nudges(session, [s.customer_id for s in items])
     raised: list[dict[str, Any]] = []
-    facts: list[tuple[str, dict[str, Any]]] = []
+    updated: list[tuple[str, dict[str, Any]]] = []
     woken: list[dict[str, Any]] = []
     resolved: list[tuple[repository.CurrentNudge, str]] = []
     cleared: list[str] = []
@@ -160,8 +160,8 @@ async def reevaluate(
             case Raise(facts=new):
                 raised.append(_new_nudge(snapshot, rule, dict(new), ruleset, now))
             case UpdateFacts(facts=new):
-                assert found is not None
-                facts.append((found.current.nudge_id, dict(new)))
+                assert found is not None  # its texts follow its facts, as at a raise or a wake
+                updated.append((found.current.nudge_id, _text(snapshot, rule, dict(new), ruleset)))
             case Wake(facts=new):
                 assert found is not None
                 values = _text(snapshot, rule, dict(new), ruleset)
@@ -174,7 +174,7 @@ async def reevaluate(
             case MarkCleared():
                 assert found is not None
                 cleared.append(found.current.nudge_id)
-    await repository.update_facts(session, facts, now)
+    await repository.update_facts(session, updated, now)
     for resolution in sorted({r for _, r in resolved}):
         await repository.resolve_nudges(
             session,

@@ -183,16 +183,32 @@ async def insert_nudges(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
 async def update_facts(
     session: AsyncSession, changes: Sequence[tuple[str, dict[str, Any]]], now: datetime
 ) -> None:
-    """New facts for open nudges (one executemany: at midnight UTC, every firing rule whose
-    facts count days changes them)."""
+    """New facts for open nudges, with the severity, title and next step rendered from them
+    (`evaluation._text`), in one executemany."""
     if changes:
         statement = (
             update(nudges)
             .where(nudges.c.nudge_id == bindparam("changed_id"))
-            .values(facts=bindparam("changed_facts"), updated_at=now)
+            .values(
+                facts=bindparam("changed_facts"),
+                severity=bindparam("changed_severity"),
+                title=bindparam("changed_title"),
+                next_step=bindparam("changed_next_step"),
+                updated_at=now,
+            )
         )
         await session.execute(
-            statement, [{"changed_id": n, "changed_facts": f} for n, f in changes]
+            statement,
+            [
+                {
+                    "changed_id": nudge_id,
+                    "changed_facts": values["facts"],
+                    "changed_severity": values["severity"],
+                    "changed_title": values["title"],
+                    "changed_next_step": values["next_step"],
+                }
+                for nudge_id, values in changes
+            ],
         )
 
 
