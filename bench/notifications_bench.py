@@ -7,8 +7,9 @@
     the same chunks through the same engine (keyset `SELECT customer_id, doc … LIMIT 1000`,
     JSON decoded). Reported: the first pass (it walks all and raises the nudges), the
     steady pass (the next ones, 5, 10 and 15 minutes later: only the due snapshots are
-    evaluated) and a pass walking all 100,000 (what a scheduler's first pass costs once
-    the nudges exist), median of 3 each.
+    evaluated), a pass walking all 100,000 (what a scheduler's first pass costs once
+    the nudges exist), median of 3 each, and the daily peak: the passes at the next three
+    midnights UTC, each against a bare read just before it, median of 3.
 (b) delivery throughput: the service's DeliveryWorker (32 in flight, 4 per endpoint) sends
     5,000 pending webhook deliveries spread over 100 endpoints of a local receiver running in
     its own process; 10 endpoints answer 500 (one immediate retry, then dead-lettered).
@@ -17,7 +18,7 @@
 
 Runs on the embedded PostgreSQL (or FOURFOLD_DATABASE_URL when set).
 
-    .venv/bin/python bench/notifications_bench.py
+    .venv/bin/python bench/notifications_bench.py [--evaluation-only]
 """
 
 from __future__ import annotations
@@ -169,7 +170,21 @@ async def evaluation(url: str) -> dict[str, float]:
             started = time.perf_counter()
             assert await evaluator.evaluate_all(at, everything=True) == SNAPSHOTS
             full.append(time.perf_counter() - started)
+        peak, peak_bare, peak_due = [], [], []
+        for day in range(3):  # the daily peak: the passes at the next three midnights UTC
+            midnight = datetime.combine(NOW.date(), datetime.min.time(), UTC) + timedelta(
+                days=day + 1
+            )
+            if day:  # what fell due since the last midnight (e.g. at noon) is not its work
+                await evaluator.evaluate_all(midnight - timedelta(hours=12) + timedelta(seconds=1))
+            peak_bare.append(await bare_read(engine))
+            started = time.perf_counter()
+            peak_due.append(await evaluator.evaluate_all(midnight))
+            peak.append(time.perf_counter() - started)
         return {
+            "peak_s": statistics.median(peak),
+            "peak_bare_s": statistics.median(peak_bare),
+            "peak_due": statistics.median(peak_due),
             "first_s": first,
             "raised": raised,
             "steady_s": statistics.median(steady),
@@ -343,6 +358,14 @@ async def main() -> None:
     try:
         ev = await evaluation(url)
         print(f"(a) {ev}", flush=True)
+        if "--evaluation-only" in sys.argv:
+            peak_ratio = ev["peak_bare_s"] / ev["peak_s"]
+            print(
+                f"midnight pass {ev['peak_s']:.2f}s for {ev['peak_due']:,.0f} due, bare read "
+                f"{ev['peak_bare_s']:.2f}s: {peak_ratio:.0%};"
+                f" walk {ev['bare_s'] / ev['full_s']:.0%}"
+            )
+            return
         await asyncio.sleep(0.5)  # the receiver is up by now
         bare, runs = [], []
         for _ in range(3):
@@ -376,6 +399,12 @@ async def main() -> None:
             f"(a) evaluation pass, steady (evaluates the {ev['due']:,.0f} due)",
             f"{per_s[1]:,.0f} snapshots/s",
             f"**{steady_ratio:.0%}**",
+            "≥ 25%",
+        ),
+        (
+            f"(a) evaluation pass at midnight UTC, daily peak (evaluates {ev['peak_due']:,.0f})",
+            f"{SNAPSHOTS / ev['peak_s']:,.0f} snapshots/s",
+            f"**{ev['peak_bare_s'] / ev['peak_s']:.0%}**",
             "≥ 25%",
         ),
         (

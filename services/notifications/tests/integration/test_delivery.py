@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
 from fourfold.clock import ManualClock
@@ -181,6 +182,59 @@ async def test_a_nudge_back_from_a_snooze_is_delivered_again_once(
     await service.tick()
     assert len(await deliveries(service, partner)) == 2
     assert receiver.unique() == 2
+
+
+@pytest.mark.parametrize(
+    ("action", "reason"),
+    [("snooze", "nudge snoozed before delivery"), ("resolve", "nudge resolved before delivery")],
+)
+async def test_a_snooze_or_resolve_stops_the_retries_of_its_deliveries(
+    service: Service, make: Make, receiver: Receiver, unique: str, action: str, reason: str
+) -> None:
+    customer, partner = f"c-{unique}", f"p-{unique}"
+    await channel(service, partner, "webhook", f"{receiver.url}/status/500")
+    await raise_payment_nudge(service, make, customer, partner)
+
+    async def retrying() -> bool:
+        [row] = await deliveries(service, partner)
+        return bool(row.attempts >= 2 and row.status == "pending")
+
+    await wait_until(retrying, 20, "a retry waiting")  # the first retry goes at once, then 5 s
+    [row] = await deliveries(service, partner)
+    body = {"until": (service.clock.now() + timedelta(hours=1)).isoformat()}
+    acted = await service.client.post(
+        f"/v1/nudges/{row.nudge_id}/{action}",
+        json=body if action == "snooze" else None,
+        headers=service.auth("partner", partner),
+    )
+    assert acted.status_code == 200, acted.text
+    [shown] = acted.json()["deliveries"]  # visible in the history, never deleted
+    assert (shown["status"], shown["last_error"]) == ("cancelled", reason)
+    assert len(shown["attempts"]) == row.attempts
+
+    service.clock.advance(timedelta(seconds=40))  # past every retry delay
+    worker = service.app.state.worker
+    assert await worker.claim() == []
+    # the attempt a worker had in flight during the action failed and came back pending:
+    # the next claim cancels it instead of retrying
+    async with service.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE deliveries SET status = 'pending', last_error = 'status 500'"
+                " WHERE delivery_id = :d"
+            ),
+            {"d": row.delivery_id},
+        )
+    assert await worker.claim() == []
+    [after] = await deliveries(service, partner)
+    assert (after.status, after.attempts, after.last_error) == ("cancelled", row.attempts, reason)
+    made = "SELECT count(*) FROM delivery_attempts WHERE delivery_id = :d"
+    assert await service.scalar(made, d=row.delivery_id) == row.attempts
+    if action == "snooze":  # back from the snooze, still unpaid: a new round is delivered
+        service.clock.advance(timedelta(hours=1))
+        await service.tick()
+        rows = await deliveries(service, partner)
+        assert [(r.nudge_round, r.status == "cancelled") for r in rows] == [(1, True), (2, False)]
 
 
 async def test_a_rotated_secret_signs_with_old_and_new_for_the_overlap(

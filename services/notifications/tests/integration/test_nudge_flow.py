@@ -3,8 +3,9 @@ the test, time-based rules on the scheduler, duplicates with one effect."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING
+import json
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import text
@@ -35,15 +36,29 @@ async def test_an_idle_customer_stalls_after_21_days_and_resolves_when_activatio
     assert await service.tick() == 1  # due now, though it sent no event
     [nudge] = await service.nudges(customer)
     assert (nudge.rule, nudge.status, nudge.partner_id) == ("implement_stalled", "open", partner)
-    assert nudge.facts["days_since_start"] == 21
+    start = (service.clock.now() - timedelta(days=21)).date()
+    assert nudge.facts["started_on"] == start.isoformat()  # a date: no fact counts days
     assert nudge.facts["missing_milestones"] == ["users_trained", "first_value"]
+    assert nudge.title == f"Onboarding of {customer} has stalled after 21 days"
 
     await service.tick()  # evaluating again changes nothing
     assert len(await service.nudges(customer)) == 1
-    service.clock.advance(timedelta(days=1))  # due again: its facts count days
-    assert await service.tick() == 1
+    service.clock.advance(timedelta(days=1))  # not due again: time alone changes nothing now
+    assert await service.tick() == 0
     [same] = await service.nudges(customer)
-    assert (same.nudge_id, same.facts["days_since_start"]) == (nudge.nudge_id, 22)
+    assert (same.nudge_id, same.facts, same.updated_at) == (
+        nudge.nudge_id,
+        nudge.facts,
+        nudge.updated_at,
+    )
+    shown = await service.client.get(f"/v1/nudges/{nudge.nudge_id}", headers=service.auth())
+    assert shown.json()["title"] == f"Onboarding of {customer} has stalled after 22 days"
+    [listed] = (
+        await service.client.get(
+            "/v1/nudges", params={"customer_id": customer}, headers=service.auth("partner", partner)
+        )
+    ).json()["items"]
+    assert listed["title"] == shown.json()["title"]  # the feed counts the days as it is read
 
     risen = make.health(
         customer,
@@ -66,6 +81,56 @@ async def test_an_idle_customer_stalls_after_21_days_and_resolves_when_activatio
     assert (said.facts, said.next_step) == (nudge.facts, nudge.next_step)
     assert said.facts is not None
     assert said.facts["missing_milestones"] == ["users_trained", "first_value"]
+
+
+async def test_new_facts_bring_a_title_and_next_step_rendered_from_them(
+    service: Service, make: Make, unique: str
+) -> None:
+    customer, partner = f"c-{unique}", f"p-{unique}"
+    start, raised = await stalled(service, make, customer, partner)
+    assert "only 0% of seats are active" in raised.next_step
+
+    service.clock.advance(timedelta(days=11))  # 41 days since the start, 2 of 10 seats in use
+    await service.produce([make.health(customer, partner, in_use=2, start=start)])
+    await service.settled(2)
+    shown = await service.client.get(
+        f"/v1/nudges/{raised.nudge_id}", headers=service.auth("partner", partner)
+    )
+    assert shown.status_code == 200, shown.text
+    nudge = shown.json()
+    assert nudge["facts"]["activation"] == 0.2
+    assert "only 20% of seats are active" in nudge["next_step"]
+    assert nudge["title"] == f"Onboarding of {customer} has stalled after 41 days"
+
+
+async def test_a_nudge_stored_with_facts_that_counted_days_still_reads_and_moves_to_dates(
+    service: Service, make: Make, unique: str
+) -> None:
+    customer, partner = f"c-{unique}", f"p-{unique}"
+    start, nudge = await stalled(service, make, customer, partner)
+    old = {  # the shape written before facts held dates
+        "days_since_start": 28,
+        "activation": 0.0,
+        "activation_below": 0.3,
+        "missing_milestones": ["users_trained", "first_value"],
+    }
+    async with service.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE nudges SET facts = CAST(:f AS jsonb), title = 'old' WHERE nudge_id = :n"),
+            {"f": json.dumps(old), "n": nudge.nudge_id},
+        )
+    shown = await service.client.get(f"/v1/nudges/{nudge.nudge_id}", headers=service.auth())
+    assert shown.status_code == 200, shown.text
+    assert (shown.json()["facts"], shown.json()["title"]) == (
+        old,
+        f"Onboarding of {customer} has stalled after 28 days",  # its own count, rendered
+    )
+
+    await service.evaluator.evaluate_all(service.clock.now(), everything=True)  # a restart's walk
+    [moved] = await service.nudges(customer)
+    assert moved.facts["started_on"] == start.isoformat()
+    assert "days_since_start" not in moved.facts
+    assert moved.title == f"Onboarding of {customer} has stalled after 30 days"
 
 
 async def test_a_duplicated_health_changed_never_makes_a_second_nudge_or_delivery(
@@ -143,6 +208,15 @@ async def test_a_customer_moving_to_another_partner_moves_its_nudges(
         f"/v1/nudges/{nudges[1].nudge_id}", headers=service.auth("partner", old)
     )
     assert hidden.status_code == 404
+
+
+async def stalled(service: Service, make: Make, customer: str, partner: str) -> tuple[date, Any]:
+    """A customer 30 days into its subscription with no seat in use: its stalled nudge."""
+    start = service.clock.now().date() - timedelta(days=30)
+    await service.produce([make.health(customer, partner, in_use=0, start=start)])
+    await service.settled(1)
+    [nudge] = await service.nudges(customer)
+    return start, nudge
 
 
 async def add_webhook(service: Service, partner: str, url: str = "http://127.0.0.1:9/hook") -> str:

@@ -10,6 +10,7 @@ import pytest
 from fourfold.events.derived import MAX_LISTED
 from fourfold.notifications.domain.config import RuleName, default_config
 from fourfold.notifications.domain.rules import (
+    day_counts,
     evaluate,
     health_drop,
     implement_stalled,
@@ -58,7 +59,9 @@ def test_implement_stalled(
     fired = implement_stalled(s, RULES.implement_stalled, START + age)
     assert (fired is not None) is fires
     if fired is not None:
-        assert fired.facts["days_since_start"] == age.days
+        assert fired.facts["started_on"] == START_DAY.isoformat()  # a date, not a count
+        counts = day_counts(RuleName.IMPLEMENT_STALLED, fired.facts, START + age)
+        assert counts == {"days_since_start": age.days}
         assert set(fired.facts["missing_milestones"]) == BOTH - milestones
 
 
@@ -99,7 +102,9 @@ def test_increase_opportunity(
     fired = increase_opportunity(s, RULES.increase_opportunity, NOW)
     assert (fired is not None) is fires
     if fired is not None:
-        assert fired.facts["days_at_or_above"] == held.days
+        assert fired.facts["at_or_above_since"] == (NOW - held).isoformat()
+        counts = day_counts(RuleName.INCREASE_OPPORTUNITY, fired.facts, NOW)
+        assert counts == {"days_at_or_above": held.days}
 
 
 def test_increase_opportunity_counts_from_the_last_dip() -> None:
@@ -131,7 +136,12 @@ def test_renewal_at_risk(left: timedelta, band: str, fires: bool) -> None:
     term_end = date(2026, 12, 1)
     now = datetime(2026, 12, 1, tzinfo=UTC) - left
     s = snap(term_end=term_end, band=band, score=40)
-    assert (renewal_at_risk(s, RULES.renewal_at_risk, now) is not None) is fires
+    fired = renewal_at_risk(s, RULES.renewal_at_risk, now)
+    assert (fired is not None) is fires
+    if fired is not None:
+        assert "days_to_term_end" not in fired.facts  # worked out when a text is rendered
+        counts = day_counts(RuleName.RENEWAL_AT_RISK, fired.facts, now)
+        assert counts == {"days_to_term_end": left.days}
 
 
 @pytest.mark.parametrize(

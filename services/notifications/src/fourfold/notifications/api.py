@@ -63,6 +63,12 @@ def _now(request: Request) -> datetime:
     return now
 
 
+def _shown(request: Request, row: Any) -> Any:
+    """The row with the texts a reader sees now (`Ruleset.shown`)."""
+    ruleset: Ruleset = request.app.state.ruleset
+    return ruleset.shown(row._mapping, _now(request))
+
+
 async def _visible_nudge(session: AsyncSession, principal: Principal, nudge_id: str) -> Any:
     row = await queries.nudge_row(session, nudge_id)
     if row is None:
@@ -100,6 +106,7 @@ SNOOZE_ERRORS = error_responses(
 
 @router.get("/nudges", tags=["feed"], responses=FEED_ERRORS)
 async def get_feed(
+    request: Request,
     principal: Reader,
     session: ReadSession,
     partner_id: PartnerQuery = None,
@@ -123,18 +130,20 @@ async def get_feed(
     page = rows[:limit]
     more = len(rows) > limit
     return FeedPage(
-        items=[nudge_view(r._mapping) for r in page],
+        items=[nudge_view(_shown(request, r)) for r in page],
         next_cursor=encode_cursor(page[-1].raised_at, page[-1].nudge_id) if more else None,
     )
 
 
 @router.get("/nudges/{nudge_id}", tags=["feed"], responses=NUDGE_ERRORS)
-async def get_nudge(nudge_id: str, principal: Reader, session: ReadSession) -> NudgeDetail:
+async def get_nudge(
+    request: Request, nudge_id: str, principal: Reader, session: ReadSession
+) -> NudgeDetail:
     """One nudge: why it fired (facts), its next step and its delivery history."""
     row = await _visible_nudge(session, principal, nudge_id)
     found = [d._mapping for d in await queries.deliveries_of_nudge(session, nudge_id)]
     attempts = await queries.attempts_of(session, [d["delivery_id"] for d in found])
-    return nudge_detail(row._mapping, found, attempts)
+    return nudge_detail(_shown(request, row), found, attempts)
 
 
 async def _act(
@@ -153,7 +162,7 @@ async def _act(
         now=_now(request),
         until=until,
     )
-    return await get_nudge(nudge_id, principal, session)
+    return await get_nudge(request, nudge_id, principal, session)
 
 
 @router.post("/nudges/{nudge_id}/acknowledge", tags=["feed"], responses=ACTION_ERRORS)

@@ -12,7 +12,7 @@ it out of `snoozed` starts: a repeated pass or a replayed event finds it open al
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fourfold.events import Envelope, NudgeRaised, NudgeResolved
 from fourfold.notifications import dispatch, repository
-from fourfold.notifications.domain.config import RuleConfig, RuleName
+from fourfold.notifications.domain.config import ConfigError, RuleConfig, RuleName
 from fourfold.notifications.domain.nudges import (
     Decision,
     MarkCleared,
@@ -50,6 +50,26 @@ class Ruleset:
     @classmethod
     def of(cls, config: RuleConfig) -> Ruleset:
         return cls(config, Templates(config))
+
+    def shown(self, row: Mapping[str, Any], now: datetime) -> Mapping[str, Any]:
+        """The nudge as a reader sees it at `now`: one not resolved has its title and next
+        step rendered again from its facts (their day counts move on without a write); a
+        resolved one, or one whose stored facts the templates cannot render, keeps its
+        stored texts."""
+        if row["status"] == Status.RESOLVED.value:
+            return row
+        try:
+            text = self.templates.render(
+                RuleName(row["rule"]),
+                customer_id=row["customer_id"],
+                partner_id=row["partner_id"],
+                facts=row["facts"],
+                severity=row["severity"],
+                now=now,
+            )
+        except (ValueError, ConfigError):
+            return row
+        return {**row, "title": text.title, "next_step": text.next_step}
 
 
 def raised_event(row: dict[str, Any]) -> NudgeRaised:
@@ -151,7 +171,7 @@ async def reevaluate(
     config = ruleset.config
     currents = await repository.current_nudges(session, [s.customer_id for s in items])
     raised: list[dict[str, Any]] = []
-    facts: list[tuple[str, dict[str, Any]]] = []
+    updated: list[tuple[str, dict[str, Any]]] = []
     woken: list[dict[str, Any]] = []
     resolved: list[tuple[repository.CurrentNudge, str]] = []
     cleared: list[str] = []
@@ -160,11 +180,13 @@ async def reevaluate(
             case Raise(facts=new):
                 raised.append(_new_nudge(snapshot, rule, dict(new), ruleset, now))
             case UpdateFacts(facts=new):
-                assert found is not None
-                facts.append((found.current.nudge_id, dict(new)))
+                assert found is not None  # its texts follow its facts, as at a raise or a wake
+                updated.append(
+                    (found.current.nudge_id, _text(snapshot, rule, dict(new), ruleset, now))
+                )
             case Wake(facts=new):
                 assert found is not None
-                values = _text(snapshot, rule, dict(new), ruleset)
+                values = _text(snapshot, rule, dict(new), ruleset, now)
                 row = await repository.wake(session, found.current.nudge_id, values=values, now=now)
                 if row is not None:  # None: another writer started this round already
                     woken.append(row)
@@ -174,7 +196,7 @@ async def reevaluate(
             case MarkCleared():
                 assert found is not None
                 cleared.append(found.current.nudge_id)
-    await repository.update_facts(session, facts, now)
+    await repository.update_facts(session, updated, now)
     for resolution in sorted({r for _, r in resolved}):
         await repository.resolve_nudges(
             session,
@@ -218,7 +240,7 @@ def _new_nudge(
         "partner_id": snapshot.partner_id or "",
         "rule": rule.value,
         "status": Status.OPEN.value,
-        **_text(snapshot, rule, facts, ruleset),
+        **_text(snapshot, rule, facts, ruleset, now),
         "raised_at": now,
         "updated_at": now,
         "routing": "feed",
@@ -227,9 +249,9 @@ def _new_nudge(
 
 
 def _text(
-    snapshot: Snapshot, rule: RuleName, facts: dict[str, Any], ruleset: Ruleset
+    snapshot: Snapshot, rule: RuleName, facts: dict[str, Any], ruleset: Ruleset, now: datetime
 ) -> dict[str, Any]:
-    """Severity, facts, title and next step, rendered from the facts as they are now."""
+    """Severity, facts, title and next step, rendered from the facts as they are at `now`."""
     settings = ruleset.config.rules.text(rule)
     text = ruleset.templates.render(
         rule,
@@ -237,6 +259,7 @@ def _text(
         partner_id=snapshot.partner_id or "",
         facts=facts,
         severity=settings.severity,
+        now=now,
     )
     return {
         "severity": settings.severity,

@@ -183,16 +183,32 @@ async def insert_nudges(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
 async def update_facts(
     session: AsyncSession, changes: Sequence[tuple[str, dict[str, Any]]], now: datetime
 ) -> None:
-    """New facts for open nudges (one executemany: at midnight UTC, every firing rule whose
-    facts count days changes them)."""
+    """New facts for open nudges, with the severity, title and next step rendered from them
+    (`evaluation._text`), in one executemany."""
     if changes:
         statement = (
             update(nudges)
             .where(nudges.c.nudge_id == bindparam("changed_id"))
-            .values(facts=bindparam("changed_facts"), updated_at=now)
+            .values(
+                facts=bindparam("changed_facts"),
+                severity=bindparam("changed_severity"),
+                title=bindparam("changed_title"),
+                next_step=bindparam("changed_next_step"),
+                updated_at=now,
+            )
         )
         await session.execute(
-            statement, [{"changed_id": n, "changed_facts": f} for n, f in changes]
+            statement,
+            [
+                {
+                    "changed_id": nudge_id,
+                    "changed_facts": values["facts"],
+                    "changed_severity": values["severity"],
+                    "changed_title": values["title"],
+                    "changed_next_step": values["next_step"],
+                }
+                for nudge_id, values in changes
+            ],
         )
 
 
@@ -289,14 +305,27 @@ async def set_status(
     await session.execute(update(nudges).where(nudges.c.nudge_id == nudge_id).values(**values))
     if status is Status.RESOLVED:
         await cancel_pending(session, [nudge_id])
+    elif status is Status.SNOOZED:
+        await cancel_pending(session, [nudge_id], reason=CANCELLED_SNOOZED)
 
 
-async def cancel_pending(session: AsyncSession, nudge_ids: Sequence[str]) -> None:
-    """A resolved nudge is not sent any more (the feed still shows it)."""
+CANCELLED_RESOLVED = "nudge resolved before delivery"
+CANCELLED_SNOOZED = "nudge snoozed before delivery"
+CANCELLED_SUPERSEDED = "a later delivery round of the nudge superseded it"
+
+
+async def cancel_pending(
+    session: AsyncSession, nudge_ids: Sequence[str], *, reason: str = CANCELLED_RESOLVED
+) -> None:
+    """A resolved or snoozed nudge is not sent any more, nor retried (the feed still shows
+    it, the delivery history shows why). Only `pending` rows (first attempt or a retry
+    waiting): a row a worker is claiming is locked, so this waits for that claim and then
+    finds it `sending`; an attempt in flight finishes, and if it failed, the worker's next
+    claim cancels it instead of retrying (`delivery.worker`)."""
     await session.execute(
         update(deliveries)
         .where(deliveries.c.nudge_id == any_of(nudge_ids), deliveries.c.status == "pending")
-        .values(status="cancelled", last_error="nudge resolved before delivery")
+        .values(status="cancelled", last_error=reason, lease_until=None)
     )
 
 

@@ -10,6 +10,11 @@ and sends again with the same `webhook-id`, which receivers dedupe by.
 
 After a send: 2xx → delivered; 410 → dead and the channel disabled; anything else → the
 next attempt per the retry schedule (Retry-After honoured), or dead after the last.
+
+A claim also cancels, instead of sending, the rows it finds for a disabled channel or for a
+nudge that was snoozed or resolved, or has moved on to a later delivery round, since the
+row was written: the snooze or resolve cancels the nudge's pending rows itself, and this
+catches the one whose attempt was in flight then and failed (it came back `pending`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from fourfold.clock import Clock
 from fourfold.notifications import channels as channel_store
 from fourfold.notifications.delivery.senders import Job, Outcome, Sender
 from fourfold.notifications.domain.config import Retry
+from fourfold.notifications.domain.nudges import Status
 from fourfold.notifications.domain.schedule import next_attempt_at, parse_retry_after
 from fourfold.notifications.metrics import (
     DEAD_LETTERS,
@@ -37,12 +43,31 @@ from fourfold.notifications.metrics import (
     DELIVERIES,
     DELIVERY_LATENCY,
 )
-from fourfold.notifications.models import channels, deliveries, delivery_attempts
+from fourfold.notifications.models import channels, deliveries, delivery_attempts, nudges
+from fourfold.notifications.repository import (
+    CANCELLED_RESOLVED,
+    CANCELLED_SNOOZED,
+    CANCELLED_SUPERSEDED,
+)
 from fourfold.service.stopping import pause_unless_stopped
 
 log = logging.getLogger(__name__)
 
 GAUGE_REFRESH_S = 10.0
+
+
+def _not_to_send(row: Any) -> str | None:
+    """Why a claimed row is cancelled instead of sent (None: send it)."""
+    if not row.enabled:
+        return "channel disabled"
+    if row.nudge_status == Status.SNOOZED.value:
+        return CANCELLED_SNOOZED
+    if row.nudge_status == Status.RESOLVED.value:
+        return CANCELLED_RESOLVED
+    later = row.current_round is not None and row.nudge_round is not None
+    if later and row.nudge_round < row.current_round:
+        return CANCELLED_SUPERSEDED
+    return None
 
 
 class DeliveryWorker:
@@ -104,8 +129,12 @@ class DeliveryWorker:
                 channels.c.target,
                 channels.c.secrets,
                 channels.c.enabled,
+                d.nudge_round,
+                nudges.c.status.label("nudge_status"),
+                nudges.c.delivery_round.label("current_round"),
             )
             .join(channels, channels.c.channel_id == d.channel_id)
+            .outerjoin(nudges, nudges.c.nudge_id == d.nudge_id)  # none for a digest
             .where(
                 or_(
                     (d.status == "pending") & (d.next_attempt_at <= now),
@@ -122,10 +151,11 @@ class DeliveryWorker:
         async with self._sessions() as session, session.begin():
             rows = (await session.execute(query)).all()
             taken: Counter[str] = Counter(self._in_flight)
-            disabled: list[str] = []
+            cancelled: dict[str, list[str]] = {}
             for row in rows:
-                if not row.enabled:
-                    disabled.append(row.delivery_id)
+                reason = _not_to_send(row)
+                if reason is not None:
+                    cancelled.setdefault(reason, []).append(row.delivery_id)
                     continue
                 if len(jobs) >= free or taken[row.channel_id] >= self._per_endpoint:
                     continue  # left for the next claim, unlocked at commit
@@ -142,11 +172,11 @@ class DeliveryWorker:
                         attempt=row.attempts + 1,
                     )
                 )
-            if disabled:
+            for reason, ids in cancelled.items():
                 await session.execute(
                     update(deliveries)
-                    .where(d.delivery_id.in_(disabled))
-                    .values(status="cancelled", last_error="channel disabled", lease_until=None)
+                    .where(d.delivery_id.in_(ids))
+                    .values(status="cancelled", last_error=reason, lease_until=None)
                 )
             for job in jobs:
                 await session.execute(

@@ -3,6 +3,11 @@
 A rule answers `Fired(facts)` when its condition holds, else None. The facts are what the
 nudge shows and what its template renders; they are plain JSON values. Thresholds are
 inclusive where the issue says "at least" and "within", exclusive where it says "below".
+
+No fact counts days: a fact that changed every midnight would make every firing snapshot
+due every midnight (and rewrite its nudge) for a number only the text shows. The facts
+hold the dates instead (`started_on`, `at_or_above_since`, `term_end`), and `day_counts`
+works the counts out from them at the instant a text is rendered.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ def implement_stalled(s: Snapshot, rule: ImplementStalled, now: datetime) -> Fir
         return None
     return Fired(
         {
-            "days_since_start": age.days,
+            "started_on": s.subscription_start.isoformat(),
             "activation": round(activation, 4),
             "activation_below": rule.activation_below,
             "missing_milestones": missing,
@@ -86,7 +91,7 @@ def increase_opportunity(s: Snapshot, rule: IncreaseOpportunity, now: datetime) 
         {
             "utilisation": round(s.utilisation, 4),
             "utilisation_at_least": rule.utilisation_at_least,
-            "days_at_or_above": (now - datetime.fromtimestamp(since, UTC)).days,
+            "at_or_above_since": datetime.fromtimestamp(since, UTC).isoformat(),
             "seats": s.seats,
         }
     )
@@ -104,7 +109,6 @@ def renewal_at_risk(s: Snapshot, rule: RenewalAtRisk, now: datetime) -> Fired | 
     return Fired(
         {
             "term_end": s.term_end.isoformat(),
-            "days_to_term_end": left.days,
             "band": s.band,
             "score": s.score,
         }
@@ -151,6 +155,25 @@ _RULES: dict[RuleName, Callable[[Snapshot, Any, datetime], Fired | None]] = {
 }
 
 
+def day_counts(rule: RuleName, facts: Facts, now: datetime) -> dict[str, int]:
+    """The day counts a rule's texts show, worked out at `now` from the dates in its facts
+    (`days_since_start`, `days_at_or_above`, `days_to_term_end`). Facts stored before they
+    held dates (which held the counts themselves) give nothing to work out, and keep theirs."""
+    try:
+        if rule is RuleName.IMPLEMENT_STALLED and "started_on" in facts:
+            start = _midnight(date.fromisoformat(facts["started_on"]))
+            return {"days_since_start": (now - start).days}
+        if rule is RuleName.INCREASE_OPPORTUNITY and "at_or_above_since" in facts:
+            since = datetime.fromisoformat(facts["at_or_above_since"])
+            return {"days_at_or_above": (now - since).days}
+        if rule is RuleName.RENEWAL_AT_RISK and "term_end" in facts:
+            end = _midnight(date.fromisoformat(facts["term_end"]))
+            return {"days_to_term_end": max(0, (end - now).days)}
+    except (TypeError, ValueError):  # not a date: nothing to count from
+        pass
+    return {}
+
+
 _PLANS: dict[int, tuple[RuleConfig, list[tuple[RuleName, Any, Any]]]] = {}
 
 
@@ -175,7 +198,7 @@ def evaluate(s: Snapshot, config: RuleConfig, now: datetime) -> dict[RuleName, F
 
 # When time alone can change an answer. A snapshot that no event changes only needs
 # evaluating again at the instant one of its rules could answer differently (fire, clear, or
-# fire with other facts: several facts count days): `next_due` is the earliest such instant,
+# fire with other facts; no fact counts days): `next_due` is the earliest such instant,
 # conservative (an instant too early costs one evaluation that changes nothing, one too late
 # would miss a nudge). None: time alone changes nothing. A snooze's end is the nudge's, not
 # the snapshot's: the scheduler looks for those separately.
@@ -190,9 +213,7 @@ def _due_implement_stalled(s: Snapshot, rule: ImplementStalled, now: datetime) -
     age = now - start
     if age < timedelta(days=rule.min_age_days):
         return start + timedelta(days=rule.min_age_days)
-    if implement_stalled(s, rule, now) is None:
-        return None  # activation and milestones only change with events
-    return start + timedelta(days=age.days + 1)  # days_since_start counts on
+    return None  # old enough: activation and milestones only change with events
 
 
 def _due_increase_opportunity(
@@ -203,14 +224,13 @@ def _due_increase_opportunity(
     at = _at_or_above_since(s, rule.utilisation_at_least)
     if at is None:
         return None
-    since = datetime.fromtimestamp(at, UTC)
-    held = since + timedelta(days=rule.for_days)
-    due = held if now < held else since + timedelta(days=(now - since).days + 1)
+    held = datetime.fromtimestamp(at, UTC) + timedelta(days=rule.for_days)
+    dues = [held] if now < held else []  # once held long enough, it holds until an event
     if s.last_expansion_at is not None:
         quiet = s.last_expansion_at + timedelta(days=rule.no_expansion_days)
         if quiet > now:
-            due = min(due, quiet)
-    return due
+            dues.append(quiet)
+    return min(dues, default=None)
 
 
 def _due_renewal_at_risk(s: Snapshot, rule: RenewalAtRisk, now: datetime) -> datetime | None:
@@ -222,7 +242,7 @@ def _due_renewal_at_risk(s: Snapshot, rule: RenewalAtRisk, now: datetime) -> dat
         return None
     if left > timedelta(days=rule.within_days):
         return end - timedelta(days=rule.within_days)
-    return end - timedelta(days=left.days)  # days_to_term_end drops just after (0: it ends)
+    return end  # within the window it holds until the term ends
 
 
 def _due_health_drop(s: Snapshot, rule: HealthDrop, now: datetime) -> datetime | None:

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from fourfold.notifications.domain.config import ConfigError, RuleConfig, RuleName
+from fourfold.notifications.domain.rules import day_counts
 
 SAMPLE_FACTS: dict[RuleName, dict[str, Any]] = {
     RuleName.IMPLEMENT_STALLED: {
-        "days_since_start": 21,
+        "started_on": "2026-06-01",
         "activation": 0.1,
         "activation_below": 0.3,
         "missing_milestones": ["users_trained"],
@@ -28,12 +30,11 @@ SAMPLE_FACTS: dict[RuleName, dict[str, Any]] = {
     RuleName.INCREASE_OPPORTUNITY: {
         "utilisation": 0.95,
         "utilisation_at_least": 0.9,
-        "days_at_or_above": 14,
+        "at_or_above_since": "2026-06-08T12:00:00+00:00",
         "seats": 20,
     },
     RuleName.RENEWAL_AT_RISK: {
-        "term_end": "2027-01-31",
-        "days_to_term_end": 60,
+        "term_end": "2026-08-21",
         "band": "red",
         "score": 35,
     },
@@ -41,6 +42,8 @@ SAMPLE_FACTS: dict[RuleName, dict[str, Any]] = {
     RuleName.PAYMENT_FAILED: {"invoices": ["in_1"], "failed_count": 1},
 }
 """Facts of the shape each rule produces (what `rules.py` returns), for the start check."""
+SAMPLE_NOW = datetime(2026, 6, 22, tzinfo=UTC)
+"""When the sample facts are rendered (21 days after `started_on`, 60 before `term_end`)."""
 
 MAX_TEXT = 2000
 
@@ -75,6 +78,7 @@ class Templates:
                     partner_id="p-sample",
                     facts=SAMPLE_FACTS[rule],
                     severity="info",
+                    now=SAMPLE_NOW,
                 )
             except ConfigError as exc:
                 errors.extend(exc.errors)
@@ -89,10 +93,13 @@ class Templates:
         partner_id: str,
         facts: Mapping[str, Any],
         severity: str,
+        now: datetime,
     ) -> Rendered:
-        """Render both texts; a failure names the rule's template (a ConfigError)."""
+        """Render both texts at `now` (the day counts are worked out from the facts' dates
+        then); a failure names the rule's template (a ConfigError)."""
         context = {
             **facts,
+            **day_counts(rule, facts, now),
             "customer_id": customer_id,
             "partner_id": partner_id,
             "rule": rule.value,
