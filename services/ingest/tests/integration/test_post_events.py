@@ -216,6 +216,19 @@ async def test_credentials_are_required_and_must_be_the_ingest_role(
     assert status.status_code == 403
 
 
+async def test_a_post_without_a_body_still_needs_the_ingest_role(
+    client: httpx.AsyncClient, auth_header: Any
+) -> None:
+    """The shell lets a bodyless request through to its route; the route checks the role."""
+    anonymous = await client.post("/v1/events", headers=SINGLE)
+    admin = await client.post("/v1/events", headers={**SINGLE, **auth_header("admin")})
+    ingestor = await client.post("/v1/events", headers={**SINGLE, **auth_header()})
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"] == "unauthenticated"
+    assert admin.status_code == 403
+    assert ingestor.status_code == 400, "past auth, an empty body is malformed JSON"
+
+
 async def test_ops_routes(client: httpx.AsyncClient, auth_header: Any, unique: str) -> None:
     await post(client, auth_header(), [usage_reported(f"{unique}-m", "c")])
     assert (await client.get("/healthz")).json() == {"status": "ok"}
