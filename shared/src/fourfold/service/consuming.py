@@ -131,6 +131,8 @@ class ConsumingService:
     """Run once after the engine opens and before the producer starts (e.g. seed a table)."""
     writers: WritersHook | None = None
     """The service's writers, run after the consumer and before the inbox pruner."""
+    offsets: Table | None = None
+    """The consumer in offsets mode (docs/runtime.md): for handlers idempotent by key."""
 
 
 @contextlib.asynccontextmanager
@@ -193,12 +195,13 @@ async def _running(
         instance=settings.consumer_instance,
         remove_predecessor=settings.consumer_remove_predecessor,
         on_committed=wake,
+        offsets=spec.offsets,
     )
     async with contextlib.AsyncExitStack() as stack:
         extra: Mapping[str, Writer] = {}
         if spec.writers is not None:
-            running = Running(sessions, clock, wake, spec.outbox)
-            extra = await stack.enter_async_context(spec.writers(running))
+            shell = Running(sessions, clock, wake, spec.outbox)
+            extra = await stack.enter_async_context(spec.writers(shell))
         configured = timedelta(days=settings.inbox_retention_days)
         retention = await retention_for(configured, bootstrap, spec.consumed)
         pruner = (
