@@ -87,11 +87,13 @@ async def engine(health_settings: HealthSettings) -> AsyncIterator[AsyncEngine]:
 
 
 async def applied(engine: AsyncEngine) -> int:
+    """Records the consumer's transactions applied: its stored next offsets (offsets mode)."""
     try:
         async with engine.connect() as connection:
-            return int(await connection.scalar(text("SELECT count(*) FROM inbox")) or 0)
-    except Exception:  # the schema does not exist until the process migrated it
+            total = await connection.scalar(text("SELECT sum(next_offset) FROM consumer_offsets"))
+    except Exception:  # the schema does not exist until a process migrated it
         return 0
+    return int(total or 0)
 
 
 async def wait_applied(engine: AsyncEngine, at_least: int, timeout_s: float) -> int:

@@ -41,7 +41,7 @@ async def test_migrations_match_the_models(database_url: str, fresh_schema: str)
     try:
         async with engine.connect() as connection:
             assert (
-                await connection.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
+                await connection.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
             )
             assert await connection.run_sync(drift) == []
             assert await connection.run_sync(tables) == sorted(metadata.tables)

@@ -65,7 +65,7 @@ def states() -> list[CustomerState]:
         payment=PaymentState(1, True, NOW - timedelta(days=3)),
     )
     return [
-        CustomerState(rich, partner_at=start, failed_invoices=frozenset({"i9"})),
+        CustomerState(rich, partner_at=start, failed_invoices={"i9": NOW - timedelta(days=3)}),
         CustomerState.new("r-2"),  # no partner, no ARR: NULL columns
         CustomerState.new("r-3 'quoted\" ünïcode"),
     ]

@@ -89,7 +89,9 @@ async def test_duplicates_change_nothing(service: Service, make: Make, unique: s
     await service.wait_committed(2 * len(events) + 10)
 
     assert await stored(service, customer) == before
-    assert await service.processed() == len(events)
+    # offsets mode: every record's offset stored, no inbox row; the folds made them harmless
+    assert await service.stored_offsets() == 2 * len(events) + 10
+    assert await service.scalar("SELECT count(*) FROM inbox") == 0
     assert await service.outbox_drained()
 
 
@@ -145,25 +147,36 @@ async def test_readiness_fails_when_a_background_loop_has_stopped(service: Servi
     assert not_ready.json()["detail"] == ["background task stopped: scheduler"]
 
 
-async def test_the_service_prunes_inbox_rows_past_the_retention(
+async def test_the_service_prunes_inbox_rows_left_from_inbox_mode_past_the_retention(
     service: Service, make: Make, unique: str
 ) -> None:
+    """The consumer stores offsets now (migration 0004); the rows the inbox holds from before
+    are still deleted once past the retention."""
     events = make.healthy(f"c-{unique}", f"p-{unique}")
     await service.produce(events)
     await service.settled(len(events))
     assert "inbox pruning" in service.app.state.tasks
-    aged = events[: len(events) // 2]
+    assert await service.scalar("SELECT count(*) FROM inbox") == 0, "offsets mode"
+    aged, recent = events[: len(events) // 2], events[len(events) // 2 :]
+    days = service.settings.inbox_retention_days + 1
     async with service.engine.begin() as connection:
-        await connection.execute(
-            text(
-                "UPDATE inbox SET processed_at = now() - make_interval(days => :days) "
-                "WHERE event_id = ANY(CAST(:ids AS text[]))"
-            ),
-            {"days": service.settings.inbox_retention_days + 1, "ids": [e.id for e in aged]},
-        )
+        for rows, age in ((aged, days), (recent, 0)):
+            await connection.execute(
+                text(
+                    "INSERT INTO inbox (consumer, event_source, event_id, processed_at) "
+                    "SELECT :group, :source, i, now() - make_interval(days => :days) "
+                    "FROM unnest(CAST(:ids AS text[])) AS i"
+                ),
+                {
+                    "group": service.group,
+                    "source": "test/health",
+                    "days": age,
+                    "ids": [e.id for e in rows],
+                },
+            )
 
     assert await service.app.state.pruner.prune() == len(aged)
-    assert await service.processed() == len(events) - len(aged)
+    assert await service.scalar("SELECT count(*) FROM inbox") == len(recent)
 
 
 async def test_when_a_topic_keeps_records_forever_the_inbox_is_not_pruned_and_all_is_ready(

@@ -268,7 +268,7 @@ def test_a_late_failure_of_a_paid_invoice_does_not_make_it_past_due() -> None:
     state = arrive(invoice_paid("i1", paid_at, "p1"), invoice_failed("i1", T0, "f1"))
     assert state.signals.payment is not None
     assert (state.signals.payment.failed_invoices, state.signals.payment.past_due) == (0, False)
-    assert state.failed_invoices == frozenset()
+    assert state.failed_invoices == {}
     assert state.paid_invoices == {"i1": paid_at}
     # a failure after the payment (a later charge of the same invoice) still counts
     again = fold_event(state, invoice_failed("i1", paid_at + timedelta(days=1), "f2"))
@@ -348,7 +348,7 @@ def test_failed_invoices_count_once_and_clear_when_paid() -> None:
     state = fold_events(state, [paid("i2", T0 + timedelta(days=4), "p2")])
     assert state.signals.payment is not None
     assert (state.signals.payment.failed_invoices, state.signals.payment.past_due) == (0, False)
-    assert state.failed_invoices == frozenset()
+    assert state.failed_invoices == {}
 
 
 def test_milestones_feedback_and_partner_changes() -> None:
@@ -464,3 +464,13 @@ def test_a_cancelled_customer_leaves_increase_once_the_cancellation_is_effective
     assert next_time_change(s, default_scorecard(), datetime(2026, 4, 30, tzinfo=UTC)) == (
         datetime(2026, 5, 1, tzinfo=UTC)
     ), "the scheduler rescores when the cancellation takes effect"
+
+
+def test_a_payment_arriving_after_a_later_failure_of_its_invoice_leaves_it_unpaid() -> None:
+    paid_at = T0 + timedelta(days=1)
+    later_charge = invoice_failed("i1", paid_at + timedelta(days=1), "f2")
+    state = arrive(later_charge, invoice_paid("i1", paid_at, "p1"))
+    assert state.signals.payment is not None
+    assert state.signals.payment.past_due is True
+    assert state.failed_invoices == {"i1": paid_at + timedelta(days=1)}
+    assert fold_event(state, invoice_paid("i1", paid_at, "p1")) == state

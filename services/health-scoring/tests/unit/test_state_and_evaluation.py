@@ -76,7 +76,7 @@ def rich_state() -> CustomerState:
     return CustomerState(
         signals,
         partner_at=start,
-        failed_invoices=frozenset({"i9"}),
+        failed_invoices={"i9": NOW - timedelta(days=3)},
         paid_invoices={"i8": NOW - timedelta(days=20)},
     )
 
@@ -87,6 +87,14 @@ def test_state_round_trips_through_json() -> None:
     assert state_from_json(doc) == state
     empty = CustomerState.new("c2")
     assert state_from_json(json.loads(json.dumps(state_to_json(empty)))) == empty
+
+
+def test_a_document_listing_failed_invoice_ids_only_reads_them_as_failed_long_ago() -> None:
+    doc = state_to_json(rich_state())
+    del doc["failed_invoices"]
+    doc["failed_invoice_ids"] = ["i9"]
+    loaded = state_from_json(json.loads(json.dumps(doc)))
+    assert loaded.failed_invoices == {"i9": datetime(1970, 1, 1, tzinfo=UTC)}
 
 
 def test_new_and_loaded_states_are_like_constructed_ones() -> None:

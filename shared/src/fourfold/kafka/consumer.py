@@ -432,7 +432,8 @@ class BatchConsumer:
             )
             stored = {TopicPartition(row.topic, row.partition): row.next_offset for row in rows}
         for tp, offset in stored.items():
-            self._consumer.seek(tp, offset)
+            if tp in assigned:  # the group's other members own the rest (seek would raise)
+                self._consumer.seek(tp, offset)
         # aiokafka may still reset a partition without a committed offset after this
         # listener returns; records below the stored offset are then skipped in handle_poll.
         self._floors.update(stored)

@@ -22,7 +22,7 @@ from fourfold.events import HEALTH_TOPIC
 from fourfold.health.api import router
 from fourfold.health.consumer import INPUT_TOPICS, build_handler
 from fourfold.health.domain.scorecard import Scorecard, default_scorecard, load_scorecard
-from fourfold.health.models import inbox, outbox
+from fourfold.health.models import consumer_offsets, inbox, outbox
 from fourfold.health.scheduler import Recomputer
 from fourfold.health.settings import HealthSettings
 from fourfold.logs import configure_logging
@@ -80,6 +80,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_records=settings.health_consumer_max_records,
         session_timeout_ms=settings.health_consumer_session_timeout_ms,
         writers=lambda running: _writers(app, settings, running),
+        offsets=consumer_offsets,
     )
     async with run_consuming(app, settings, spec):
         yield

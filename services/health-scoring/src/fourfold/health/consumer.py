@@ -2,8 +2,14 @@
 
 One batch is one transaction (opened by the shared BatchConsumer): lock the batch's known
 customers in one SELECT, fold each customer's events in event-time order, rescore, upsert,
-and emit `health.changed` through the outbox. A replayed event never reaches this handler
-(the inbox filtered it), so every event folds exactly once.
+and emit `health.changed` through the outbox.
+
+The consumer runs in offsets mode (docs/runtime.md): a record delivered again is skipped by
+its offset, but an event id that reaches the broker twice (a producer's retry) is handed to
+this handler twice. Every fold is idempotent, so the second copy leaves the state equal to
+the stored one; such a customer is not rescored either (a rescore at a new time would write
+a new `scored_at` and maybe a history point): the duplicate has no effect at all. Time
+moving a score is the scheduler's job, not an event's.
 """
 
 from __future__ import annotations
@@ -36,8 +42,14 @@ def build_handler(scorecard: Scorecard) -> Handler:
         stored = await repository.lock_customers(batch.session, by_customer)
         folded: dict[str, tuple[CustomerState, Previous | None]] = {}
         for customer_id, events in by_customer.items():
-            state, previous = stored.get(customer_id, (CustomerState.new(customer_id), None))
-            folded[customer_id] = (fold_events(state, events), previous)
+            known = stored.get(customer_id)
+            if known is None:
+                folded[customer_id] = (fold_events(CustomerState.new(customer_id), events), None)
+                continue
+            state, previous = known
+            after = fold_events(state, events)
+            if after != state:
+                folded[customer_id] = (after, previous)
         evaluations = await rescore(
             batch.session, folded, scorecard=scorecard, now=batch.clock.now(), cause="event"
         )

@@ -2,7 +2,9 @@
 
 Pure (no I/O), so it is unit-tested event by event. Every fold is placed by event time, not
 arrival: subscription facts and gauges keep the newest by event time, usage lands on its own
-period, milestones keep their earliest date; the inbox guarantees each event folds once.
+period, milestones keep their earliest date. Every fold is idempotent too (`fold_event`):
+the consumer runs in offsets mode, where an event id that reaches the broker twice is
+handed to it twice.
 """
 
 from __future__ import annotations
@@ -99,18 +101,28 @@ def with_invoice(
     """Track unpaid failed invoices; the payment state counts them, past due while any.
 
     A payment is remembered (for the most recently paid invoices) so a failure of the same
-    invoice at or before its payment, arriving late, does not make it unpaid again."""
-    paid = state.paid_invoices
+    invoice at or before its payment, arriving late, does not make it unpaid again; and a
+    payment not newer than the one remembered (the same one again) changes nothing, so a
+    second copy cannot clear a failure that came after it."""
+    paid, unpaid = state.paid_invoices, state.failed_invoices
     if failed:
         paid_at = paid.get(invoice_id)
         if paid_at is not None and at <= paid_at:
             return state
-        unpaid = state.failed_invoices | {invoice_id}
+        failed_at = unpaid.get(invoice_id)
+        if failed_at is not None and at <= failed_at:
+            return state
+        unpaid = MappingProxyType({**unpaid, invoice_id: at})
     else:
-        remembered = {**paid, invoice_id: max(at, paid.get(invoice_id, at))}
+        known = paid.get(invoice_id)
+        if known is not None and at <= known:
+            return state
+        remembered = {**paid, invoice_id: at}
         newest = sorted(remembered.items(), key=lambda item: (item[1], item[0]), reverse=True)
         paid = MappingProxyType(dict(newest[:PAID_INVOICES_KEPT]))
-        unpaid = state.failed_invoices - {invoice_id}
+        failed_at = unpaid.get(invoice_id)
+        if failed_at is not None and failed_at <= at:
+            unpaid = MappingProxyType({i: t for i, t in unpaid.items() if i != invoice_id})
     current = state.signals.payment
     # The invoice set is the truth, so the derived state always applies (never "older").
     stamp = at if current is None else max(at, current.at)
@@ -120,8 +132,69 @@ def with_invoice(
     return evolve(state, signals=signals, failed_invoices=unpaid, paid_invoices=paid)
 
 
+_GAUGE_OF_TYPE = {
+    "subscription.created": "subscription",
+    "subscription.renewed": "subscription",
+    "subscription.expanded": "subscription",
+    "subscription.addon_added": "subscription",
+    "subscription.contracted": "subscription",
+    "subscription.cancelled": "subscription",
+    "feedback.submitted": "sentiment",
+    "customer.partner_changed": "partner",
+}
+"""The facts where the newest by time wins and, at the same instant, the last to arrive: the
+only folds a second copy of an event could change (by winning a tie again)."""
+_GAUGE_TIME = {"seats": "period_end", "sentiment": "submitted_at", "partner": "effective_at"}
+"""Which field of the event's data places it in its gauge (the envelope's time otherwise)."""
+
+
+def _gauge_of(event: Envelope) -> str | None:
+    if event.type == "usage.reported":
+        return "seats" if getattr(event.data, "metric", None) == "seats_used" else None
+    return _GAUGE_OF_TYPE.get(event.type)
+
+
+def _gauge_at(state: CustomerState, gauge: str) -> datetime | None:
+    """The instant of the gauge's newest fact in `state`."""
+    s = state.signals
+    if gauge == "subscription":
+        return s.subscription_at
+    if gauge == "seats":
+        return s.seats_in_use_at
+    if gauge == "sentiment":
+        return None if s.sentiment is None else s.sentiment.at
+    return state.partner_at
+
+
+def _not_older(newest: datetime | None, at: datetime) -> bool:
+    return newest is None or at >= newest
+
+
 def fold_event(state: CustomerState, event: Envelope) -> CustomerState:
-    """Merge one input event into a customer's state (unknown types leave it unchanged)."""
+    """Merge one input event into a customer's state (unknown types leave it unchanged).
+
+    Idempotent: folding an event again changes nothing. Most folds are so by themselves (a
+    set, a day's highest count, the earliest date, an older fact only filling what is
+    unknown); where the newest fact wins and a tie goes to the last to arrive, the state
+    keeps the ids of the events at the gauge's newest instant, and a second copy of one of
+    them is skipped instead of winning the tie again."""
+    gauge = _gauge_of(event)
+    if gauge is None:
+        return _fold(state, event)
+    field = _GAUGE_TIME.get(gauge)
+    at: datetime = event.time if field is None else getattr(event.data, field)
+    newest = _gauge_at(state, gauge)
+    ids = state.newest_ids.get(gauge, frozenset())
+    if at == newest and event.id in ids:
+        return state
+    folded = _fold(state, event)
+    if not _not_older(newest, at):
+        return folded
+    kept = ids | {event.id} if at == newest else frozenset({event.id})
+    return evolve(folded, newest_ids=MappingProxyType({**state.newest_ids, gauge: kept}))
+
+
+def _fold(state: CustomerState, event: Envelope) -> CustomerState:
     at, s = event.time, state.signals
     # Usage first: it is most of the stream, and each case tried before the matching one
     # costs an isinstance check through pydantic's ABC metaclass.
@@ -129,6 +202,8 @@ def fold_event(state: CustomerState, event: Envelope) -> CustomerState:
         case UsageReported(data=d):
             s = _fold_usage(s, d.metric, d.value, d.period_start, d.period_end)
         case SubscriptionCreated(data=d):
+            # The plan's feature count follows the subscription's newest fact, like its fields.
+            takes_features = _not_older(s.subscription_at, at) or s.features_available is None
             s = with_subscription(
                 with_first_partner(s, d.partner_id),
                 at=at,
@@ -139,7 +214,8 @@ def fold_event(state: CustomerState, event: Envelope) -> CustomerState:
                 start=midnight(d.start_date),
                 term_end=midnight(d.term_end),
             )
-            s = with_features(s, available=d.features_available)
+            if takes_features:
+                s = with_features(s, available=d.features_available)
         case SubscriptionRenewed(data=d):
             s = with_subscription(
                 with_first_partner(s, d.partner_id),

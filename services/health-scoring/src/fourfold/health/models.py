@@ -5,6 +5,7 @@ points at the service's own one).
   the current result with the columns the book of business filters and sorts on.
 - score_history: the result on every change and at least daily; trend reads it back.
 - overrides: at most one manual override per customer.
+- consumer_offsets: the consumer runs in offsets mode (docs/runtime.md, "Offsets mode").
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from fourfold.db.runtime_tables import inbox_table, outbox_table
+from fourfold.db.runtime_tables import consumer_offsets_table, inbox_table, outbox_table
 
 metadata = MetaData()
 inbox = inbox_table(metadata)
+"""Written by the consumer up to migration 0004 (inbox mode); now only pruned."""
 outbox = outbox_table(metadata)
+consumer_offsets = consumer_offsets_table(metadata)
+"""The consumer's next offset per partition, stored in each batch's transaction."""
 
 customers = Table(
     "customers",

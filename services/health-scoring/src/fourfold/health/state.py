@@ -48,12 +48,19 @@ class CustomerState:
     partner_at: datetime | None = None
     """Effective time of the last explicit reassignment (`customer.partner_changed`); None
     while the partner of record only came from a subscription event."""
-    failed_invoices: frozenset[str] = frozenset()
+    failed_invoices: Mapping[str, datetime] = field(default_factory=dict)
+    """Unpaid failed invoice id → its newest failure: a payment clears a failure at or before
+    it, not a later charge of the same invoice (so folds commute and repeat harmlessly)."""
     paid_invoices: Mapping[str, datetime] = field(default_factory=dict)
     """Invoice id → when it was paid, for the `PAID_INVOICES_KEPT` most recently paid."""
+    newest_ids: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Per gauge where the newest fact wins (subscription, seats, sentiment, partner), the ids
+    of the events at its newest instant: a second copy of one is not folded again."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "paid_invoices", MappingProxyType(dict(self.paid_invoices)))
+        object.__setattr__(self, "failed_invoices", MappingProxyType(dict(self.failed_invoices)))
+        object.__setattr__(self, "newest_ids", MappingProxyType(dict(self.newest_ids)))
 
     @property
     def customer_id(self) -> str:
@@ -130,7 +137,7 @@ def state_to_json(state: CustomerState) -> dict[str, Any]:
             "past_due": s.payment.past_due,
             "at": _text(s.payment.at),
         },
-        "failed_invoice_ids": sorted(state.failed_invoices),
+        "failed_invoices": {i: _text(at) for i, at in sorted(state.failed_invoices.items())},
         "paid_invoices": {i: _text(at) for i, at in sorted(state.paid_invoices.items())},
         "sentiment": None
         if s.sentiment is None
@@ -140,7 +147,19 @@ def state_to_json(state: CustomerState) -> dict[str, Any]:
             "at": _text(s.sentiment.at),
         },
         "expansions": [[e.kind.value, _text(e.at)] for e in s.expansions],
+        "newest_event_ids": {g: sorted(ids) for g, ids in sorted(state.newest_ids.items())},
     }
+
+
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _failed_invoices(doc: dict[str, Any]) -> MappingProxyType[str, datetime]:
+    """Unpaid failures by invoice; a document written before their times were kept lists ids
+    only, read as failed long ago (any payment of the invoice clears them, as it did)."""
+    if "failed_invoices" in doc:
+        return MappingProxyType({i: _at(at) for i, at in doc["failed_invoices"].items()})
+    return MappingProxyType(dict.fromkeys(doc.get("failed_invoice_ids", ()), _LONG_AGO))
 
 
 def state_from_json(doc: dict[str, Any]) -> CustomerState:
@@ -183,8 +202,11 @@ def state_from_json(doc: dict[str, Any]) -> CustomerState:
         # Documents written before explicit reassignments were told apart stored any event's
         # time as "partner_at": read as an owner without an explicit reassignment.
         partner_at=_parse_time(doc.get("partner_changed_at")),
-        failed_invoices=frozenset(doc.get("failed_invoice_ids", ())),
+        failed_invoices=_failed_invoices(doc),
         paid_invoices=MappingProxyType(
             {i: _at(at) for i, at in doc.get("paid_invoices", {}).items()}
+        ),
+        newest_ids=MappingProxyType(
+            {g: frozenset(ids) for g, ids in doc.get("newest_event_ids", {}).items()}
         ),
     )
