@@ -1,13 +1,15 @@
 """The lifespan every consuming service runs, in one place.
 
 A consuming service (health-scoring, incentives, notifications) starts the same way:
-resolve the infrastructure (embedded broker and PostgreSQL when none is named), run its
-migrations, ensure its topics (with their dead-letter twins), open the engine and the
-producer, then run the outbox relay, the `BatchConsumer`, the service's own writers
-(schedulers, workers) and the inbox pruner as tasks until shutdown. Shutdown stops the
-writers first (consumer, the service's writers, pruner, in that order) and waits for them,
-so their last commits are still published, then the relay, then the producer and the
-engine. What differs between services is passed in a `ConsumingService`.
+resolve the infrastructure (embedded broker and PostgreSQL when none is named), bring its
+schema to head (Alembic only when it is behind), ensure its topics (with their dead-letter
+twins) and start the producer, those three together; then run the outbox relay, the
+`BatchConsumer`, the service's own writers (schedulers, workers) and the inbox pruner as
+tasks until shutdown. Shutdown stops the writers first (consumer, the service's writers,
+pruner, in that order) and waits for them, so their last commits are still published, then
+the relay, then the producer and the engine. What differs between services is passed in a
+`ConsumingService`. Each step's seconds are logged once the process is up
+(`fourfold.service.startup`).
 
 `run_consuming(app, settings, spec)` is the lifespan body; `readiness(app)` is the
 `/readyz` checks for an app it runs: "starting" until the engine is open, then a
@@ -45,7 +47,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fourfold.clock import Clock
 from fourfold.db.engine import create_engine, session_factory
-from fourfold.db.migrations import upgrade
 from fourfold.kafka.consumer import BatchConsumer, Handler
 from fourfold.kafka.inbox_retention import InboxPruner, retention_for
 from fourfold.kafka.outbox import OutboxRelay
@@ -55,6 +56,8 @@ from fourfold.service.app_shell import ReadinessCheck
 from fourfold.service.checks import broker_problem, database_problem
 from fourfold.service.infrastructure import infrastructure
 from fourfold.service.scheduled import PassShell
+from fourfold.service.schema_head import migrate_to_head
+from fourfold.service.startup import StartSteps
 from fourfold.service.tuning import tune_gc
 from fourfold.settings import FourfoldSettings
 
@@ -138,28 +141,56 @@ async def run_consuming(
     app: FastAPI, settings: FourfoldSettings, spec: ConsumingService
 ) -> AsyncIterator[None]:
     """The lifespan body: everything runs for the block and stops in order on its way out."""
-    async with infrastructure(settings) as infra:
-        schema = spec.schema
-        await upgrade(url=infra.database_url, schema=schema, migrations_dir=spec.migrations_dir)
-        await ensure_topics(
-            infra.kafka_bootstrap_servers,
-            with_dead_letters([*spec.consumed, *spec.produced]),
-            partitions=settings.topic_partitions,
-            replication_factor=settings.topic_replication_factor,
+    steps = StartSteps()
+    async with contextlib.AsyncExitStack() as stack:
+        infra = await steps.timed(
+            "infrastructure", stack.enter_async_context(infrastructure(settings))
         )
-        engine = create_engine(infra.database_url, schema=schema)
-        if spec.prepare is not None:
-            await spec.prepare(session_factory(engine))
+        engine = create_engine(infra.database_url, schema=spec.schema)
+        stack.push_async_callback(engine.dispose)
+
+        async def schema_then_prepare() -> None:
+            await steps.timed(
+                "migrations",
+                migrate_to_head(
+                    engine,
+                    url=infra.database_url,
+                    schema=spec.schema,
+                    migrations_dir=spec.migrations_dir,
+                ),
+            )
+            if spec.prepare is not None:
+                await steps.timed("prepare", spec.prepare(session_factory(engine)))
+
         producer = EventProducer(infra.kafka_bootstrap_servers, client_id=settings.service_name)
-        await producer.start()
-        try:
-            async with _running(
-                app, settings, spec, engine, producer, infra.kafka_bootstrap_servers
-            ):
-                yield
-        finally:
-            await producer.stop()
-            await engine.dispose()
+        stack.push_async_callback(producer.stop)
+        await _together(
+            schema_then_prepare(),
+            steps.timed(
+                "topics",
+                ensure_topics(
+                    infra.kafka_bootstrap_servers,
+                    with_dead_letters([*spec.consumed, *spec.produced]),
+                    partitions=settings.topic_partitions,
+                    replication_factor=settings.topic_replication_factor,
+                ),
+            ),
+            steps.timed("producer", producer.start()),
+        )
+        async with _running(
+            app, settings, spec, engine, producer, infra.kafka_bootstrap_servers, steps
+        ):
+            steps.done()
+            yield
+
+
+async def _together(*steps: Awaitable[None]) -> None:
+    """Run independent start steps at once; when one fails, raise it after all ended (so
+    nothing still runs behind the cleanup)."""
+    outcomes = await asyncio.gather(*steps, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 @contextlib.asynccontextmanager
@@ -170,6 +201,7 @@ async def _running(
     engine: AsyncEngine,
     producer: EventProducer,
     bootstrap: str,
+    steps: StartSteps,
 ) -> AsyncIterator[None]:
     """Run relay, consumer, writers and pruner for the block; stop writers, then the relay."""
     sessions = session_factory(engine)
@@ -197,10 +229,14 @@ async def _running(
     async with contextlib.AsyncExitStack() as stack:
         extra: Mapping[str, Writer] = {}
         if spec.writers is not None:
-            running = Running(sessions, clock, wake, spec.outbox)
-            extra = await stack.enter_async_context(spec.writers(running))
+            shell = Running(sessions, clock, wake, spec.outbox)
+            extra = await stack.enter_async_context(spec.writers(shell))
         configured = timedelta(days=settings.inbox_retention_days)
-        retention = await retention_for(configured, bootstrap, spec.consumed)
+        # Both ask the broker; the consumer's start removes a killed predecessor first.
+        retention, _ = await asyncio.gather(
+            steps.timed("retention", retention_for(configured, bootstrap, spec.consumed)),
+            steps.timed("consumer start", consumer.start()),
+        )
         pruner = (
             None
             if retention is None
@@ -215,7 +251,6 @@ async def _running(
         app.state.engine, app.state.bootstrap_servers = engine, bootstrap
         app.state.sessions, app.state.outbox, app.state.relay = sessions, spec.outbox, relay
         app.state.consumer, app.state.pruner, app.state.wake_writers = consumer, pruner, wake
-        await consumer.start()
         writers: dict[str, Writer] = {"consumer": consumer, **extra}
         if pruner is not None:
             writers["inbox pruning"] = pruner
