@@ -163,6 +163,22 @@ class Stream:
                 await self._task
 
 
+def health_env(
+    bootstrap: str, database_url: str, schema: str, prefix: str, group: str
+) -> dict[str, str]:
+    """The settings of a health-scoring process on its own schema, topic prefix and group."""
+    return {
+        "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "FOURFOLD_DATABASE_URL": database_url,
+        "FOURFOLD_DATABASE_SCHEMA": schema,
+        "FOURFOLD_AUTH_SECRET": SECRET,
+        "FOURFOLD_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+        "FOURFOLD_TOPIC_PARTITIONS": str(PARTITIONS),
+        "FOURFOLD_HEALTH_TOPIC_PREFIX": prefix,
+        "FOURFOLD_HEALTH_CONSUMER_GROUP": group,
+    }
+
+
 class Worker:
     """One health-scoring process under uvicorn, on its own port."""
 
@@ -245,14 +261,7 @@ class Group:
         tag = uuid.uuid4().hex[:6]
         self.prefix, self.schema = f"rb{tag}.", f"recovery_{tag}"
         self.env = {
-            "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "FOURFOLD_DATABASE_URL": database_url,
-            "FOURFOLD_DATABASE_SCHEMA": self.schema,
-            "FOURFOLD_AUTH_SECRET": SECRET,
-            "FOURFOLD_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
-            "FOURFOLD_TOPIC_PARTITIONS": str(PARTITIONS),
-            "FOURFOLD_HEALTH_TOPIC_PREFIX": self.prefix,
-            "FOURFOLD_HEALTH_CONSUMER_GROUP": f"health-{tag}",
+            **health_env(bootstrap, database_url, self.schema, self.prefix, f"health-{tag}"),
             **config.env,
         }
         self.stream = Stream(bootstrap, self.prefix + USAGE_TOPIC, tag)

@@ -11,16 +11,23 @@ the relay, then the producer and the engine. What differs between services is pa
 `ConsumingService`. Each step's seconds are logged once the process is up
 (`fourfold.service.startup`).
 
+The process role (`FOURFOLD_ROLE`, docs/runtime.md "Process roles") picks what runs: `all`
+(the default) everything above and the routes; `api` the routes on the engine and nothing
+in the background (a route's outbox rows are published by a worker's relay, which polls
+the outbox besides being woken); `worker` everything in the background and no routes
+(`include_routes` leaves them out), only /healthz, /readyz and /metrics.
+
 `run_consuming(app, settings, spec)` is the lifespan body; `readiness(app)` is the
 `/readyz` checks for an app it runs: "starting" until the engine is open, then a
 background task that ended on its own, the consumer still joining its group (no assignment
-yet), the database and the broker.
+yet), the database and the broker; for the `api` role the database alone.
 
 The running parts land on `app.state` for the routes and the tests: `engine`,
 `bootstrap_servers`, `sessions`, `outbox`, `relay`, `consumer`, `pruner` (None when the
 broker keeps records forever), `wake_writers` (wakes the relay and every waker a service
 added: call it after a route's commit) and `tasks` (by name: "consumer", the service's
-writers, "inbox pruning", "outbox relay").
+writers, "inbox pruning", "outbox relay"). In the `api` role `relay`, `consumer`, `pruner`
+and `bootstrap_servers` are None, `tasks` is empty and `wake_writers` wakes nothing.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -136,12 +143,19 @@ class ConsumingService:
     """The service's writers, run after the consumer and before the inbox pruner."""
 
 
+def include_routes(app: FastAPI, router: APIRouter) -> None:
+    """Serve the service's routes, unless this process is a `worker` (ops routes only)."""
+    if app.state.settings.role != "worker":
+        app.include_router(router)
+
+
 @contextlib.asynccontextmanager
 async def run_consuming(
     app: FastAPI, settings: FourfoldSettings, spec: ConsumingService
 ) -> AsyncIterator[None]:
     """The lifespan body: everything runs for the block and stops in order on its way out."""
-    steps = StartSteps()
+    steps = StartSteps(settings.role)
+    app.state.role = settings.role
     async with contextlib.AsyncExitStack() as stack:
         infra = await steps.timed(
             "infrastructure", stack.enter_async_context(infrastructure(settings))
@@ -162,6 +176,13 @@ async def run_consuming(
             if spec.prepare is not None:
                 await steps.timed("prepare", spec.prepare(session_factory(engine)))
 
+        if settings.role == "api":
+            await schema_then_prepare()
+            _serve_routes_only(app, spec, engine)
+            tune_gc()
+            steps.done()
+            yield
+            return
         producer = EventProducer(infra.kafka_bootstrap_servers, client_id=settings.service_name)
         stack.push_async_callback(producer.stop)
         await _together(
@@ -191,6 +212,18 @@ async def _together(*steps: Awaitable[None]) -> None:
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
+
+
+def _serve_routes_only(app: FastAPI, spec: ConsumingService, engine: AsyncEngine) -> None:
+    """The `api` role: the routes' sessions and outbox, nothing running in the background.
+
+    A route's commit wakes nothing here: the worker's relay finds the staged rows on its
+    next poll of the outbox (`OutboxRelay`'s idle interval, 0.5 s)."""
+    state = app.state
+    state.engine, state.bootstrap_servers = engine, None
+    state.sessions, state.outbox, state.relay = session_factory(engine), spec.outbox, None
+    state.consumer, state.pruner, state.wake_writers = None, None, Wakers()
+    state.tasks = {}
 
 
 @contextlib.asynccontextmanager
@@ -278,6 +311,8 @@ def readiness(app: FastAPI) -> list[ReadinessCheck]:
     state = app.state
     if getattr(state, "engine", None) is None:
         return [_starting]
+    if getattr(state, "role", "all") == "api":
+        return [lambda: database_problem(state.engine)]
     return [
         lambda: _stopped_task(state.tasks),
         lambda: _joining(state.consumer),

@@ -34,7 +34,8 @@ def process_age_s() -> float | None:
 class StartSteps:
     """The start's steps by name and their seconds, logged together by `done()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, role: str) -> None:
+        self._role = role
         self._began = time.monotonic()
         self._age_at_begin = process_age_s()
         self.seconds: dict[str, float] = {}
@@ -53,6 +54,7 @@ class StartSteps:
         log.info(
             "started",
             extra={
+                "role": self._role,
                 "before_lifespan_s": None if before_s is None else round(before_s, 3),
                 "lifespan_s": round(lifespan_s, 3),
                 "steps_s": self.seconds,
