@@ -43,13 +43,16 @@ def write_latest(filename: str, title: str, table: str) -> Path:
     return out
 
 
-def serve(target: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Run `module:attr` (a factory when it ends in `create_app`) on 127.0.0.1:`port`."""
+def serve(
+    target: str, port: int, env: dict[str, str], log: Path, *, python: str = sys.executable
+) -> subprocess.Popen[bytes]:
+    """Run `module:attr` (a factory when it ends in `create_app`) on 127.0.0.1:`port`, with
+    `python` (another tree's venv runs that tree's code)."""
     factory = ["--factory"] if target.endswith("create_app") else []
     with log.open("ab") as output:
         return subprocess.Popen(
             [
-                sys.executable,
+                python,
                 "-m",
                 "uvicorn",
                 target,

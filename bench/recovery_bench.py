@@ -29,6 +29,7 @@ import itertools
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -60,10 +61,17 @@ RESUME_LIMIT_S = 60.0
 
 @dataclass(frozen=True)
 class Config:
-    """One way to run the consumer group: the environment the worker gets."""
+    """One way to run the consumer group: the environment the worker gets, and its Python
+    (another tree's venv runs that tree's code: the "before" of a change)."""
 
     name: str
     env: dict[str, str]
+    python: str = sys.executable
+
+
+SESSION_2S = {"FOURFOLD_HEALTH_CONSUMER_SESSION_TIMEOUT_MS": "2000"}
+BEFORE_PYTHON = os.environ.get("BENCH_BEFORE_PYTHON", sys.executable)
+EMPTY_PYCACHE = tempfile.mkdtemp(prefix="fourfold-no-bytecode-")
 
 
 ALL_CONFIGS = [
@@ -78,12 +86,17 @@ ALL_CONFIGS = [
     Config("after: the defaults (session 10 s, heartbeat 0.5 s, predecessor removed)", {}),
     Config(
         "after, session 2 s (the embedded broker holds each join for half the session)",
-        {"FOURFOLD_HEALTH_CONSUMER_SESSION_TIMEOUT_MS": "2000"},
+        SESSION_2S,
+    ),
+    Config(f"before: session 2 s, the tree of {BEFORE_PYTHON}", SESSION_2S, BEFORE_PYTHON),
+    Config(
+        "session 2 s, no bytecode cache (every module compiled at start)",
+        {**SESSION_2S, "PYTHONPYCACHEPREFIX": EMPTY_PYCACHE},
     ),
 ]
 
-
-CONFIGS = [c for i, c in enumerate(ALL_CONFIGS) if str(i) in os.environ.get("BENCH_CONFIGS", "012")]
+# Digits in the order to run them, repeats allowed (e.g. "3232": before/after interleaved).
+CONFIGS = [ALL_CONFIGS[int(i)] for i in os.environ.get("BENCH_CONFIGS", "012")]
 
 
 @dataclass
@@ -150,14 +163,30 @@ class Stream:
                 await self._task
 
 
+def health_env(
+    bootstrap: str, database_url: str, schema: str, prefix: str, group: str
+) -> dict[str, str]:
+    """The settings of a health-scoring process on its own schema, topic prefix and group."""
+    return {
+        "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "FOURFOLD_DATABASE_URL": database_url,
+        "FOURFOLD_DATABASE_SCHEMA": schema,
+        "FOURFOLD_AUTH_SECRET": SECRET,
+        "FOURFOLD_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+        "FOURFOLD_TOPIC_PARTITIONS": str(PARTITIONS),
+        "FOURFOLD_HEALTH_TOPIC_PREFIX": prefix,
+        "FOURFOLD_HEALTH_CONSUMER_GROUP": group,
+    }
+
+
 class Worker:
     """One health-scoring process under uvicorn, on its own port."""
 
-    def __init__(self, env: dict[str, str], replica: str, log: Path) -> None:
+    def __init__(self, env: dict[str, str], replica: str, log: Path, python: str) -> None:
         self.replica = replica
         self.port = free_port()
         self.log = log
-        self.process = serve(HEALTH_APP, self.port, env, log)
+        self.process = serve(HEALTH_APP, self.port, env, log, python=python)
         self.started = time.time()
 
     async def wait_ready(self, limit_s: float = 180, path: str = "/readyz") -> float:
@@ -232,14 +261,7 @@ class Group:
         tag = uuid.uuid4().hex[:6]
         self.prefix, self.schema = f"rb{tag}.", f"recovery_{tag}"
         self.env = {
-            "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "FOURFOLD_DATABASE_URL": database_url,
-            "FOURFOLD_DATABASE_SCHEMA": self.schema,
-            "FOURFOLD_AUTH_SECRET": SECRET,
-            "FOURFOLD_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
-            "FOURFOLD_TOPIC_PARTITIONS": str(PARTITIONS),
-            "FOURFOLD_HEALTH_TOPIC_PREFIX": self.prefix,
-            "FOURFOLD_HEALTH_CONSUMER_GROUP": f"health-{tag}",
+            **health_env(bootstrap, database_url, self.schema, self.prefix, f"health-{tag}"),
             **config.env,
         }
         self.stream = Stream(bootstrap, self.prefix + USAGE_TOPIC, tag)
@@ -250,7 +272,8 @@ class Group:
     def spawn(self, replica: str) -> Worker:
         """Start a worker named `replica`: a restart keeps its name, a new pod gets another."""
         env = {**self.env, "FOURFOLD_CONSUMER_INSTANCE": replica}
-        return Worker(env, replica, self.state / f"worker-{self.tag}-{replica}.log")
+        log = self.state / f"worker-{self.tag}-{replica}.log"
+        return Worker(env, replica, log, self.config.python)
 
 
 async def kill_round(group: Group, inbox: Inbox) -> None:
@@ -324,7 +347,8 @@ def summary(values: list[float]) -> str:
 def report(groups: list[Group], wall_s: float) -> str:
     lines = [
         f"Rounds: {KILLS} kills, {ROLLS} rolling restarts per configuration; stream {RATE}"
-        f" events/s over {PARTITIONS} partitions; run took {wall_s:.0f} s. Seconds: median"
+        f" events/s over {PARTITIONS} partitions; run took {wall_s:.0f} s; load average"
+        f" {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end. Seconds: median"
         " (max; every round).",
         "",
         "| configuration | SIGKILL + restart: first batch | of which the process start"

@@ -62,6 +62,27 @@ SERVICES: dict[str, list[str]] = {
         "8000",
     ],
 }
+# A consuming service runs as two processes of the image (docs/runtime.md, "Process roles"):
+# its api, named like the service (the gateway's upstream, behind its k8s Service), and its
+# worker, `<service>-worker` (consumer, outbox relay, writers). Ingest has one process.
+CONSUMING = ("health-scoring", "incentives", "notifications")
+WORKERS: dict[str, str] = {f"{service}-worker": service for service in CONSUMING}
+PROCESSES = [*SERVICES, *WORKERS]
+"""Every compose service and k8s Deployment of a Fourfold process."""
+
+
+def service_of(process: str) -> str:
+    """The Fourfold service (FOURFOLD_SERVICE_NAME) a process belongs to."""
+    return WORKERS.get(process, process)
+
+
+def role_of(process: str) -> str | None:
+    """FOURFOLD_ROLE of a process: api or worker for a consuming service, unset for ingest."""
+    if process in WORKERS:
+        return "worker"
+    return "api" if process in CONSUMING else None
+
+
 SERVICE_PORT = 8000
 REQUIRED_ENV = {
     "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS",
@@ -73,7 +94,9 @@ REQUIRED_ENV = {
 }
 SECRET_ENV = {"FOURFOLD_AUTH_SECRET", "FOURFOLD_DATABASE_URL"}
 # Every FOURFOLD_* name a deploy file may set: the required ones and optional settings.
-SETTINGS_ENV = REQUIRED_ENV | {"FOURFOLD_TOPIC_REPLICATION_FACTOR"}
+SETTINGS_ENV = REQUIRED_ENV | {"FOURFOLD_TOPIC_REPLICATION_FACTOR", "FOURFOLD_ROLE"}
+PLAIN_ENV = {"FOURFOLD_SERVICE_NAME", "FOURFOLD_ROLE"}
+"""What a Deployment may set as a literal value (the rest from the ConfigMap or Secret)."""
 
 # Gateway: path prefix -> service, from the one route table (make dev's Caddy uses it too).
 ROUTES: dict[str, str] = route_map()
@@ -336,9 +359,12 @@ def k8s_objects(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> dict[tuple[str, 
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """`service_name` in a test's arguments: one test per Fourfold service."""
+    """`service_name` in a test's arguments: one test per Fourfold service; `process_name`:
+    one per process (a consuming service's api and worker)."""
     if "service_name" in metafunc.fixturenames:
         metafunc.parametrize("service_name", sorted(SERVICES))
+    if "process_name" in metafunc.fixturenames:
+        metafunc.parametrize("process_name", sorted(PROCESSES))
 
 
 @pytest.fixture(scope="session")

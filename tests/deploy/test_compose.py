@@ -77,7 +77,7 @@ def test_schema_check_catches_mistakes(compose: dict[str, Any], mutate: Any) -> 
 
 
 def test_expected_services_present(compose: dict[str, Any], facts: ModuleType) -> None:
-    assert set(compose["services"]) == INFRA | ONE_SHOT | set(facts.SERVICES)
+    assert set(compose["services"]) == INFRA | ONE_SHOT | set(facts.PROCESSES)
 
 
 def test_kafka_is_apache_kafka_in_kraft_mode(compose: dict[str, Any], facts: ModuleType) -> None:
@@ -143,13 +143,14 @@ def test_depends_on_has_no_cycle(compose: dict[str, Any]) -> None:
         visit(name, ())
 
 
-def test_fourfold_service(compose: dict[str, Any], facts: ModuleType, service_name: str) -> None:
-    svc = compose["services"][service_name]
-    assert svc["command"] == facts.SERVICES[service_name]
+def test_fourfold_service(compose: dict[str, Any], facts: ModuleType, process_name: str) -> None:
+    svc = compose["services"][process_name]
+    assert svc["command"] == facts.SERVICES[facts.service_of(process_name)]
     assert svc["build"] == {"context": ".", "dockerfile": "Dockerfile"}
     env = facts.as_env(svc["environment"])
     assert set(env) >= facts.REQUIRED_ENV, facts.REQUIRED_ENV - set(env)
-    assert env["FOURFOLD_SERVICE_NAME"] == service_name
+    assert env["FOURFOLD_SERVICE_NAME"] == facts.service_of(process_name)
+    assert env.get("FOURFOLD_ROLE") == facts.role_of(process_name)
     assert env["FOURFOLD_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
     assert re.fullmatch(
         r"postgresql\+asyncpg://fourfold:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgres:5432/fourfold",

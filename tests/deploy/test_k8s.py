@@ -78,13 +78,13 @@ def test_one_deployment_per_compose_service(
     k8s_objects: dict[tuple[str, str], Any], facts: ModuleType
 ) -> None:
     deployments = {name for kind, name in k8s_objects if kind == "Deployment"}
-    assert deployments == set(facts.SERVICES)
+    assert deployments == set(facts.PROCESSES)
 
 
 def test_deployment_probes_and_resources(
-    k8s_objects: dict[tuple[str, str], Any], facts: ModuleType, service_name: str
+    k8s_objects: dict[tuple[str, str], Any], facts: ModuleType, process_name: str
 ) -> None:
-    dep = k8s_objects[("Deployment", service_name)]
+    dep = k8s_objects[("Deployment", process_name)]
     c = container(dep)
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"http": facts.SERVICE_PORT}
@@ -104,7 +104,7 @@ def test_deployment_probes_and_resources(
     assert annotations["prometheus.io/port"] == str(facts.SERVICE_PORT)
     assert annotations["prometheus.io/path"] == "/metrics"
     assert c["image"] == "fourfold"
-    assert c["command"] == facts.SERVICES[service_name]
+    assert c["command"] == facts.SERVICES[facts.service_of(process_name)]
     pod_labels = dep["spec"]["template"]["metadata"]["labels"]
     selector = dep["spec"]["selector"]["matchLabels"]
     assert selector.items() <= pod_labels.items()
@@ -115,24 +115,26 @@ def test_env_names_match_compose(
     k8s_objects: dict[tuple[str, str], Any],
     compose: dict[str, Any],
     facts: ModuleType,
-    service_name: str,
+    process_name: str,
 ) -> None:
-    env = container(k8s_objects[("Deployment", service_name)])["env"]
+    env = container(k8s_objects[("Deployment", process_name)])["env"]
     names = [e["name"] for e in env]
     assert len(names) == len(set(names)), "duplicate env names"
-    compose_env = facts.as_env(compose["services"][service_name]["environment"])
+    compose_env = facts.as_env(compose["services"][process_name]["environment"])
     assert set(names) == set(compose_env)
     assert set(names) >= facts.REQUIRED_ENV
     by_name = {e["name"]: e for e in env}
-    assert by_name["FOURFOLD_SERVICE_NAME"]["value"] == service_name
+    assert by_name["FOURFOLD_SERVICE_NAME"]["value"] == facts.service_of(process_name)
+    assert by_name.get("FOURFOLD_ROLE", {}).get("value") == facts.role_of(process_name)
+    assert compose_env.get("FOURFOLD_ROLE") == facts.role_of(process_name)
 
 
 def test_env_references_resolve(
-    k8s_objects: dict[tuple[str, str], Any], facts: ModuleType, service_name: str
+    k8s_objects: dict[tuple[str, str], Any], facts: ModuleType, process_name: str
 ) -> None:
     config = k8s_objects[("ConfigMap", "fourfold-config")]["data"]
     secret = k8s_objects[("Secret", "fourfold-secrets")]["stringData"]
-    for e in container(k8s_objects[("Deployment", service_name)])["env"]:
+    for e in container(k8s_objects[("Deployment", process_name)])["env"]:
         source = e.get("valueFrom", {})
         if e["name"] in facts.SECRET_ENV:
             ref = source.get("secretKeyRef")
@@ -145,7 +147,7 @@ def test_env_references_resolve(
             assert ref["key"] in config
         else:
             assert "secretKeyRef" not in source
-            assert e["name"] == "FOURFOLD_SERVICE_NAME", f"{e['name']}: put it in the ConfigMap"
+            assert e["name"] in facts.PLAIN_ENV, f"{e['name']}: put it in the ConfigMap"
 
 
 def test_secret_holds_only_placeholders(k8s_objects: dict[tuple[str, str], Any]) -> None:
@@ -155,7 +157,7 @@ def test_secret_holds_only_placeholders(k8s_objects: dict[tuple[str, str], Any])
         assert "REPLACE_ME" in value, key
 
 
-def test_service_and_pdb_select_the_pods(
+def test_service_selects_the_pods(
     k8s_objects: dict[tuple[str, str], Any], facts: ModuleType, service_name: str
 ) -> None:
     dep = k8s_objects[("Deployment", service_name)]
@@ -166,9 +168,43 @@ def test_service_and_pdb_select_the_pods(
     for port in svc["spec"]["ports"]:
         assert port["targetPort"] in port_names
         assert port["port"] == facts.SERVICE_PORT
-    pdb = k8s_objects[("PodDisruptionBudget", service_name)]
-    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
+def test_a_service_routes_to_its_api_pods_only(
+    k8s_objects: dict[tuple[str, str], Any], facts: ModuleType
+) -> None:
+    """A consuming service's worker serves no routes: its Service must not select it."""
+    for worker, service in facts.WORKERS.items():
+        worker_pods = k8s_objects[("Deployment", worker)]["spec"]["template"]["metadata"]
+        api_pods = k8s_objects[("Deployment", service)]["spec"]["template"]["metadata"]
+        selector = k8s_objects[("Service", service)]["spec"]["selector"]
+        assert selector.items() <= api_pods["labels"].items()
+        assert not selector.items() <= worker_pods["labels"].items(), worker
+    assert {name for kind, name in k8s_objects if kind == "Service"} == set(facts.SERVICES)
+
+
+def test_each_deployment_has_its_disruption_budget(
+    k8s_objects: dict[tuple[str, str], Any], process_name: str
+) -> None:
+    dep = k8s_objects[("Deployment", process_name)]
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    selector = dep["spec"]["selector"]["matchLabels"]
+    pdb = k8s_objects[("PodDisruptionBudget", process_name)]
+    assert pdb["spec"]["selector"]["matchLabels"] == selector
+    assert selector.items() <= pod_labels.items()
     assert 1 <= pdb["spec"]["minAvailable"] < dep["spec"]["replicas"]
+
+
+def test_api_and_worker_select_disjoint_pods(
+    k8s_objects: dict[tuple[str, str], Any], facts: ModuleType
+) -> None:
+    """Each Deployment's selector matches only its own pods (else each adopts the other's)."""
+    deployments = {name: k8s_objects[("Deployment", name)] for name in facts.PROCESSES}
+    for name, dep in deployments.items():
+        selector = dep["spec"]["selector"]["matchLabels"]
+        for other, other_dep in deployments.items():
+            labels = other_dep["spec"]["template"]["metadata"]["labels"]
+            assert (selector.items() <= labels.items()) == (name == other), (name, other)
 
 
 def test_topics_job_matches_compose(
@@ -189,30 +225,27 @@ def test_manifests_parse_without_yaml_tricks(facts: ModuleType) -> None:
             assert getattr(event, "anchor", None) is None, f"{path.name}: YAML anchor"
 
 
-CONSUMING = ("health-scoring", "incentives", "notifications")
-
-
 def test_every_deployment_scales_within_its_partitions(
-    k8s_objects: dict[tuple[str, str], Any], facts: ModuleType, service_name: str
+    k8s_objects: dict[tuple[str, str], Any], facts: ModuleType, process_name: str
 ) -> None:
-    """One HPA per Deployment; a consuming service never scales past the partition count (a
-    replica beyond it gets no partition) and never below what its PDB keeps plus one."""
-    hpa = k8s_objects[("HorizontalPodAutoscaler", service_name)]
-    dep = k8s_objects[("Deployment", service_name)]
+    """One HPA per Deployment; a consuming service's worker never scales past the partition
+    count (a replica beyond it gets no partition) and none below what its PDB keeps plus one."""
+    hpa = k8s_objects[("HorizontalPodAutoscaler", process_name)]
+    dep = k8s_objects[("Deployment", process_name)]
     spec = hpa["spec"]
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert spec["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "name": service_name,
+        "name": process_name,
     }
-    pdb = k8s_objects[("PodDisruptionBudget", service_name)]
+    pdb = k8s_objects[("PodDisruptionBudget", process_name)]
     assert pdb["spec"]["minAvailable"] < spec["minReplicas"] == dep["spec"]["replicas"]
     assert spec["minReplicas"] < spec["maxReplicas"]
     partitions = int(
         k8s_objects[("ConfigMap", "fourfold-config")]["data"]["FOURFOLD_TOPIC_PARTITIONS"]
     )
-    if service_name in CONSUMING:
+    if process_name in facts.WORKERS:
         assert spec["maxReplicas"] <= partitions
     [metric] = spec["metrics"]
     assert metric["resource"]["name"] == "cpu"

@@ -120,8 +120,8 @@ def test_prometheus_config(compose: dict[str, Any], facts: ModuleType) -> None:
         for static in job.get("static_configs", []):
             for target in static["targets"]:
                 targets[target.split(":")[0]] = job.get("metrics_path", "/metrics")
-                if target.split(":")[0] in facts.SERVICES:
+                if target.split(":")[0] in facts.PROCESSES:
                     assert target == f"{target.split(':')[0]}:{facts.SERVICE_PORT}"
                     assert job["job_name"].startswith("fourfold-"), job["job_name"]
-    for service in facts.SERVICES:
-        assert targets.get(service) == "/metrics", f"{service} is not scraped"
+    for process in facts.PROCESSES:  # a consuming service's worker too: the consumer's metrics
+        assert targets.get(process) == "/metrics", f"{process} is not scraped"

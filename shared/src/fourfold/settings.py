@@ -7,6 +7,7 @@ reads `os.environ`. Services subclass `FourfoldSettings` to add their own fields
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -111,6 +112,14 @@ class FourfoldSettings(BaseSettings):
         description=(
             "Remove the group's members named like this replica before joining (false: a "
             "restarted replica waits for its killed predecessor's session to expire)."
+        ),
+    )
+    role: Literal["all", "api", "worker"] = Field(
+        default="all",
+        description=(
+            "What a consuming service's process runs: `all` (routes and the background work), "
+            "`api` (routes; no consumer, relay or writers) or `worker` (consumer, outbox "
+            "relay, writers, inbox pruner; no routes). The same image runs as either."
         ),
     )
     inbox_prune_interval_s: float = Field(

@@ -62,3 +62,13 @@ async def test_readiness_waits_for_the_consumer_to_join_its_group() -> None:
     assert await joining_check() == "consumer joining its group"
     Joining.joined.set()
     assert await joining_check() is None
+
+
+async def test_an_api_process_is_ready_on_the_database_alone() -> None:
+    """The `api` role runs no consumer: /readyz asks the database only (no group, no broker)."""
+    app = FastAPI()
+    app.state.engine, app.state.role = object(), "api"
+    [database_check] = readiness(app)
+    reason = await database_check()  # `object()` is no engine: the check says so, not "joining"
+    assert reason is not None
+    assert reason.startswith("database unreachable")

@@ -1,24 +1,33 @@
 """The lifespan every consuming service runs, in one place.
 
 A consuming service (health-scoring, incentives, notifications) starts the same way:
-resolve the infrastructure (embedded broker and PostgreSQL when none is named), run its
-migrations, ensure its topics (with their dead-letter twins), open the engine and the
-producer, then run the outbox relay, the `BatchConsumer`, the service's own writers
-(schedulers, workers) and the inbox pruner as tasks until shutdown. Shutdown stops the
-writers first (consumer, the service's writers, pruner, in that order) and waits for them,
-so their last commits are still published, then the relay, then the producer and the
-engine. What differs between services is passed in a `ConsumingService`.
+resolve the infrastructure (embedded broker and PostgreSQL when none is named), bring its
+schema to head (Alembic only when it is behind), ensure its topics (with their dead-letter
+twins) and start the producer, those three together; then run the outbox relay, the
+`BatchConsumer`, the service's own writers (schedulers, workers) and the inbox pruner as
+tasks until shutdown. Shutdown stops the writers first (consumer, the service's writers,
+pruner, in that order) and waits for them, so their last commits are still published, then
+the relay, then the producer and the engine. What differs between services is passed in a
+`ConsumingService`. Each step's seconds are logged once the process is up
+(`fourfold.service.startup`).
+
+The process role (`FOURFOLD_ROLE`, docs/runtime.md "Process roles") picks what runs: `all`
+(the default) everything above and the routes; `api` the routes on the engine and nothing
+in the background (a route's outbox rows are published by a worker's relay, which polls
+the outbox besides being woken); `worker` everything in the background and no routes
+(`include_routes` leaves them out), only /healthz, /readyz and /metrics.
 
 `run_consuming(app, settings, spec)` is the lifespan body; `readiness(app)` is the
 `/readyz` checks for an app it runs: "starting" until the engine is open, then a
 background task that ended on its own, the consumer still joining its group (no assignment
-yet), the database and the broker.
+yet), the database and the broker; for the `api` role the database alone.
 
 The running parts land on `app.state` for the routes and the tests: `engine`,
 `bootstrap_servers`, `sessions`, `outbox`, `relay`, `consumer`, `pruner` (None when the
 broker keeps records forever), `wake_writers` (wakes the relay and every waker a service
 added: call it after a route's commit) and `tasks` (by name: "consumer", the service's
-writers, "inbox pruning", "outbox relay").
+writers, "inbox pruning", "outbox relay"). In the `api` role `relay`, `consumer`, `pruner`
+and `bootstrap_servers` are None, `tasks` is empty and `wake_writers` wakes nothing.
 """
 
 from __future__ import annotations
@@ -39,13 +48,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fourfold.clock import Clock
 from fourfold.db.engine import create_engine, session_factory
-from fourfold.db.migrations import upgrade
 from fourfold.kafka.consumer import BatchConsumer, Handler
 from fourfold.kafka.inbox_retention import InboxPruner, retention_for
 from fourfold.kafka.outbox import OutboxRelay
@@ -55,6 +63,8 @@ from fourfold.service.app_shell import ReadinessCheck
 from fourfold.service.checks import broker_problem, database_problem
 from fourfold.service.infrastructure import infrastructure
 from fourfold.service.scheduled import PassShell
+from fourfold.service.schema_head import migrate_to_head
+from fourfold.service.startup import StartSteps
 from fourfold.service.tuning import tune_gc
 from fourfold.settings import FourfoldSettings
 
@@ -133,33 +143,87 @@ class ConsumingService:
     """The service's writers, run after the consumer and before the inbox pruner."""
 
 
+def include_routes(app: FastAPI, router: APIRouter) -> None:
+    """Serve the service's routes, unless this process is a `worker` (ops routes only)."""
+    if app.state.settings.role != "worker":
+        app.include_router(router)
+
+
 @contextlib.asynccontextmanager
 async def run_consuming(
     app: FastAPI, settings: FourfoldSettings, spec: ConsumingService
 ) -> AsyncIterator[None]:
     """The lifespan body: everything runs for the block and stops in order on its way out."""
-    async with infrastructure(settings) as infra:
-        schema = spec.schema
-        await upgrade(url=infra.database_url, schema=schema, migrations_dir=spec.migrations_dir)
-        await ensure_topics(
-            infra.kafka_bootstrap_servers,
-            with_dead_letters([*spec.consumed, *spec.produced]),
-            partitions=settings.topic_partitions,
-            replication_factor=settings.topic_replication_factor,
+    steps = StartSteps(settings.role)
+    app.state.role = settings.role
+    async with contextlib.AsyncExitStack() as stack:
+        infra = await steps.timed(
+            "infrastructure", stack.enter_async_context(infrastructure(settings))
         )
-        engine = create_engine(infra.database_url, schema=schema)
-        if spec.prepare is not None:
-            await spec.prepare(session_factory(engine))
+        engine = create_engine(infra.database_url, schema=spec.schema)
+        stack.push_async_callback(engine.dispose)
+
+        async def schema_then_prepare() -> None:
+            await steps.timed(
+                "migrations",
+                migrate_to_head(
+                    engine,
+                    url=infra.database_url,
+                    schema=spec.schema,
+                    migrations_dir=spec.migrations_dir,
+                ),
+            )
+            if spec.prepare is not None:
+                await steps.timed("prepare", spec.prepare(session_factory(engine)))
+
+        if settings.role == "api":
+            await schema_then_prepare()
+            _serve_routes_only(app, spec, engine)
+            tune_gc()
+            steps.done()
+            yield
+            return
         producer = EventProducer(infra.kafka_bootstrap_servers, client_id=settings.service_name)
-        await producer.start()
-        try:
-            async with _running(
-                app, settings, spec, engine, producer, infra.kafka_bootstrap_servers
-            ):
-                yield
-        finally:
-            await producer.stop()
-            await engine.dispose()
+        stack.push_async_callback(producer.stop)
+        await _together(
+            schema_then_prepare(),
+            steps.timed(
+                "topics",
+                ensure_topics(
+                    infra.kafka_bootstrap_servers,
+                    with_dead_letters([*spec.consumed, *spec.produced]),
+                    partitions=settings.topic_partitions,
+                    replication_factor=settings.topic_replication_factor,
+                ),
+            ),
+            steps.timed("producer", producer.start()),
+        )
+        async with _running(
+            app, settings, spec, engine, producer, infra.kafka_bootstrap_servers, steps
+        ):
+            steps.done()
+            yield
+
+
+async def _together(*steps: Awaitable[None]) -> None:
+    """Run independent start steps at once; when one fails, raise it after all ended (so
+    nothing still runs behind the cleanup)."""
+    outcomes = await asyncio.gather(*steps, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+def _serve_routes_only(app: FastAPI, spec: ConsumingService, engine: AsyncEngine) -> None:
+    """The `api` role: the routes' sessions and outbox, nothing running in the background.
+
+    A route's commit wakes nothing here: the worker's relay finds the staged rows on its
+    next poll of the outbox (`OutboxRelay`'s idle interval, 0.5 s)."""
+    state = app.state
+    state.engine, state.bootstrap_servers = engine, None
+    state.sessions, state.outbox, state.relay = session_factory(engine), spec.outbox, None
+    state.consumer, state.pruner, state.wake_writers = None, None, Wakers()
+    state.tasks = {}
 
 
 @contextlib.asynccontextmanager
@@ -170,6 +234,7 @@ async def _running(
     engine: AsyncEngine,
     producer: EventProducer,
     bootstrap: str,
+    steps: StartSteps,
 ) -> AsyncIterator[None]:
     """Run relay, consumer, writers and pruner for the block; stop writers, then the relay."""
     sessions = session_factory(engine)
@@ -200,7 +265,11 @@ async def _running(
             built = Running(sessions, clock, wake, spec.outbox)
             extra = await stack.enter_async_context(spec.writers(built))
         configured = timedelta(days=settings.inbox_retention_days)
-        retention = await retention_for(configured, bootstrap, spec.consumed)
+        # Both ask the broker; the consumer's start removes a killed predecessor first.
+        retention, _ = await asyncio.gather(
+            steps.timed("retention", retention_for(configured, bootstrap, spec.consumed)),
+            steps.timed("consumer start", consumer.start()),
+        )
         pruner = (
             None
             if retention is None
@@ -215,7 +284,6 @@ async def _running(
         app.state.engine, app.state.bootstrap_servers = engine, bootstrap
         app.state.sessions, app.state.outbox, app.state.relay = sessions, spec.outbox, relay
         app.state.consumer, app.state.pruner, app.state.wake_writers = consumer, pruner, wake
-        await consumer.start()
         writers: dict[str, Writer] = {"consumer": consumer, **extra}
         if pruner is not None:
             writers["inbox pruning"] = pruner
@@ -243,6 +311,8 @@ def readiness(app: FastAPI) -> list[ReadinessCheck]:
     state = app.state
     if getattr(state, "engine", None) is None:
         return [_starting]
+    if getattr(state, "role", "all") == "api":
+        return [lambda: database_problem(state.engine)]
     return [
         lambda: _stopped_task(state.tasks),
         lambda: _joining(state.consumer),

@@ -12,10 +12,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fourfold.infra.broker import EmbeddedBroker
-from fourfold.infra.postgres import EmbeddedPostgres
 from fourfold.settings import FourfoldSettings
+
+if TYPE_CHECKING:  # imported when started: a deployment names both and never pays for them
+    from fourfold.infra.broker import EmbeddedBroker
+    from fourfold.infra.postgres import EmbeddedPostgres
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +37,16 @@ async def infrastructure(settings: FourfoldSettings) -> AsyncIterator[Infrastruc
     try:
         bootstrap = settings.kafka_bootstrap_servers
         if not bootstrap:
+            from fourfold.infra.broker import EmbeddedBroker
+
             # Starting waits on the child with blocking calls: off the event loop.
             broker = await asyncio.to_thread(EmbeddedBroker(settings.state_dir).start)
             bootstrap = broker.bootstrap_servers
             log.info("started embedded broker", extra={"bootstrap": bootstrap})
         database_url = settings.database_url
         if not database_url:
+            from fourfold.infra.postgres import EmbeddedPostgres
+
             postgres = await asyncio.to_thread(EmbeddedPostgres(settings.state_dir).start)
             database_url = postgres.url()
             log.info("started embedded postgres", extra={"url": database_url})

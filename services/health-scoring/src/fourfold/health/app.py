@@ -27,7 +27,13 @@ from fourfold.health.scheduler import Recomputer
 from fourfold.health.settings import HealthSettings
 from fourfold.logs import configure_logging
 from fourfold.service.app_shell import install_shell
-from fourfold.service.consuming import ConsumingService, Running, Writer, run_consuming
+from fourfold.service.consuming import (
+    ConsumingService,
+    Running,
+    Writer,
+    include_routes,
+    run_consuming,
+)
 from fourfold.service.consuming import readiness as _readiness
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -61,7 +67,7 @@ def create_app(settings: HealthSettings | None = None, clock: Clock | None = Non
     app.state.clock = clock or clock_from(settings)
     app.state.scorecard = scorecard_for(settings)
     install_shell(app, service=settings.service_name, readiness=_readiness)
-    app.include_router(router)
+    include_routes(app, router)
     return app
 
 

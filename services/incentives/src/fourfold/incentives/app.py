@@ -33,6 +33,7 @@ from fourfold.service.consuming import (
     Running,
     Sessions,
     Writer,
+    include_routes,
     run_consuming,
 )
 from fourfold.service.consuming import readiness as _readiness
@@ -74,7 +75,7 @@ def create_app(settings: IncentivesSettings | None = None, clock: Clock | None =
     app.state.program_text = program_text_for(settings)
     app.state.programs = Programs(refresh_s=settings.incentives_program_refresh_s)
     install_shell(app, service=settings.service_name, readiness=_readiness)
-    app.include_router(router)
+    include_routes(app, router)
     return app
 
 

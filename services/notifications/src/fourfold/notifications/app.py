@@ -39,7 +39,13 @@ from fourfold.notifications.models import inbox, outbox
 from fourfold.notifications.scheduler import Evaluator
 from fourfold.notifications.settings import NotificationsSettings
 from fourfold.service.app_shell import install_shell
-from fourfold.service.consuming import ConsumingService, Running, Writer, run_consuming
+from fourfold.service.consuming import (
+    ConsumingService,
+    Running,
+    Writer,
+    include_routes,
+    run_consuming,
+)
 from fourfold.service.consuming import readiness as _readiness
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -75,7 +81,7 @@ def create_app(
     app.state.clock = clock or clock_from(settings)
     app.state.ruleset = Ruleset.of(rules_for(settings))
     install_shell(app, service=settings.service_name, readiness=_readiness)
-    app.include_router(router)
+    include_routes(app, router)
     return app
 
 
