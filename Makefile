@@ -18,8 +18,11 @@ $(TOOLS)/bin/uv:
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
+# Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set (as on some machines)
+# every process start would otherwise compile every module again (seconds per start).
 $(VENV)/.synced: uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
+	$(PY) -m compileall -q shared/src services/*/src > /dev/null
 	@touch $@
 
 install: $(VENV)/.synced ## Install the locked workspace into .venv
