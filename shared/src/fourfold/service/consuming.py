@@ -141,6 +141,8 @@ class ConsumingService:
     """Run once after the engine opens and before the producer starts (e.g. seed a table)."""
     writers: WritersHook | None = None
     """The service's writers, run after the consumer and before the inbox pruner."""
+    offsets: Table | None = None
+    """The consumer in offsets mode (docs/runtime.md): for handlers idempotent by key."""
 
 
 def include_routes(app: FastAPI, router: APIRouter) -> None:
@@ -258,6 +260,7 @@ async def _running(
         instance=settings.consumer_instance,
         remove_predecessor=settings.consumer_remove_predecessor,
         on_committed=wake,
+        offsets=spec.offsets,
     )
     async with contextlib.AsyncExitStack() as stack:
         extra: Mapping[str, Writer] = {}
