@@ -9,6 +9,7 @@ import jwt
 import pytest
 
 from fourfold.auth import Principal, Role, issue_token, verify_token
+from fourfold.auth.tokens import VerifiedTokens
 from fourfold.cli import main as fourfold
 from fourfold.errors import Unauthenticated
 
@@ -76,7 +77,7 @@ def test_expiry_is_judged_by_the_injected_clock() -> None:
         _verify(token, now=NOW + timedelta(minutes=5))
 
 
-@pytest.mark.parametrize(
+BAD_TOKENS = pytest.mark.parametrize(
     ("token", "detail"),
     [
         pytest.param("", "missing bearer token", id="empty"),
@@ -89,6 +90,9 @@ def test_expiry_is_judged_by_the_injected_clock() -> None:
         pytest.param(jwt.encode({"sub": "x"}, None, "none"), "HS256", id="alg-none"),
     ],
 )
+
+
+@BAD_TOKENS
 def test_bad_tokens_are_unauthenticated(token: str, detail: str) -> None:
     with pytest.raises(Unauthenticated) as caught:
         _verify(token)
@@ -223,3 +227,58 @@ def test_a_token_issued_in_the_future_is_refused_beyond_the_leeway() -> None:
 def test_the_refusal_of_a_scoped_non_partner_reads_right(role: Role, article: str) -> None:
     with pytest.raises(ValueError, match=f"^{article} {role} principal must not carry"):
         Principal(subject="x", role=role, partner_id="p-1")
+
+
+# ---------------------------------------------------------------- the verified-token cache
+
+
+def _cache(size: int = 4096, secret: str = SECRET) -> VerifiedTokens:
+    return VerifiedTokens(secret=secret, issuer=ISSUER, size=size)
+
+
+@BAD_TOKENS
+def test_the_cache_refuses_bad_tokens_alike_and_keeps_none(token: str, detail: str) -> None:
+    tokens = _cache()
+    for _ in range(2):
+        with pytest.raises(Unauthenticated) as caught:
+            tokens.verify(token, now=NOW)
+        assert detail in caught.value.detail
+    assert len(tokens) == 0
+
+
+def test_a_cached_token_answers_as_verify_and_still_expires_by_the_clock() -> None:
+    tokens, token = _cache(), _issue(role="partner", partner_id="p-7", ttl=timedelta(minutes=5))
+    first = tokens.verify(token, now=NOW)
+    assert first == _verify(token) == Principal("ops@vendor", "partner", "p-7")
+    assert tokens.verify(token, now=NOW + timedelta(minutes=4)) == first
+    assert len(tokens) == 1
+    with pytest.raises(Unauthenticated, match="token expired"):
+        tokens.verify(token, now=NOW + timedelta(minutes=5))
+    assert len(tokens) == 0  # forgotten once it failed
+
+
+def test_a_token_from_the_future_is_not_kept_and_verifies_once_its_time_comes() -> None:
+    tokens, token = _cache(), _issue(now=NOW + timedelta(minutes=10))
+    with pytest.raises(Unauthenticated, match="issued in the future"):
+        tokens.verify(token, now=NOW)
+    assert len(tokens) == 0
+    assert tokens.verify(token, now=NOW + timedelta(minutes=10)).role == "admin"
+
+
+def test_a_token_signed_with_another_secret_is_refused_by_this_secrets_cache() -> None:
+    token = _issue()
+    assert _cache().verify(token, now=NOW).role == "admin"
+    with pytest.raises(Unauthenticated, match="bad token signature"):
+        _cache(secret=OTHER_SECRET).verify(token, now=NOW)
+
+
+def test_the_cache_keeps_the_most_recently_used_tokens_only() -> None:
+    tokens = _cache(size=2)
+    a, b, c = (_issue(subject=name) for name in ("a", "b", "c"))
+    tokens.verify(a, now=NOW)
+    tokens.verify(b, now=NOW)
+    tokens.verify(a, now=NOW)  # a is now the most recent: b goes first
+    tokens.verify(c, now=NOW)
+    assert len(tokens) == 2
+    assert tokens.verify(b, now=NOW).subject == "b"  # verified again from scratch
+    assert len(tokens) == 2

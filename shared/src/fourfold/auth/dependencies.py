@@ -21,7 +21,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from fourfold.auth.principal import ROLES, Principal, Role
-from fourfold.auth.tokens import verify_token
+from fourfold.auth.tokens import VerifiedTokens, verify_token
 from fourfold.clock import Clock
 from fourfold.errors import Forbidden, Unauthenticated
 from fourfold.settings import FourfoldSettings
@@ -53,19 +53,29 @@ async def authenticated_principal(
     )
 
 
-def verify_bearer(header: bytes | None, *, settings: FourfoldSettings, clock: Clock) -> Principal:
-    """The Principal of an `Authorization: Bearer <token>` header value, or Unauthenticated."""
+def verify_bearer(
+    header: bytes | None,
+    *,
+    settings: FourfoldSettings,
+    clock: Clock,
+    tokens: VerifiedTokens | None = None,
+) -> Principal:
+    """The Principal of an `Authorization: Bearer <token>` header value, or Unauthenticated;
+    `tokens` (for this settings' secret and issuer) remembers the tokens already verified."""
     if header is None or not header.strip():
         raise Unauthenticated("missing bearer token")
     scheme, _, token = header.decode("latin-1").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Authorization header must be 'Bearer <token>'")
+    leeway = timedelta(seconds=settings.auth_clock_skew_s)
+    if tokens is not None:
+        return tokens.verify(token.strip(), now=clock.now(), leeway=leeway)
     return verify_token(
         token.strip(),
         secret=settings.auth_secret.get_secret_value(),
         issuer=settings.auth_issuer,
         now=clock.now(),
-        leeway=timedelta(seconds=settings.auth_clock_skew_s),
+        leeway=leeway,
     )
 
 

@@ -9,6 +9,7 @@ clock: PyJWT's own wall-clock checks are switched off, `exp` is checked against 
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -79,6 +80,52 @@ def verify_token(
     that only start to look old in years."""
     _check_secret(secret)
     _check_aware(now)
+    claims, principal = _decode(token, secret, issuer)
+    _check_times(claims, now, leeway)
+    return principal
+
+
+class VerifiedTokens:
+    """The tokens that verified under one secret and issuer, so a caller sending the same
+    token on every request pays for its HMAC and JSON decoding once (a sixth of a small
+    request's CPU). The time checks (`iat` not ahead, `exp` not passed) run on every use, a
+    token failing them is forgotten, and only the `size` most recently used are kept."""
+
+    def __init__(self, *, secret: str, issuer: str, size: int = 4096) -> None:
+        _check_secret(secret)
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self.secret, self.issuer = secret, issuer
+        self._size = size
+        self._seen: OrderedDict[str, tuple[dict[str, Any], Principal]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def verify(
+        self, token: str, *, now: datetime, leeway: timedelta = DEFAULT_CLOCK_SKEW
+    ) -> Principal:
+        """As `verify_token` with this secret and issuer."""
+        _check_aware(now)
+        seen = self._seen.get(token)
+        verified = seen or _decode(token, self.secret, self.issuer)
+        claims, principal = verified
+        try:
+            _check_times(claims, now, leeway)
+        except Unauthenticated:
+            self._seen.pop(token, None)
+            raise
+        if seen is None:
+            self._seen[token] = verified
+            if len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+        else:
+            self._seen.move_to_end(token)
+        return principal
+
+
+def _decode(token: str, secret: str, issuer: str) -> tuple[dict[str, Any], Principal]:
+    """The claims and Principal of a token whose signature and issuer verify (no time check)."""
     if not token or not token.strip():
         raise Unauthenticated("missing bearer token")
     try:
@@ -97,9 +144,12 @@ def verify_token(
         raise Unauthenticated(f"bad token claims: missing {exc.claim!r}") from None
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated(f"bad token claims: {exc}") from None
+    return claims, _principal_from(claims)
+
+
+def _check_times(claims: dict[str, Any], now: datetime, leeway: timedelta) -> None:
     _check_issued_at(claims, now, leeway)
     _check_expiry(claims, now)
-    return _principal_from(claims)
 
 
 def _check_issued_at(claims: dict[str, Any], now: datetime, leeway: timedelta) -> None:

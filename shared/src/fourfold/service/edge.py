@@ -40,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fourfold.auth.dependencies import verify_bearer
 from fourfold.auth.principal import Principal
+from fourfold.auth.tokens import VerifiedTokens
 from fourfold.errors import (
     REQUEST_ID_STATE,
     FourfoldError,
@@ -82,6 +83,7 @@ class ShellMiddleware:
         self.app = app
         self._fastapi = fastapi_app
         self._limiter: tuple[FourfoldSettings, RateLimiter] | None = None
+        self._tokens: tuple[FourfoldSettings, VerifiedTokens] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,7 +130,12 @@ class ShellMiddleware:
         authorization = _header(scope, b"authorization")
         refused: Unauthenticated | None = None
         try:
-            principal = verify_bearer(authorization, settings=settings, clock=self._clock())
+            principal = verify_bearer(
+                authorization,
+                settings=settings,
+                clock=self._clock(),
+                tokens=self._verified_tokens(settings),
+            )
         except Unauthenticated as exc:
             refused = exc  # a route without a body answers it itself, if it needs a token
         else:
@@ -145,6 +152,13 @@ class ShellMiddleware:
             raise PayloadTooLarge(f"request body exceeds {limit} bytes")
         body = await _read_body(receive, limit=limit, timeout_s=settings.body_read_timeout_s)
         return _replay(body, receive)
+
+    def _verified_tokens(self, settings: FourfoldSettings) -> VerifiedTokens:
+        """The tokens verified under these settings (a new app's settings start afresh)."""
+        if self._tokens is None or self._tokens[0] is not settings:
+            secret = settings.auth_secret.get_secret_value()
+            self._tokens = (settings, VerifiedTokens(secret=secret, issuer=settings.auth_issuer))
+        return self._tokens[1]
 
     def _rate_limit(self, principal: Principal, settings: FourfoldSettings) -> None:
         if self._limiter is None or self._limiter[0] is not settings:
