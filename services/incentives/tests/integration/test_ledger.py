@@ -1,9 +1,12 @@
 """The ledger in PostgreSQL: append-only by the database, one entry per identity, caps
-that hold when two transactions accrue for the same partner at the same moment."""
+that hold when two transactions accrue for the same partner at the same moment, customer
+locks taken with the events, paid periods never written to."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from fourfold.db.engine import create_engine, session_factory
 from fourfold.db.migrations import upgrade
+from fourfold.incentives import repository
 from fourfold.incentives.app import MIGRATIONS_DIR
+from fourfold.incentives.domain.accrual import accrue
 from fourfold.incentives.domain.program import ProgramSet, parse_program
-from fourfold.incentives.ledger import accrue_events
+from fourfold.incentives.ledger import accrue_events, append_entries
 from fourfold.incentives.samples import Customer
 from fourfold.testing.wait import wait_until
 
@@ -111,18 +116,11 @@ async def test_two_transactions_accruing_for_one_partner_never_overshoot_its_cap
         second_done.set()
 
     task = asyncio.create_task(second())
-
-    async def waiting_for_a_lock() -> bool:
-        async with engine.connect() as connection:
-            waiting = await connection.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND wait_event = 'advisory' AND datname = current_database()"
-                )
-            )
-        return bool(waiting)
-
-    await wait_until(waiting_for_a_lock, 10, "the second transaction waits for the cap lock")
+    await wait_until(
+        lambda: _waiting_for_an_advisory_lock(engine),
+        10,
+        "the second transaction waits for the cap lock",
+    )
     assert not second_done.is_set()
     await first.commit()
     await first.close()
@@ -146,3 +144,92 @@ async def test_caps_count_per_period(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         amounts = list(await connection.scalars(text("SELECT amount FROM entries ORDER BY seq")))
     assert amounts == [Decimal("800"), Decimal("200"), Decimal("800")]
+
+
+async def test_one_identity_is_one_entry_and_a_forged_id_is_refused(engine: AsyncEngine) -> None:
+    """The primary key is the one-entry-per-identity constraint (no second unique index):
+    the same identity appended twice, in two transactions, is one row; an entry whose id is
+    not its identity's uuid5 never reaches the table."""
+    sessions = session_factory(engine)
+    created = Customer("c-1", "p-1").created(AT, "100.00")
+    walk = accrue(
+        history=[created],
+        fresh={created.id},
+        existing=[],
+        programs=PROGRAMS,
+        cap_used={},
+    )
+    (entry,) = walk.entries
+    for _ in range(2):
+        async with sessions() as session, session.begin():
+            await append_entries(session, [entry], now=AT)
+    forged = dataclasses.replace(entry, entry_id=str(uuid.uuid4()))
+    with pytest.raises(ValueError, match="not the id of its identity"):
+        async with sessions() as session, session.begin():
+            await append_entries(session, [forged], now=AT)
+    async with engine.connect() as connection:
+        ids = list(await connection.scalars(text("SELECT entry_id FROM entries")))
+    assert ids == [entry.entry_id]
+
+
+async def test_keeping_the_events_takes_their_customers_locks_first(engine: AsyncEngine) -> None:
+    """`store_events` locks the batch's customers in the same statement: a second writer for
+    one of them (the adoption sweep's `lock`) waits until the first commits, also when
+    every event of the batch was kept before (a replay stores nothing)."""
+    sessions = session_factory(engine)
+    created = Customer("c-1", "p-1").created(AT, "100.00")
+    for _replay in range(2):
+        first = sessions()
+        await first.begin()
+        await repository.store_events(first, [created], locks=[repository.customer_lock("c-1")])
+        second_done = asyncio.Event()
+
+        async def second(done: asyncio.Event) -> None:
+            async with sessions() as session, session.begin():
+                await repository.lock(session, [repository.customer_lock("c-1")])
+            done.set()
+
+        task = asyncio.create_task(second(second_done))
+        await wait_until(
+            lambda: _waiting_for_an_advisory_lock(engine), 10, "the second writer waits"
+        )
+        assert not second_done.is_set()
+        await first.commit()
+        await first.close()
+        await asyncio.wait_for(task, 10)
+    async with engine.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM events")) == 1
+
+
+async def _waiting_for_an_advisory_lock(engine: AsyncEngine) -> bool:
+    async with engine.connect() as connection:
+        waiting = await connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND wait_event = 'advisory' AND datname = current_database()"
+            )
+        )
+    return bool(waiting)
+
+
+@pytest.mark.parametrize(
+    ("currency", "why"),
+    [("USD", "capped: paid periods come with the cap sums"), ("EUR", "no cap: read alone")],
+)
+async def test_an_entry_earned_in_a_paid_period_goes_to_the_next_open_one(
+    engine: AsyncEngine, currency: str, why: str
+) -> None:
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "INSERT INTO statement_transitions (partner_id, period, status, actor, at) "
+                "VALUES ('p-1', '2027-02', 'paid', 'test', now())"
+            )
+        )
+    created = Customer("c-1", "p-1", currency).created(AT, "100.00")
+    async with sessions() as session, session.begin():
+        await accrue_events(session, [created], programs=PROGRAMS, now=AT)
+    async with engine.connect() as connection:
+        row = (await connection.execute(text("SELECT period, earned_period FROM entries"))).one()
+    assert (row.period, row.earned_period) == ("2027-03", "2027-02"), why

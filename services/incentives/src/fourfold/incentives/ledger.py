@@ -2,10 +2,12 @@
 them, with the events they publish.
 
 The consumer calls `accrue_events` for a batch; recalculation and disputes call
-`append_entries` with the adjustments they computed. Statements per batch: keep the events,
-lock the customers, load their history, tiers and entries; walk (pure); when a cap is in
-play lock each (partner, period) and load what it already earned, walk again with caps;
-append the entries; stage `incentive.accrued` / `incentive.reversed`.
+`append_entries` with the adjustments they computed. Statements per batch: lock the
+customers and keep the events (one statement); load their history and tiers, then the
+entries of those with a past; walk (pure); when a cap is in play lock each (partner,
+period), then load what it already earned and the partners' paid periods (one statement),
+walk again if a cap binds; append the entries; stage `incentive.accrued` /
+`incentive.reversed`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from fourfold.events import (
 from fourfold.incentives import repository
 from fourfold.incentives.domain.accrual import Accrual, accrue
 from fourfold.incentives.domain.caps import CapKey, cap_key, counts_toward_cap
-from fourfold.incentives.domain.entries import Entry, period_of
+from fourfold.incentives.domain.entries import Entry, entry_id_for, period_of
 from fourfold.incentives.domain.program import ProgramSet
 from fourfold.incentives.domain.state import customer_of_event, partner_of_event
 from fourfold.incentives.domain.statements import open_period
@@ -71,8 +73,10 @@ async def accrue_events(
     events = [e for e in batch if kept(e)]
     if not events:
         return [], []
-    stored_now = await repository.store_events(session, events)
     customers = sorted({c for e in events if (c := customer_of_event(e)) is not None})
+    stored_now = await repository.store_events(
+        session, events, locks=[repository.customer_lock(c) for c in customers]
+    )
     if not customers:  # partner-level facts only: they apply to later events
         return [], []
     return await accrue_customers(
@@ -100,11 +104,13 @@ async def accrue_customers(
     it produces; with `sweep_at`, also what time alone made due by then (the adoption
     sweep). Caps are checked under the (partner, period) locks.
 
-    `stored_now`, the (source, id) of the fresh events this transaction stored first, lets
-    the customers seen for the first time skip the entries query: a customer with no other
-    kept event has no entry (every entry comes from a kept event of its customer, stored
-    in the transaction that accrued it)."""
-    await repository.lock(session, [repository.customer_lock(c) for c in customers])
+    `stored_now`, the (source, id) of the fresh events this transaction stored first (and
+    locked the customers before storing: `store_events`), lets the customers seen for the
+    first time skip the entries query: a customer with no other kept event has no entry
+    (every entry comes from a kept event of its customer, stored in the transaction that
+    accrued it)."""
+    if stored_now is None:
+        await repository.lock(session, [repository.customer_lock(c) for c in customers])
     history = await repository.history(session, customers, fresh)
     fresh_ids = {e.id for e in fresh}
     known = customers
@@ -123,13 +129,15 @@ async def accrue_customers(
         )
 
     walk = walk_with(None)
+    frozen = None
     if walk.cap_keys:
         keys = walk.cap_keys
         await repository.lock(session, [repository.cap_lock(p, period) for p, period, _ in keys])
-        used = await repository.cap_used(session, keys)
+        paid_of = sorted({entry.partner_id for entry in walk.entries})
+        used, frozen = await repository.cap_used(session, keys, paid_of)
         if _any_cap_binds(walk.entries, used, programs):
             walk = walk_with(used)
-    return await append_entries(session, walk.entries, now=now)
+    return await append_entries(session, walk.entries, now=now, frozen=frozen)
 
 
 def _customers_with_a_past(
@@ -165,13 +173,25 @@ def _any_cap_binds(
 
 
 async def append_entries(
-    session: AsyncSession, new: Sequence[Entry], *, now: datetime, period: str | None = None
+    session: AsyncSession,
+    new: Sequence[Entry],
+    *,
+    now: datetime,
+    period: str | None = None,
+    frozen: dict[str, set[str]] | None = None,
 ) -> tuple[list[Entry], list[Envelope]]:
     """Append entries (each in its period, or the next open one when that one is paid, or
-    `period` when given) and return those written with the events announcing them."""
+    `period` when given) and return those written with the events announcing them.
+    `frozen`, the paid periods already read in this transaction (with the caps), saves
+    reading them again for the partners it covers."""
     if not new:
         return [], []
-    frozen = await repository.paid_periods(session, sorted({e.partner_id for e in new}))
+    for entry in new:
+        _check_identity(entry)
+    frozen = dict(frozen or {})
+    missing = sorted({e.partner_id for e in new} - set(frozen))
+    if missing:
+        frozen.update(await repository.paid_periods(session, missing))
     rows = [
         _row(entry, _period_for(entry, frozen.get(entry.partner_id, set()), now, period))
         for entry in new
@@ -186,6 +206,19 @@ async def append_entries(
         if entry.inputs.get("capped"):
             CAP_HITS.labels(entry.rule, entry.currency).inc()
     return appended, [announce(e, periods[e.entry_id], now) for e in appended]
+
+
+def _check_identity(entry: Entry) -> None:
+    """The primary key is the ledger's one-entry-per-identity constraint only if every id is
+    its identity's uuid5: refuse an entry built any other way."""
+    expected = entry_id_for(
+        source_event_id=entry.source_event_id,
+        rule=entry.rule,
+        partner_id=entry.partner_id,
+        reverses=entry.reverses,
+    )
+    if entry.entry_id != expected:
+        raise ValueError(f"entry {entry.entry_id}: not the id of its identity {entry.key}")
 
 
 def _period_for(entry: Entry, frozen: set[str], now: datetime, forced: str | None) -> str:

@@ -4,10 +4,13 @@ points at the service's own one).
 - events: the lifecycle events consumed (subscriptions, milestones, partner changes, band
   changes, tiers, certifications), so recalculation and what-if never re-read Kafka. The
   timelines (partner of record, terms and ARR, band, tier, certifications over time) are
-  folded from it, and exposed as views of the same names for operators.
+  folded from it, and exposed as views of the same names for operators. The payload is
+  `json` (kept as sent, validated, not decomposed): it is written once per event and read
+  whole; only the adoption sweep and the views look inside, with the same operators.
 - programs: every uploaded program version, its YAML, and when it was activated.
 - entries: the ledger, append-only (a trigger refuses UPDATE, DELETE and TRUNCATE);
-  unique per (source event, rule, partner, reversed entry).
+  unique per (source event, rule, partner, reversed entry) through its primary key: the
+  entry id is the uuid5 of that identity, and `ledger.append_entries` refuses any other.
 - entry_transitions / statement_transitions / dispute_events: status histories, append-only.
 - disputes: one row per dispute opened by a partner on an entry.
 - recalculations: a record of each retroactive recalculation run.
@@ -16,6 +19,7 @@ points at the service's own one).
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     Date,
@@ -51,7 +55,7 @@ events = Table(
     Column("customer_id", String(128), nullable=True),
     Column("partner_id", String(128), nullable=True),
     Column("time", DateTime(timezone=True), nullable=False),
-    Column("payload", JSONB, nullable=False),
+    Column("payload", JSON, nullable=False),
     Index("events_identity_idx", "event_source", "event_id", unique=True),
     Index("events_customer_idx", "customer_id", "time"),
     Index("events_partner_idx", "partner_id", postgresql_where=text("customer_id IS NULL")),

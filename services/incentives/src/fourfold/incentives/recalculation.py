@@ -135,7 +135,7 @@ async def _capped(
     if not keys:
         return adjustments
     await repository.lock(session, [repository.cap_lock(p, month) for p, month, _ in keys])
-    used = await repository.cap_used(session, keys)
+    used, _ = await repository.cap_used(session, keys)
 
     def cap_of(entry: Entry) -> Decimal | None:
         owner = program if entry.program_version == program.version else None

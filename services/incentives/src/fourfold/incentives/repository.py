@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, text
+from sqlalchemy import TextClause, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fourfold.db.bulk import UnnestInsert, any_of
@@ -63,9 +63,13 @@ def cap_lock(partner_id: str, period: str) -> str:
     return f"cap:{partner_id}:{period}"
 
 
-async def store_events(session: AsyncSession, kept: Sequence[Envelope]) -> set[tuple[str, str]]:
-    """Keep the lifecycle events (a replayed copy is a no-op); returns the (source, id) of
-    those stored now, i.e. not already kept."""
+async def store_events(
+    session: AsyncSession, kept: Sequence[Envelope], *, locks: Iterable[str] = ()
+) -> set[tuple[str, str]]:
+    """Keep the lifecycle events (a replayed copy is a no-op), after taking the `locks`
+    (advisory, as `lock()`), in one statement; returns the (source, id) of those stored
+    now, i.e. not already kept. The locks come before any row is inserted (the INSERT
+    reads the materialised lock CTE), so every locker orders lock then insert."""
     rows = [
         {
             "event_source": e.source,
@@ -79,13 +83,29 @@ async def store_events(session: AsyncSession, kept: Sequence[Envelope]) -> set[t
         for e in kept
     ]
     if not rows:
+        await lock(session, locks)
         return set()
-    statement = text(
-        str(_INSERT_EVENTS.statement.text)
-        + " ON CONFLICT DO NOTHING RETURNING event_source, event_id"
+    result = await session.execute(
+        _STORE_EVENTS, {**_INSERT_EVENTS.parameters(rows), "lock_keys": sorted(set(locks))}
     )
-    result = await session.execute(statement, _INSERT_EVENTS.parameters(rows))
     return {(row.event_source, row.event_id) for row in result}
+
+
+def _store_events_statement() -> TextClause:
+    insert = str(_INSERT_EVENTS.statement.text)
+    tail = " ORDER BY r.ordinal"
+    if not insert.endswith(tail):
+        raise AssertionError("UnnestInsert's statement changed shape")
+    return text(
+        "WITH locked AS MATERIALIZED (SELECT count(pg_advisory_xact_lock(hashtextextended(x, 0)))"
+        " AS n FROM (SELECT x FROM unnest(CAST(:lock_keys AS text[])) AS x ORDER BY x) AS k),"
+        f" stored AS ({insert.removesuffix(tail)} CROSS JOIN locked{tail}"
+        " ON CONFLICT DO NOTHING RETURNING event_source, event_id)"
+        " SELECT event_source, event_id FROM stored"
+    )
+
+
+_STORE_EVENTS = _store_events_statement()
 
 
 def _parse(rows: Iterable[Any]) -> list[Envelope]:
@@ -196,29 +216,46 @@ async def all_entries(session: AsyncSession) -> list[Entry]:
     ]
 
 
-async def cap_used(session: AsyncSession, keys: Iterable[CapKey]) -> dict[CapKey, Decimal]:
+async def cap_used(
+    session: AsyncSession, keys: Iterable[CapKey], paid_of: Sequence[str] = ()
+) -> tuple[dict[CapKey, Decimal], dict[str, set[str]]]:
     """What each (partner, period, currency) already earned against its cap: accruals and the
-    system's adjustments, in the month of their event time (domain/caps.py)."""
+    system's adjustments, in the month of their event time (domain/caps.py); and, in the
+    same statement, the paid periods of the partners `paid_of` (as `paid_periods`)."""
     wanted = sorted(set(keys))
-    if not wanted:
-        return {}
-    partners, periods, currencies = (list(column) for column in zip(*wanted, strict=True))
-    query = text(
-        "SELECT e.partner_id, e.earned_period, e.currency, sum(e.amount) AS used FROM entries e "
-        "JOIN unnest(CAST(:partners AS text[]), CAST(:periods AS text[]), "
-        "CAST(:currencies AS text[])) AS k(partner_id, period, currency) "
-        "ON e.partner_id = k.partner_id AND e.earned_period = k.period "
-        "AND e.currency = k.currency WHERE (e.kind = 'accrual' OR (e.kind = 'adjustment' "
-        "AND e.source_event_id NOT LIKE 'dispute:%')) "
-        "GROUP BY e.partner_id, e.earned_period, e.currency"
+    partners, periods, currencies = (
+        (list(column) for column in zip(*wanted, strict=True)) if wanted else ([], [], [])
     )
     result = await session.execute(
-        query, {"partners": partners, "periods": periods, "currencies": currencies}
+        _CAP_USED_AND_PAID,
+        {
+            "partners": partners,
+            "periods": periods,
+            "currencies": currencies,
+            "paid_of": sorted(set(paid_of)),
+        },
     )
     used = {key: Decimal(0) for key in wanted}
+    frozen: dict[str, set[str]] = {p: set() for p in paid_of}
     for row in result:
-        used[(row.partner_id, row.earned_period, row.currency)] = Decimal(row.used)
-    return used
+        if row.currency is None:
+            frozen[row.partner_id].add(row.period)
+        else:
+            used[(row.partner_id, row.period, row.currency)] = Decimal(row.used)
+    return used, frozen
+
+
+_CAP_USED_AND_PAID = text(
+    "SELECT e.partner_id, e.earned_period AS period, e.currency, sum(e.amount) AS used"
+    " FROM entries e JOIN unnest(CAST(:partners AS text[]), CAST(:periods AS text[]),"
+    " CAST(:currencies AS text[])) AS k(partner_id, period, currency)"
+    " ON e.partner_id = k.partner_id AND e.earned_period = k.period AND e.currency = k.currency"
+    " WHERE (e.kind = 'accrual' OR (e.kind = 'adjustment'"
+    " AND e.source_event_id NOT LIKE 'dispute:%'))"
+    " GROUP BY e.partner_id, e.earned_period, e.currency"
+    " UNION ALL SELECT partner_id, period, NULL, NULL FROM statement_transitions"
+    " WHERE status = 'paid' AND partner_id = ANY(CAST(:paid_of AS text[]))"
+)
 
 
 async def paid_periods(session: AsyncSession, partner_ids: Sequence[str]) -> dict[str, set[str]]:

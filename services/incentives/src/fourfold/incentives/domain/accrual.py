@@ -116,7 +116,9 @@ class Accrual:
         customer_id = customer_of_event(event)
         if customer_id is None:
             return
-        customer = self.customers.setdefault(customer_id, CustomerState(customer_id))
+        customer = self.customers.get(customer_id)
+        if customer is None:  # not setdefault: a CustomerState is costly to build per event
+            customer = self.customers[customer_id] = CustomerState(customer_id)
         ledger = self._ledger(customer_id)
         self._adoption(event.time, customer, ledger)  # earned before this event, if due
         fold_customer(customer, event)
