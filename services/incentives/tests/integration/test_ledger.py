@@ -233,3 +233,43 @@ async def test_an_entry_earned_in_a_paid_period_goes_to_the_next_open_one(
     async with engine.connect() as connection:
         row = (await connection.execute(text("SELECT period, earned_period FROM entries"))).one()
     assert (row.period, row.earned_period) == ("2027-03", "2027-02"), why
+
+
+@pytest.mark.parametrize(
+    ("currency", "why"),
+    [("USD", "capped: locked with the cap"), ("EUR", "no cap: locked before the paid read")],
+)
+async def test_an_entry_of_a_month_being_paid_waits_for_the_payment_and_goes_to_the_open_month(
+    engine: AsyncEngine, currency: str, why: str
+) -> None:
+    """An admin pays February (its statement lock held, the payment not yet committed) while
+    a late event of February accrues: the accrual waits, then sees February paid."""
+    sessions = session_factory(engine)
+    payment = sessions()
+    await payment.begin()
+    await repository.lock(payment, [repository.statement_lock("p-1", "2027-02")])
+    await payment.execute(
+        text(
+            "INSERT INTO statement_transitions (partner_id, period, status, actor, at) "
+            "VALUES ('p-1', '2027-02', 'paid', 'test', now())"
+        )
+    )
+    late = Customer("c-1", "p-1", currency).created(AT, "100.00")
+    accrued = asyncio.Event()
+
+    async def accrue_late() -> None:
+        async with sessions() as session, session.begin():
+            await accrue_events(session, [late], programs=PROGRAMS, now=AT + timedelta(days=40))
+        accrued.set()
+
+    task = asyncio.create_task(accrue_late())
+    await wait_until(
+        lambda: _waiting_for_an_advisory_lock(engine), 10, f"the accrual waits ({why})"
+    )
+    assert not accrued.is_set()
+    await payment.commit()
+    await payment.close()
+    await asyncio.wait_for(task, 10)
+    async with engine.connect() as connection:
+        row = (await connection.execute(text("SELECT period, earned_period FROM entries"))).one()
+    assert (row.period, row.earned_period) == ("2027-03", "2027-02"), why

@@ -5,9 +5,10 @@ The consumer calls `accrue_events` for a batch; recalculation and disputes call
 `append_entries` with the adjustments they computed. Statements per batch: lock the
 customers and keep the events (one statement); load their history and tiers, then the
 entries of those with a past; walk (pure); when a cap is in play lock each (partner,
-period), then load what it already earned and the partners' paid periods (one statement),
-walk again if a cap binds; append the entries; stage `incentive.accrued` /
-`incentive.reversed`.
+period) and the statement of each past month earned in, then load what it already earned
+and the partners' paid periods (one statement), walk again if a cap binds; append the
+entries (without a cap, the past months' statement locks come just before the paid
+periods are read); stage `incentive.accrued` / `incentive.reversed`.
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ async def accrue_customers(
     frozen = None
     if walk.cap_keys:
         keys = walk.cap_keys
-        await repository.lock(session, [repository.cap_lock(p, period) for p, period, _ in keys])
+        caps = [repository.cap_lock(p, period) for p, period, _ in keys]
+        await repository.lock(session, caps + late_statement_locks(walk.entries, now))
         paid_of = sorted({entry.partner_id for entry in walk.entries})
         used, frozen = await repository.cap_used(session, keys, paid_of)
         if _any_cap_binds(walk.entries, used, programs):
@@ -182,8 +184,8 @@ async def append_entries(
 ) -> tuple[list[Entry], list[Envelope]]:
     """Append entries (each in its period, or the next open one when that one is paid, or
     `period` when given) and return those written with the events announcing them.
-    `frozen`, the paid periods already read in this transaction (with the caps), saves
-    reading them again for the partners it covers."""
+    `frozen`, the paid periods already read in this transaction (with the caps, after the
+    `late_statement_locks`), saves reading them again for the partners it covers."""
     if not new:
         return [], []
     for entry in new:
@@ -191,6 +193,9 @@ async def append_entries(
     frozen = dict(frozen or {})
     missing = sorted({e.partner_id for e in new} - set(frozen))
     if missing:
+        if period is None:
+            late = late_statement_locks([e for e in new if e.partner_id in missing], now)
+            await repository.lock(session, late)
         frozen.update(await repository.paid_periods(session, missing))
     rows = [
         _row(entry, _period_for(entry, frozen.get(entry.partner_id, set()), now, period))
@@ -206,6 +211,21 @@ async def append_entries(
         if entry.inputs.get("capped"):
             CAP_HITS.labels(entry.rule, entry.currency).inc()
     return appended, [announce(e, periods[e.entry_id], now) for e in appended]
+
+
+def late_statement_locks(entries: Iterable[Entry], now: datetime) -> list[str]:
+    """The statement locks of the past months these entries belong to, taken before their
+    paid periods are read: an admin may be paying such a month at this moment, and an entry
+    that landed in it as it was paid would stay open in a frozen month. (The current month
+    cannot be approved yet, so the live stream's entries take none.)"""
+    current = period_of(now)
+    return sorted(
+        {
+            repository.statement_lock(e.partner_id, month)
+            for e in entries
+            if (month := period_of(e.event_time)) < current
+        }
+    )
 
 
 def _check_identity(entry: Entry) -> None:
