@@ -11,6 +11,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from fourfold.notifications.settings import NotificationsSettings
+
 K8S_VERSION = "1.33.0"
 NAMESPACE = "fourfold"
 
@@ -266,3 +268,15 @@ def test_partitions_divide_evenly_among_replica_counts(
     )
     assert partitions >= 12
     assert all(partitions % n == 0 for n in (1, 2, 3, 4, 6))
+
+
+def test_the_notifications_worker_gets_its_email_settings(
+    k8s_objects: dict[tuple[str, str], Any], compose: dict[str, Any], facts: ModuleType
+) -> None:
+    """Without them every email delivery would go to 127.0.0.1:25 and be dead-lettered."""
+    worker = container(k8s_objects[("Deployment", "notifications-worker")])["env"]
+    composed = facts.as_env(compose["services"]["notifications-worker"]["environment"])
+    assert {e["name"] for e in worker} >= facts.SMTP_ENV
+    assert set(composed) >= facts.SMTP_ENV
+    settings = {f"FOURFOLD_{name.upper()}" for name in NotificationsSettings.model_fields}
+    assert settings >= facts.SMTP_ENV  # names the service really reads
