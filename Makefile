@@ -59,6 +59,7 @@ bench: install wrk ## Benchmarks; figures go to docs/benchmarks.md
 	$(PY) bench/adapters_bench.py
 	$(PY) bench/recovery_bench.py
 	$(PY) bench/scale_bench.py
+	$(PY) bench/roles_bench.py
 
 wrk: ## Install wrk, the HTTP load generator the ingest bench runs in its own process (Debian's package)
 	@command -v wrk >/dev/null || { \

@@ -4,8 +4,8 @@ is killed and restarted, or replaced in a rolling restart, against a baseline fr
 A steady stream of `usage.reported` events (RATE per second, 12 partitions) flows while:
 
 - kill: the running process gets SIGKILL and a new one is started at once; measured is the
-  time from the restart until the new process commits its first batch (the earliest inbox
-  `processed_at` after the restart), and until its `/readyz` answers 200;
+  time from the restart until the new process commits its first batch (the first newer
+  `updated_at` of its stored offsets, sampled every 50 ms), and until its `/readyz` answers 200;
 - rolling: a second process is started beside the running one (a surge replica), and once it
   is ready the old one gets SIGTERM; measured is the longest stretch without any committed
   batch while the new one joins, and after the SIGTERM.
@@ -216,40 +216,50 @@ class Worker:
             self.process.wait(10)
 
 
-class Inbox:
-    """When batches committed: the inbox's `processed_at` (transaction start, one per batch)."""
+class Commits:
+    """When batches committed, sampled every 50 ms: health-scoring stores each partition's
+    next offset in the batch's transaction (offsets mode), stamped with that transaction's
+    start, so the newest `updated_at` moves once per committed batch."""
 
     def __init__(self, db: asyncpg.Connection, schema: str) -> None:
         self._db, self._schema = db, schema
+        self._seen: list[float] = []
+        self._sampler: asyncio.Task[None] | None = None
 
-    async def first_after(self, moment: float) -> float | None:
-        try:
-            value = await self._db.fetchval(
-                f"SELECT min(processed_at) FROM {self._schema}.inbox WHERE processed_at > $1",
-                datetime.fromtimestamp(moment, UTC),
-            )
-        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
-            return None
-        return None if value is None else float(value.timestamp())
+    async def __aenter__(self) -> Commits:
+        self._sampler = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
+
+    async def _sample(self) -> None:
+        while True:
+            try:
+                value = await self._db.fetchval(
+                    f"SELECT max(updated_at) FROM {self._schema}.consumer_offsets"
+                )
+            except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+                value = None
+            if value is not None and (not self._seen or value.timestamp() > self._seen[-1]):
+                self._seen.append(float(value.timestamp()))
+            await asyncio.sleep(0.05)
 
     async def wait_first_after(self, moment: float, limit_s: float = RESUME_LIMIT_S) -> float:
         deadline = time.monotonic() + limit_s
         while time.monotonic() < deadline:
-            first = await self.first_after(moment)
-            if first is not None:
-                return first
+            later = [t for t in self._seen if t > moment]
+            if later:
+                return later[0]
             await asyncio.sleep(0.05)
         raise TimeoutError(f"no batch committed within {limit_s} s")
 
     async def longest_gap(self, start: float, end: float) -> float:
         """The longest stretch in [start, end] without a committed batch, in seconds."""
-        rows = await self._db.fetch(
-            f"SELECT DISTINCT processed_at FROM {self._schema}.inbox"
-            " WHERE processed_at BETWEEN $1 AND $2 ORDER BY processed_at",
-            datetime.fromtimestamp(start, UTC),
-            datetime.fromtimestamp(end, UTC),
-        )
-        moments = [start, *(float(r["processed_at"].timestamp()) for r in rows), end]
+        moments = [start, *(t for t in self._seen if start <= t <= end), end]
         return max(b - a for a, b in itertools.pairwise(moments))
 
 
@@ -276,7 +286,7 @@ class Group:
         return Worker(env, replica, log, self.config.python)
 
 
-async def kill_round(group: Group, inbox: Inbox) -> None:
+async def kill_round(group: Group, commits: Commits) -> None:
     assert group.worker is not None
     await asyncio.sleep(1.0)  # mid-stream: batches keep committing
     group.worker.kill()
@@ -284,13 +294,13 @@ async def kill_round(group: Group, inbox: Inbox) -> None:
     restarted = fresh.started
     up = await fresh.wait_ready(path="/healthz")
     ready = await fresh.wait_ready()
-    first = await inbox.wait_first_after(restarted)
+    first = await commits.wait_first_after(restarted)
     group.figures.kill_resume_s.append(first - restarted)
     group.figures.kill_ready_s.append(ready)
     group.figures.kill_up_s.append(up)
 
 
-async def rolling_round(group: Group, inbox: Inbox) -> None:
+async def rolling_round(group: Group, commits: Commits) -> None:
     assert group.worker is not None
     old = group.worker
     surge = group.spawn(f"replica-{uuid.uuid4().hex[:6]}")
@@ -304,16 +314,16 @@ async def rolling_round(group: Group, inbox: Inbox) -> None:
     old.terminate()
     stopped = time.time()
     group.worker = surge
-    await inbox.wait_first_after(stopped)
+    await commits.wait_first_after(stopped)
     await asyncio.sleep(4.0)
-    group.figures.join_gap_s.append(await inbox.longest_gap(surge.started, joined))
-    group.figures.term_gap_s.append(await inbox.longest_gap(joined, time.time()))
+    group.figures.join_gap_s.append(await commits.longest_gap(surge.started, joined))
+    group.figures.term_gap_s.append(await commits.longest_gap(joined, time.time()))
 
 
-async def steady_round(group: Group, inbox: Inbox) -> None:
+async def steady_round(group: Group, commits: Commits) -> None:
     start = time.time()
     await asyncio.sleep(3.0)
-    group.figures.steady_gap_s.append(await inbox.longest_gap(start, time.time()))
+    group.figures.steady_gap_s.append(await commits.longest_gap(start, time.time()))
 
 
 @contextlib.asynccontextmanager
@@ -325,7 +335,8 @@ async def running(groups: list[Group], db: asyncpg.Connection) -> AsyncIterator[
         for group in groups:
             assert group.worker is not None
             await group.worker.wait_ready()
-            await Inbox(db, group.schema).wait_first_after(group.worker.started)
+            async with Commits(db, group.schema) as commits:
+                await commits.wait_first_after(group.worker.started)
         yield
     finally:
         for group in groups:
@@ -382,15 +393,15 @@ async def main() -> None:
             partitions=PARTITIONS,
         )
         for group in groups:  # one configuration at a time: its stream and worker alone
-            async with running([group], db):
-                inbox = Inbox(db, group.schema)
+            async with running([group], db), Commits(db, group.schema) as commits:
                 for round_ in range(max(KILLS, ROLLS)):
-                    await steady_round(group, inbox)
+                    await steady_round(group, commits)
                     if round_ < KILLS:
-                        await kill_round(group, inbox)
+                        await kill_round(group, commits)
                     if round_ < ROLLS:
-                        await rolling_round(group, inbox)
-                    print(f"round {round_ + 1} {group.config.name}: {group.figures}", flush=True)
+                        await rolling_round(group, commits)
+                    figures = group.figures
+                    print(f"round {round_ + 1} {group.config.name}: {figures}", flush=True)
         table = report(groups, time.perf_counter() - wall)
         print("\n" + table)
         write_latest("benchmarks-recovery-latest.md", "Recovery benchmark", table)

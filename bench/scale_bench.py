@@ -5,7 +5,8 @@ Each round gets fresh topics (12 partitions), a fresh schema and group. The work
 first and join (both `/readyz` 200 and the group holding that many members), then EVENTS
 records are produced at once (health_bench's `subscription.created` and six usage readings
 per customer); the
-rate runs from the first committed batch to the last event applied (inbox rows), so the group
+rate runs from the first committed batch to the last event applied (the records its stored
+offsets cover: health-scoring runs in offsets mode), so the group
 join is not in it. Rounds alternate one worker, two workers, ROUNDS times; the median of
 each is reported with its ratio and the CPU the workers spent per event. Writes
 docs/benchmarks-scale-latest.md.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -82,6 +84,15 @@ async def produce(bootstrap: str, prefix: str, run: str) -> None:
         await producer.stop()
 
 
+async def applied(db: asyncpg.Connection, schema: str) -> int:
+    """The records the group has applied: its stored next offsets, summed (fresh topics)."""
+    try:
+        total = await db.fetchval(f"SELECT sum(next_offset) FROM {schema}.consumer_offsets")
+    except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+        return 0
+    return int(total or 0)
+
+
 async def one_round(
     workers: int, bootstrap: str, database_url: str, db: asyncpg.Connection, state: Path
 ) -> Run:
@@ -98,7 +109,12 @@ async def one_round(
         "FOURFOLD_HEALTH_CONSUMER_GROUP": group,
     }
     started = [
-        Worker({**env, "FOURFOLD_CONSUMER_INSTANCE": f"w{w}"}, f"w{w}", state / f"{run}-w{w}.log")
+        Worker(
+            {**env, "FOURFOLD_CONSUMER_INSTANCE": f"w{w}"},
+            f"w{w}",
+            state / f"{run}-w{w}.log",
+            python=sys.executable,
+        )
         for w in range(workers)
     ]
     try:
@@ -116,7 +132,7 @@ async def one_round(
         while count < EVENTS:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{workers} workers applied {count} of {EVENTS}")
-            count = int(await db.fetchval(f"SELECT count(*) FROM {schema}.inbox"))
+            count = await applied(db, schema)
             if count and not first_at:
                 first_at, first_count = time.perf_counter(), count
                 first_cpu = sum(cpu_seconds(w.process.pid) for w in started)
