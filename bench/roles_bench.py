@@ -126,13 +126,14 @@ async def one_round(
             await worker.wait_ready()
         await wait_for(db, f"SELECT count(*) FROM {schema}.customers", SCORED)
         rows = await db.fetch(f"SELECT customer_id FROM {schema}.customers LIMIT {SCORED}")
-        inbox = f"SELECT count(*) FROM {schema}.inbox"
-        before = int(await db.fetchval(inbox))
+        # health-scoring runs in offsets mode: what it applied is what its offsets cover
+        applied = f"SELECT coalesce(sum(next_offset), 0) FROM {schema}.consumer_offsets"
+        before = int(await db.fetchval(applied))
         served = workers[-1]  # the `all` process, or the `api` one
         summary = await asyncio.to_thread(
             wrk_gets, f"http://127.0.0.1:{served.port}", [r["customer_id"] for r in rows]
         )
-        after = int(await db.fetchval(inbox))
+        after = int(await db.fetchval(applied))
     finally:
         for worker in workers:
             worker.terminate()
