@@ -57,6 +57,8 @@ from fourfold.service.text import UNSTORABLE, storable
 from fourfold.settings import FourfoldSettings
 
 log = logging.getLogger("fourfold.service")
+LINGER_BEFORE_CLOSE_S = 0.25
+"""How long an early refusal (401, 413, 408 before the body was read) waits to close."""
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
@@ -280,7 +282,15 @@ async def _answer(send: Send, exc: FourfoldError, request_id: str, *, close: boo
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    if not close:
+        await send({"type": "http.response.body", "body": payload})
+        return
+    # The server closes as the last byte is sent; a client still sending the body it was told
+    # not to would then be reset (unread data), which can destroy this answer in flight. Hold
+    # the close briefly so the answer reaches the client first (a lingering close).
+    await send({"type": "http.response.body", "body": payload, "more_body": True})
+    await asyncio.sleep(LINGER_BEFORE_CLOSE_S)
+    await send({"type": "http.response.body", "body": b""})
 
 
 __all__ = ["REQUEST_ID_HEADER", "ShellMiddleware", "authenticates_own_body"]
