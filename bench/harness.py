@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 
 from fourfold.auth import Role, issue_token
@@ -32,6 +33,16 @@ def bearer(role: Role) -> dict[str, str]:
         now=datetime.now(UTC),
     )
     return {"Authorization": f"Bearer {token}"}
+
+
+async def applied_records(db: asyncpg.Connection, schema: str) -> int:
+    """The records a consumer in offsets mode has applied: its stored next offsets, summed
+    (on fresh topics, whose offsets start at 0); 0 before its schema exists."""
+    try:
+        total = await db.fetchval(f"SELECT sum(next_offset) FROM {schema}.consumer_offsets")
+    except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+        return 0
+    return int(total or 0)
 
 
 def write_latest(filename: str, title: str, table: str) -> Path:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from harness import BENCH_DIR, WRK, bearer, write_latest
+from harness import BENCH_DIR, WRK, applied_records, bearer, write_latest
 from recovery_bench import PARTITIONS, Worker, health_env
 from scale_bench import EVENTS, produce
 
@@ -127,13 +127,12 @@ async def one_round(
         await wait_for(db, f"SELECT count(*) FROM {schema}.customers", SCORED)
         rows = await db.fetch(f"SELECT customer_id FROM {schema}.customers LIMIT {SCORED}")
         # health-scoring runs in offsets mode: what it applied is what its offsets cover
-        applied = f"SELECT coalesce(sum(next_offset), 0) FROM {schema}.consumer_offsets"
-        before = int(await db.fetchval(applied))
+        before = await applied_records(db, schema)
         served = workers[-1]  # the `all` process, or the `api` one
         summary = await asyncio.to_thread(
             wrk_gets, f"http://127.0.0.1:{served.port}", [r["customer_id"] for r in rows]
         )
-        after = int(await db.fetchval(applied))
+        after = await applied_records(db, schema)
     finally:
         for worker in workers:
             worker.terminate()

@@ -30,7 +30,7 @@ from pathlib import Path
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
-from harness import SECRET, write_latest
+from harness import SECRET, applied_records, write_latest
 from health_bench import USAGE_PER_CUSTOMER, subscription_created, usage_for
 from recovery_bench import HEALTH_APP, PARTITIONS, Worker
 
@@ -84,15 +84,6 @@ async def produce(bootstrap: str, prefix: str, run: str) -> None:
         await producer.stop()
 
 
-async def applied(db: asyncpg.Connection, schema: str) -> int:
-    """The records the group has applied: its stored next offsets, summed (fresh topics)."""
-    try:
-        total = await db.fetchval(f"SELECT sum(next_offset) FROM {schema}.consumer_offsets")
-    except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
-        return 0
-    return int(total or 0)
-
-
 async def one_round(
     workers: int, bootstrap: str, database_url: str, db: asyncpg.Connection, state: Path
 ) -> Run:
@@ -132,7 +123,7 @@ async def one_round(
         while count < EVENTS:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{workers} workers applied {count} of {EVENTS}")
-            count = await applied(db, schema)
+            count = await applied_records(db, schema)
             if count and not first_at:
                 first_at, first_count = time.perf_counter(), count
                 first_cpu = sum(cpu_seconds(w.process.pid) for w in started)
