@@ -29,6 +29,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -66,6 +67,21 @@ _OWN_BODY_AUTH = "__fourfold_authenticates_own_body__"
 _Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
 
 
+def _rate_limit(principal: Principal, limiter: RateLimiter) -> None:
+    """Take one request from the caller's bucket, or refuse with 429 and `Retry-After`."""
+    wait = limiter.admit(principal)
+    if wait is not None:
+        log.info(
+            "rate limited",
+            extra={"role": principal.role, "subject": principal.subject, "retry_after": wait},
+        )
+        raise TooManyRequests(
+            f"more than {limiter.limits[principal.role]} requests per minute for "
+            f"this {principal.role} token; retry after {wait} s",
+            retry_after_seconds=wait,
+        )
+
+
 def authenticates_own_body(endpoint: _Endpoint) -> _Endpoint:
     """Mark a route that authenticates by a signature over its body (a billing system's
     webhook): the shell then reads its body without a bearer token. Use under the route
@@ -78,14 +94,32 @@ class _Disconnected(Exception):
     """The client went away while sending its body: nobody to answer."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Guards:
+    """What the shell builds from one settings object and keeps while it is the app's: the
+    verified-token cache and the rate limiter (a new app's settings start both afresh)."""
+
+    settings: FourfoldSettings
+    tokens: VerifiedTokens
+    limiter: RateLimiter
+
+    @classmethod
+    def of(cls, settings: FourfoldSettings) -> _Guards:
+        secret = settings.auth_secret.get_secret_value()
+        return cls(
+            settings,
+            VerifiedTokens(secret=secret, issuer=settings.auth_issuer),
+            RateLimiter.from_settings(settings),
+        )
+
+
 class ShellMiddleware:
     """Request id, storable parameters, auth before body, bounded body, JSON catch-all."""
 
     def __init__(self, app: ASGIApp, *, fastapi_app: FastAPI) -> None:
         self.app = app
         self._fastapi = fastapi_app
-        self._limiter: tuple[FourfoldSettings, RateLimiter] | None = None
-        self._tokens: tuple[FourfoldSettings, VerifiedTokens] | None = None
+        self._built: _Guards | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,20 +163,18 @@ class ShellMiddleware:
         if problems:
             raise ValidationFailed(problems)
         settings = self._settings()
+        guards = self._guards(settings)
         authorization = _header(scope, b"authorization")
         refused: Unauthenticated | None = None
         try:
             principal = verify_bearer(
-                authorization,
-                settings=settings,
-                clock=self._clock(),
-                tokens=self._verified_tokens(settings),
+                authorization, settings=settings, clock=self._clock(), tokens=guards.tokens
             )
         except Unauthenticated as exc:
             refused = exc  # a route without a body answers it itself, if it needs a token
         else:
             scope.setdefault("state", {})["fourfold_principal"] = principal
-            self._rate_limit(principal, settings)
+            _rate_limit(principal, guards.limiter)
         declared = _header(scope, b"content-length")
         chunked = _header(scope, b"transfer-encoding") is not None
         if not chunked and (declared is None or declared.strip() in {b"", b"0"}):
@@ -155,27 +187,10 @@ class ShellMiddleware:
         body = await _read_body(receive, limit=limit, timeout_s=settings.body_read_timeout_s)
         return _replay(body, receive)
 
-    def _verified_tokens(self, settings: FourfoldSettings) -> VerifiedTokens:
-        """The tokens verified under these settings (a new app's settings start afresh)."""
-        if self._tokens is None or self._tokens[0] is not settings:
-            secret = settings.auth_secret.get_secret_value()
-            self._tokens = (settings, VerifiedTokens(secret=secret, issuer=settings.auth_issuer))
-        return self._tokens[1]
-
-    def _rate_limit(self, principal: Principal, settings: FourfoldSettings) -> None:
-        if self._limiter is None or self._limiter[0] is not settings:
-            self._limiter = (settings, RateLimiter.from_settings(settings))
-        wait = self._limiter[1].admit(principal)
-        if wait is not None:
-            log.info(
-                "rate limited",
-                extra={"role": principal.role, "subject": principal.subject, "retry_after": wait},
-            )
-            raise TooManyRequests(
-                f"more than {self._limiter[1].limits[principal.role]} requests per minute for "
-                f"this {principal.role} token; retry after {wait} s",
-                retry_after_seconds=wait,
-            )
+    def _guards(self, settings: FourfoldSettings) -> _Guards:
+        if self._built is None or self._built.settings is not settings:
+            self._built = _Guards.of(settings)
+        return self._built
 
     def _unstorable_parameters(self, scope: Scope) -> list[dict[str, Any]]:
         """`[{"loc", "msg", "type"}]` for each path or query parameter PostgreSQL cannot
