@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from fourfold.events import ACTIVITY_TOPIC, parse_event
-from fourfold.incentives.domain.program import default_program_text
+from fourfold.incentives.domain.program import default_program, default_program_text
 from fourfold.incentives.samples import Customer
 from fourfold.testing.kafka import read_topic
 
@@ -337,6 +337,22 @@ async def test_times_and_names_outside_the_event_bounds_are_a_422_naming_the_fie
     response = await s.client.request(method, path, json=body, headers=s.auth())
     assert response.status_code == 422, response.text
     assert [d["loc"] for d in response.json()["detail"]] == [["body", field]]
+
+
+async def test_a_tier_the_program_in_force_does_not_name_is_a_422_listing_its_tiers(
+    shared_service: Service,
+) -> None:
+    s, p = shared_service, f"pt-{uuid.uuid4().hex[:6]}"
+    response = await s.client.put(
+        f"/v1/admin/incentives/partners/{p}/tier", json={"tier": "diamond"}, headers=s.auth()
+    )
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["body", "tier"]
+    tiers = default_program().accelerators.tiers
+    assert all(name in problem["msg"] for name in tiers)
+    seen = (await s.client.get(f"/v1/incentives/partners/{p}/tier", headers=s.auth())).json()
+    assert seen["changes"] == []  # nothing was emitted
 
 
 async def test_a_tier_for_a_partner_id_no_event_can_carry_is_a_422(

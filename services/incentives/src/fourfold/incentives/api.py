@@ -565,9 +565,19 @@ async def set_tier(
     request: Request,
 ) -> TierOut:
     """Set a partner's tier from `effective_at` (default now): emits `partner.tier_changed`
-    and applies to the events accrued from then on."""
+    and applies to the events accrued from then on. The tier must be one of the program
+    version in force at `effective_at` (a tier it does not name would multiply by 1.0)."""
     now = _now(request)
     effective = body.effective_at or now
+    program = (await _programs(request).current(session)).for_time(effective)
+    known = program.accelerators.tiers if program is not None else {}
+    if known and body.tier not in known:
+        raise InvalidField(
+            "body",
+            "tier",
+            f"not a tier of program {program.version if program else ''} (in force at "
+            f"effective_at): one of {', '.join(sorted(known))}",
+        )
     event = PartnerTierChanged(
         id=str(uuid.uuid4()),
         source=SOURCE,
