@@ -4,16 +4,17 @@ Events are generated from the published JSON Schemas (docs/events/v1/, hypothesi
 sent through ingest's own validation as a POST body would be (JSON text, decoded the way the
 route decodes it), and every event ingest accepts is handed, as the record ingest would
 publish, to every consumer of its topic: the consumer's real runtime (`BatchConsumer`:
-parse, inbox, handler, outbox, retries) running its real handler on PostgreSQL. The property:
-each generated event is either rejected by ingest or processed by every consumer without a
-dead letter.
+parse, inbox or stored offsets as its app runs it, handler, outbox, retries) running its
+real handler on PostgreSQL. The property: each generated event is either rejected by ingest
+or processed by every consumer without a dead letter.
 
 Derived events (what Fourfold's services publish) are checked the same way for the
 consumers that read them, with the contract parse standing in for ingest: a service
 validates what it emits against the same contract before it stages it.
 
-Adding a consumer is one entry in `CONSUMERS` (its migrations, inbox and outbox tables,
-topics and handler factory); every event type of its topics is then checked for it.
+Adding a consumer is one entry in `CONSUMERS` (its migrations, inbox, outbox and (offsets
+mode) stored-offsets tables, topics and handler factory); every event type of its topics is
+then checked for it.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ class ConsumerUnderTest:
     outbox: Table
     topics: frozenset[str]
     handler: Callable[[], Handler]
+    offsets: Table | None = None
+    """The stored-offsets table of a consumer that runs in offsets mode (health-scoring)."""
 
 
 CONSUMERS: tuple[ConsumerUnderTest, ...] = (
@@ -94,6 +97,7 @@ CONSUMERS: tuple[ConsumerUnderTest, ...] = (
         health_models.outbox,
         frozenset(HEALTH_TOPICS),
         lambda: health_handler(default_scorecard()),
+        offsets=health_models.consumer_offsets,
     ),
     ConsumerUnderTest(
         "notifications",
@@ -288,6 +292,7 @@ async def _running(database_url: str, bootstrap: str) -> AsyncIterator[dict[str,
                 clock=ManualClock(NOW),
                 max_attempts=1,
                 retry_backoff_s=0,
+                offsets=spec.offsets,
             )
             started[spec.name] = Running(spec, consumer, engine)
         yield started
