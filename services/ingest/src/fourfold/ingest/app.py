@@ -13,7 +13,7 @@ from fourfold.clock import Clock, clock_from
 from fourfold.db.engine import create_engine, session_factory
 from fourfold.db.migrations import upgrade
 from fourfold.ingest.adapters.routes import router as adapter_routes
-from fourfold.ingest.api import router
+from fourfold.ingest.api import install_fast_post, router
 from fourfold.ingest.claims import ClaimConnections
 from fourfold.ingest.publishing import GROUPS_IN_FLIGHT
 from fourfold.ingest.runtime import IngestRuntime
@@ -98,4 +98,5 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
     install_shell(app, service=settings.service_name, readiness=readiness)
     app.include_router(router)
     app.include_router(adapter_routes)
+    install_fast_post(app)
     return app
