@@ -82,7 +82,7 @@ async def test_duplicates_within_and_across_the_requests_of_a_group_are_publishe
     producer, _ = await rt.ready_producer()
 
     outcomes = await intake.accept_group(
-        requests, sessions=rt.sessions, producer=producer, clock=SystemClock()
+        requests, claims=rt.claims, producer=producer, clock=SystemClock()
     )
 
     statuses = [[r["status"] for r in outcome["results"]] for outcome in outcomes]

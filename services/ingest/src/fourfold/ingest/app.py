@@ -13,7 +13,9 @@ from fourfold.clock import Clock, clock_from
 from fourfold.db.engine import create_engine, session_factory
 from fourfold.db.migrations import upgrade
 from fourfold.ingest.adapters.routes import router as adapter_routes
-from fourfold.ingest.api import router
+from fourfold.ingest.api import install_fast_post, router
+from fourfold.ingest.claims import ClaimConnections
+from fourfold.ingest.publishing import GROUPS_IN_FLIGHT
 from fourfold.ingest.runtime import IngestRuntime
 from fourfold.ingest.settings import IngestSettings
 from fourfold.kafka.producer import BrokerUnavailable, EventProducer
@@ -42,6 +44,9 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
                 url=infra.database_url, schema=settings.database_schema, migrations_dir=MIGRATIONS
             )
             engine = create_engine(infra.database_url, schema=settings.database_schema)
+            claims = await ClaimConnections.open(
+                infra.database_url, schema=settings.database_schema, size=GROUPS_IN_FLIGHT
+            )
             producer = EventProducer(
                 infra.kafka_bootstrap_servers,
                 client_id=settings.service_name,
@@ -63,6 +68,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
                 bootstrap_servers=infra.kafka_bootstrap_servers,
                 engine=engine,
                 sessions=session_factory(engine),
+                claims=claims,
                 producer=producer,
             )
             tune_gc()
@@ -70,6 +76,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
                 yield
             finally:
                 await producer.stop()
+                await claims.close()
                 await engine.dispose()
 
     app = FastAPI(
@@ -91,4 +98,5 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
     install_shell(app, service=settings.service_name, readiness=readiness)
     app.include_router(router)
     app.include_router(adapter_routes)
+    install_fast_post(app)
     return app

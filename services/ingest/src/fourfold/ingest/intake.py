@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 from prometheus_client import Counter
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typing_extensions import TypedDict
 
 from fourfold.clock import Clock
@@ -24,6 +23,7 @@ from fourfold.events.envelope import Envelope
 from fourfold.events.problems import field_problems, problems_summary
 from fourfold.events.registry import INPUT_EVENT_TYPES, InputEvent, parse_input_event
 from fourfold.ingest import repository
+from fourfold.ingest.claims import ClaimConnections
 from fourfold.ingest.schemas import EventResult, EventStatus
 from fourfold.kafka.outbox import CONTENT_TYPE
 from fourfold.kafka.producer import EventProducer, OutgoingRecord
@@ -123,7 +123,7 @@ async def accept(
     valid: list[Valid],
     results: list[EventResult],
     *,
-    sessions: async_sessionmaker[AsyncSession],
+    claims: ClaimConnections,
     producer: EventProducer,
     clock: Clock,
 ) -> Outcome:
@@ -132,7 +132,7 @@ async def accept(
     `valid` and `results` (the rejections) come from `validate`.
     """
     [outcome] = await accept_group(
-        [Request(valid, results)], sessions=sessions, producer=producer, clock=clock
+        [Request(valid, results)], claims=claims, producer=producer, clock=clock
     )
     return outcome
 
@@ -140,7 +140,7 @@ async def accept(
 async def accept_group(
     requests: Sequence[Request],
     *,
-    sessions: async_sessionmaker[AsyncSession],
+    claims: ClaimConnections,
     producer: EventProducer,
     clock: Clock,
 ) -> list[Outcome]:
@@ -165,9 +165,9 @@ async def accept_group(
         ids.append(event_id)
         types.append(item.event.type)
         keys.append(item.key)
-    async with sessions() as session, session.begin():
+    async with claims.transaction() as connection:
         seen_before = await repository.claim(
-            session, sources=sources, ids=ids, types=types, keys=keys, accepted_at=clock.now()
+            connection, sources=sources, ids=ids, types=types, keys=keys, accepted_at=clock.now()
         )
         fresh: list[list[Valid]] = [[] for _ in requests]
         for key, (n, item) in first.items():

@@ -21,11 +21,13 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import asyncpg
 from prometheus_client import Histogram
 from sqlalchemy.exc import SQLAlchemyError
 
 from fourfold.errors import Unavailable
 from fourfold.ingest import intake
+from fourfold.ingest.claims import is_connection_failure
 from fourfold.ingest.runtime import IngestRuntime
 from fourfold.ingest.schemas import EventResult
 from fourfold.kafka.producer import BrokerUnavailable
@@ -128,7 +130,7 @@ async def _accept(rt: IngestRuntime, requests: list[intake.Request]) -> list[int
     try:
         with database_outage_as_503(rt):
             return await intake.accept_group(
-                requests, sessions=rt.sessions, producer=producer, clock=rt.clock
+                requests, claims=rt.claims, producer=producer, clock=rt.clock
             )
     except BrokerUnavailable as exc:
         rt.broker_failed(generation)
@@ -137,11 +139,12 @@ async def _accept(rt: IngestRuntime, requests: list[intake.Request]) -> list[int
 
 @contextlib.contextmanager
 def database_outage_as_503(rt: IngestRuntime) -> Iterator[None]:
-    """A transient database failure in the block is a 503 the client retries."""
+    """A transient database failure in the block is a 503 the client retries (SQLAlchemy's,
+    or asyncpg's own on the claim connections)."""
     try:
         yield
-    except (SQLAlchemyError, OSError) as exc:
-        if not is_transient(exc):
+    except (SQLAlchemyError, OSError, asyncpg.PostgresError) as exc:
+        if not (is_transient(exc) or is_connection_failure(exc)):
             raise  # a bug or a data error: a 500 the client should not retry blindly
         raise Unavailable(
             f"database unavailable: {type(exc).__name__}",

@@ -1,11 +1,12 @@
-"""SQL for the accepted-events ledger: one statement per request, whatever its size."""
+"""SQL for the accepted-events ledger: one statement per group of requests, whatever its size."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fourfold.events.registry import INPUT_EVENT_TYPES
@@ -13,12 +14,13 @@ from fourfold.ingest.models import accepted_events
 from fourfold.ingest.schemas import AcceptedEvent
 
 # Returns only the rows that were NOT inserted (seen before): usually none, so the answer
-# stays small however large the batch.
-_CLAIM = text(
-    "WITH batch AS (SELECT * FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[]), "
-    "CAST(:types AS text[]), CAST(:keys AS text[])) AS x(s, i, t, k)), "
+# stays small however large the batch. asyncpg's own placeholders: it runs on the claim
+# connections (`claims.py`), a prepared statement each connection keeps.
+_CLAIM = (
+    "WITH batch AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) "
+    "AS x(s, i, t, k)), "
     "inserted AS (INSERT INTO accepted_events (source, id, type, partition_key, accepted_at) "
-    "SELECT s, i, t, k, :at FROM batch ON CONFLICT DO NOTHING "
+    "SELECT s, i, t, k, $5::timestamptz FROM batch ON CONFLICT DO NOTHING "
     "RETURNING source, id) "
     "SELECT b.s AS source, b.i AS id FROM batch b WHERE NOT EXISTS "
     "(SELECT 1 FROM inserted n WHERE n.source = b.s AND n.id = b.i)"
@@ -26,7 +28,7 @@ _CLAIM = text(
 
 
 async def claim(
-    session: AsyncSession,
+    connection: Any,
     *,
     sources: Sequence[str],
     ids: Sequence[str],
@@ -36,17 +38,15 @@ async def claim(
 ) -> set[tuple[str, str]]:
     """Insert the events not seen before; return the (source, id) of those seen before.
 
-    Call it inside the transaction that commits only after the broker's ack: until then
+    `connection` is an asyncpg connection (`ClaimConnections.transaction`). Call it inside
+    the transaction that commits only after the broker's ack: until then
     the rows are invisible to others, a concurrent request with the same id waits on the
     row lock, and a rollback (broker down) leaves no trace, so a retry goes through.
     """
     if not ids:
         return set()
-    rows = await session.execute(
-        _CLAIM,
-        {"sources": sources, "ids": ids, "types": types, "keys": keys, "at": accepted_at},
-    )
-    return {(row.source, row.id) for row in rows}
+    rows = await connection.fetch(_CLAIM, sources, ids, types, keys, accepted_at)
+    return {(row["source"], row["id"]) for row in rows}
 
 
 async def find_accepted(session: AsyncSession, *, source: str, id: str) -> AcceptedEvent | None:

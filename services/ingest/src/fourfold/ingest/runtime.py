@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fourfold.clock import Clock
 from fourfold.events.registry import INPUT_TOPICS
+from fourfold.ingest.claims import ClaimConnections
 from fourfold.ingest.settings import IngestSettings
 from fourfold.kafka.producer import BrokerUnavailable, EventProducer
 from fourfold.kafka.topics import ensure_topics, with_dead_letters
@@ -28,6 +29,7 @@ class IngestRuntime:
     bootstrap_servers: str
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    claims: ClaimConnections  # the group claims' own connections (POST's hot path)
     producer: EventProducer
     topics_ready: bool = False
     producer_stale: bool = False
