@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+import random
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,21 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from fourfold.events import HealthChanged, parse_event
+from fourfold.health.domain.components import ComponentReading, read_components
+from fourfold.health.domain.lifecycle import lifecycle_step
+from fourfold.health.domain.override import ManualOverride
 from fourfold.health.domain.schedule import next_time_change
-from fourfold.health.domain.scorecard import ComponentName, Scorecard, default_scorecard
-from fourfold.health.domain.scoring import HealthResult, score
+from fourfold.health.domain.scorecard import Band, ComponentName, Scorecard, default_scorecard
+from fourfold.health.domain.scoring import (
+    HUNDRED,
+    POINTS,
+    SHARE,
+    ComponentExplanation,
+    HealthResult,
+    WeightedScore,
+    score,
+    weigh,
+)
 from fourfold.health.domain.signals import (
     CustomerSignals,
     Expansion,
@@ -31,6 +45,7 @@ from fourfold.health.domain.signals import (
     evolve,
     with_usage,
 )
+from fourfold.health.domain.trend import Trend, trend, trend_instants
 from fourfold.health.evaluation import SOURCE, Previous, evaluate
 from fourfold.health.snapshot import signals_snapshot
 from fourfold.health.state import NO_PARTNER, CustomerState
@@ -261,3 +276,184 @@ def test_health_changed_bytes_meet_the_published_contract(
     assert (data.trend_7d, data.trend_30d) == (result.trend.change_7d, result.trend.change_30d)
     assert (data.scorecard_version, data.scored_at) == (result.scorecard_version, result.as_of)
     assert data.signals == signals_snapshot(state, DEFAULT, result.as_of)
+
+
+# ------------------------------------------------------------------ the lean paths
+# `next_time_change`, `trend` and `weigh` were rewritten (session 7) to do less work per
+# rescore: one scan of the usage series instead of three instants per day, no per-call lists
+# and closures, no frozen constructor per component. The plain definitions they replaced are
+# kept below as the specification: the lean ones must answer exactly the same, to the
+# Decimal exponent.
+
+overrides = st.none() | st.builds(
+    lambda set_at, days, score: ManualOverride(
+        reason="r", set_at=set_at, expires_at=set_at + timedelta(days=days), score=score
+    ),
+    hours,
+    st.integers(1, 40),
+    st.integers(0, 100),
+)
+scorecards = st.sampled_from([DEFAULT, FLAT])
+
+
+# ------------------------------------------------------------------ the plain definitions
+
+
+def _midnight(day: object) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)  # type: ignore[arg-type]
+
+
+def _instants(
+    signals: CustomerSignals, scorecard: Scorecard, override: ManualOverride | None
+) -> Iterator[datetime]:
+    components, rules = scorecard.components, scorecard.lifecycle
+    if components.engagement is not None or signals.seats_bought in (None, 0):
+        window = timedelta(days=components.engagement.window_days if components.engagement else 0)
+        for day, _ in signals.active_users:
+            entered = _midnight(day)
+            yield from (entered, entered + window, entered + 2 * window)
+    yield from signals.milestones.values()
+    start = signals.subscription_start
+    if start is not None:
+        yield start
+        if components.implementation is not None:
+            for due_day in components.implementation.expected_by_day.values():
+                yield start + timedelta(days=due_day)
+    if components.sentiment is not None and signals.sentiment is not None:
+        yield signals.sentiment.at
+        yield signals.sentiment.at + timedelta(days=components.sentiment.max_age_days)
+    for expansion in signals.expansions:
+        yield expansion.at
+        yield expansion.at + timedelta(days=rules.recent_expansion_days)
+    if signals.term_end is not None:
+        yield signals.term_end - timedelta(days=rules.renewal_window_days)
+        yield signals.term_end
+    if signals.cancel_effective is not None:
+        yield signals.cancel_effective
+    if override is not None:
+        yield override.set_at
+        yield override.expires_at
+
+
+def plain_next_time_change(
+    signals: CustomerSignals, scorecard: Scorecard, as_of: datetime, override: ManualOverride | None
+) -> datetime | None:
+    return min((i for i in _instants(signals, scorecard, override) if i > as_of), default=None)
+
+
+def plain_trend(
+    history: Iterable[tuple[datetime, int | None]], current: int | None, as_of: datetime
+) -> Trend:
+    points = list(history)
+
+    def change(at: datetime) -> int | None:
+        before = [p for p in points if p[0] <= at]
+        past = max(before, key=lambda p: p[0])[1] if before else None
+        return None if past is None or current is None else current - past
+
+    week, month = (change(at) for at in trend_instants(as_of))
+    return Trend(change_7d=week, change_30d=month)
+
+
+def plain_weigh(
+    readings: tuple[ComponentReading, ...], scorecard: Scorecard, step: object
+) -> WeightedScore:
+    weights = scorecard.weights[step]  # type: ignore[index]
+    total = sum((weights[r.name] for r in readings if r.score is not None), Decimal(0))
+    weighted = sum((weights[r.name] * r.score for r in readings if r.score is not None), Decimal(0))
+    raw = None if total == 0 else weighted * HUNDRED / total
+
+    def explain(r: ComponentReading) -> ComponentExplanation:
+        weight = weights[r.name]
+        share = Decimal(0) if r.score is None or total == 0 else weight / total
+        return ComponentExplanation(
+            name=r.name,
+            available=r.available,
+            inputs=r.inputs,
+            score=None if r.score is None else r.score.quantize(SHARE, ROUND_HALF_UP),
+            weight=weight,
+            effective_weight=share.quantize(SHARE, ROUND_HALF_UP),
+            contribution=(share * (r.score or 0) * HUNDRED).quantize(POINTS, ROUND_HALF_UP),
+        )
+
+    final = None if raw is None else int(raw.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return WeightedScore(final, tuple(explain(r) for r in readings))
+
+
+def _exactly(explained: tuple[ComponentExplanation, ...]) -> list[tuple[object, ...]]:
+    """Every field, Decimals as their text (so 0 and 0.0000 differ)."""
+    return [
+        tuple(str(v) if isinstance(v, Decimal) else v for v in vars(c).values()) for c in explained
+    ]
+
+
+# ------------------------------------------------------------------ the properties
+
+
+@given(customers(), scorecards, hours, overrides, st.randoms())
+def test_next_time_change_is_the_earliest_instant_after_as_of(
+    customer: CustomerSignals,
+    card: Scorecard,
+    as_of: datetime,
+    override: ManualOverride | None,
+    shuffler: random.Random,
+) -> None:
+    expected = plain_next_time_change(customer, card, as_of, override)
+    assert next_time_change(customer, card, as_of, override) == expected
+    # the scan does not rely on the series being sorted
+    series = list(customer.active_users)
+    shuffler.shuffle(series)
+    shuffled = evolve(customer, active_users=tuple(series))
+    assert next_time_change(shuffled, card, as_of, override) == expected
+
+
+history = st.lists(st.tuples(hours, st.none() | st.integers(0, 100)), max_size=5)
+
+
+@given(history, st.none() | st.integers(0, 100), hours)
+def test_trend_is_the_change_against_the_point_in_force(
+    points: list[tuple[datetime, int | None]], current: int | None, as_of: datetime
+) -> None:
+    assert trend(points, current, as_of) == plain_trend(points, current, as_of)
+    assert trend(iter(points), current, as_of) == plain_trend(points, current, as_of)
+
+
+@given(customers(), scorecards, hours, st.sets(st.sampled_from(list(ComponentName))))
+def test_weigh_gives_every_explanation_field_exactly(
+    customer: CustomerSignals, card: Scorecard, as_of: datetime, zero: set[ComponentName]
+) -> None:
+    step = lifecycle_step(customer, card.lifecycle, as_of).step
+    readings = read_components(customer, card, as_of)
+    lean, plain = weigh(readings, card, step), plain_weigh(readings, card, step)
+    assert lean.score == plain.score
+    assert _exactly(lean.components) == _exactly(plain.components)
+    # weights of zero (a total of zero included) take the same shortcut
+    data = card.model_dump()
+    for name in zero:
+        data["components"][name.value] = {**data["components"][name.value], "weight": 0}
+        data["components"][name.value]["weights_by_step"] = {}
+    try:
+        zeroed = Scorecard.model_validate(data)
+    except ValueError:
+        return  # every weight zero for some step: not a valid scorecard
+    lean, plain = weigh(readings, zeroed, step), plain_weigh(readings, zeroed, step)
+    assert (lean.score, _exactly(lean.components)) == (plain.score, _exactly(plain.components))
+
+
+def test_an_unavailable_component_contributes_zero_points() -> None:
+    reading = ComponentReading(ComponentName.PAYMENT, None)
+    step = lifecycle_step(_blank(), DEFAULT.lifecycle, _T).step
+    (explained,) = weigh([reading], DEFAULT, step).components
+    assert (explained.available, explained.effective_weight, explained.contribution) == (
+        False,
+        Decimal("0.0000"),
+        Decimal("0.00"),
+    )
+    assert Band.UNKNOWN is DEFAULT.bands.band_for(None)
+
+
+_T = datetime(2025, 6, 30, tzinfo=UTC)
+
+
+def _blank() -> CustomerSignals:
+    return CustomerSignals(customer_id="c", partner_id="p")

@@ -9,6 +9,7 @@ number of customers: overrides, trend history, upsert current rows, insert histo
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -52,8 +53,9 @@ async def rescore(
     )
     await repository.save_customers(session, [e.row for e in evaluations])
     await repository.add_history(session, [e.history for e in evaluations if e.history])
-    for evaluation in evaluations:
-        HEALTH_SCORES.labels(evaluation.result.band.value).inc()
+    # one increment per band, not per customer: a labelled child's lookup and lock each time
+    for band, count in Counter(e.result.band.value for e in evaluations).items():
+        HEALTH_SCORES.labels(band).inc(count)
     return evaluations
 
 

@@ -173,7 +173,8 @@ def read_components(
     signals: CustomerSignals, scorecard: Scorecard, as_of: datetime
 ) -> tuple[ComponentReading, ...]:
     """Read every component the scorecard configures, available or not."""
-    return tuple(
-        read_component(name, signals, config, as_of)
-        for name, config in scorecard.components.configured.items()
-    )
+    readings = []
+    for name, config in scorecard.components.configured.items():
+        inputs, value = READERS[name](signals, config, as_of)
+        readings.append(ComponentReading(name, value, inputs))
+    return tuple(readings)

@@ -21,10 +21,11 @@ from fourfold.health.domain.components import (
 from fourfold.health.domain.lifecycle import lifecycle_step
 from fourfold.health.domain.override import ManualOverride
 from fourfold.health.domain.scorecard import Band, ComponentName, LifecycleStep, Scorecard
-from fourfold.health.domain.signals import CustomerSignals, require_aware
+from fourfold.health.domain.signals import CustomerSignals, evolve, require_aware
 from fourfold.health.domain.trend import Trend, trend
 
 HUNDRED = Decimal(100)
+ZERO, ONE = Decimal(0), Decimal(1)
 SHARE = Decimal("0.0001")
 POINTS = Decimal("0.01")
 
@@ -76,25 +77,54 @@ def weigh(
     """Combine component readings with the step's weights, redistributing unavailable ones."""
     readings = tuple(readings)
     weights = scorecard.weights[step]
-    total = sum((weights[r.name] for r in readings if r.score is not None), Decimal(0))
-    weighted = sum((weights[r.name] * r.score for r in readings if r.score is not None), Decimal(0))
+    total = weighted = ZERO
+    for r in readings:
+        if r.score is not None:
+            weight = weights[r.name]
+            total += weight
+            weighted += weight * r.score
     raw = None if total == 0 else weighted * HUNDRED / total
-    explained = tuple(_explain(r, weights[r.name], total) for r in readings)
-    final = None if raw is None else int(raw.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    explained = tuple([_explain(r, weights[r.name], total) for r in readings])
+    final = None if raw is None else int(raw.quantize(ONE, rounding=ROUND_HALF_UP))
     return WeightedScore(final, explained)
 
 
 def _explain(reading: ComponentReading, weight: Decimal, total: Decimal) -> ComponentExplanation:
-    share = Decimal(0) if reading.score is None or total == 0 else weight / total
-    return ComponentExplanation(
+    value = reading.score
+    if value is None or total == 0:
+        # what the arithmetic below gives for a share of zero, without it
+        return evolve(
+            _UNAVAILABLE,
+            name=reading.name,
+            available=value is not None,
+            inputs=reading.inputs,
+            score=None if value is None else value.quantize(SHARE, ROUND_HALF_UP),
+            weight=weight,
+        )
+    share = weight / total
+    return evolve(
+        _UNAVAILABLE,
         name=reading.name,
-        available=reading.available,
+        available=True,
         inputs=reading.inputs,
-        score=None if reading.score is None else reading.score.quantize(SHARE, ROUND_HALF_UP),
+        score=value.quantize(SHARE, ROUND_HALF_UP),
         weight=weight,
         effective_weight=share.quantize(SHARE, ROUND_HALF_UP),
-        contribution=(share * (reading.score or 0) * HUNDRED).quantize(POINTS, ROUND_HALF_UP),
+        contribution=(share * value * HUNDRED).quantize(POINTS, ROUND_HALF_UP),
     )
+
+
+_UNAVAILABLE = ComponentExplanation(
+    name=ComponentName.ADOPTION,
+    available=False,
+    inputs={},
+    score=None,
+    weight=ZERO,
+    effective_weight=ZERO.quantize(SHARE, ROUND_HALF_UP),
+    contribution=ZERO.quantize(POINTS, ROUND_HALF_UP),
+)
+"""The template `_explain` copies (`evolve` skips the frozen constructor, a `setattr` per
+field): a component without a share contributes zero points."""
 
 
 def score(

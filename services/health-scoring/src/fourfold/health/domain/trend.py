@@ -22,9 +22,13 @@ class Trend:
 
 def score_at(history: Iterable[tuple[datetime, int | None]], at: datetime) -> int | None:
     """The score in force at `at`: the newest point at or before it (scores hold until the
-    next recompute), whatever order the history arrives in."""
-    before = [ScorePoint(*point) for point in history if point[0] <= at]
-    return max(before, key=lambda point: point.at).score if before else None
+    next recompute), whatever order the history arrives in (of two points at the same
+    instant, the first given)."""
+    newest: tuple[datetime, int | None] | None = None
+    for point in history:
+        if point[0] <= at and (newest is None or point[0] > newest[0]):
+            newest = point
+    return None if newest is None else newest[1]
 
 
 TREND_DAYS = (7, 30)
@@ -40,11 +44,18 @@ def trend(
     history: Iterable[tuple[datetime, int | None]], current: int | None, as_of: datetime
 ) -> Trend:
     """Change of `current` against 7 and 30 days ago; unknown on either side gives None."""
-    points = list(history)
+    if current is None:
+        return _UNKNOWN
+    points = history if isinstance(history, (list, tuple)) else list(history)
+    if not points:
+        return _UNKNOWN
+    week, month = (score_at(points, at) for at in trend_instants(as_of))
+    return Trend(
+        change_7d=None if week is None else current - week,
+        change_30d=None if month is None else current - month,
+    )
 
-    def change(at: datetime) -> int | None:
-        past = score_at(points, at)
-        return None if past is None or current is None else current - past
 
-    week, month = (change(at) for at in trend_instants(as_of))
-    return Trend(change_7d=week, change_30d=month)
+_UNKNOWN = Trend(change_7d=None, change_30d=None)
+"""No comparable past score (no history, or no current score): every rescore of a new
+customer, so built once."""
