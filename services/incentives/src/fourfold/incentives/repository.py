@@ -7,14 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from pydantic import TypeAdapter
 from sqlalchemy import TextClause, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fourfold.db.bulk import UnnestInsert, any_of
 from fourfold.events import Envelope, parse_event
+from fourfold.events.registry import AnyEvent
 from fourfold.incentives.domain.caps import CapKey
 from fourfold.incentives.domain.entries import Entry
 from fourfold.incentives.models import (
@@ -69,7 +71,11 @@ async def store_events(
     """Keep the lifecycle events (a replayed copy is a no-op), after taking the `locks`
     (advisory, as `lock()`), in one statement; returns the (source, id) of those stored
     now, i.e. not already kept. The locks come before any row is inserted (the INSERT
-    reads the materialised lock CTE), so every locker orders lock then insert."""
+    reads the materialised lock CTE), so every locker orders lock then insert.
+
+    The payload is the event as its model writes it, not the bytes it came as: parsing is
+    lax (an integer `completed_at` is an instant), and the SQL that reads inside payloads
+    (the adoption sweep, the views) casts the model's ISO text."""
     rows = [
         {
             "event_source": e.source,
@@ -112,24 +118,40 @@ def _parse(rows: Iterable[Any]) -> list[Envelope]:
     return [parse_event(row.payload) for row in rows]
 
 
+# The pydantic-core validator of the event union, called on a stored payload's text without
+# TypeAdapter's Python wrapper (as the consumer's `parse_record` does on a record's bytes):
+# the history read of every batch. Same schema as `parse_event`.
+_validate_json = TypeAdapter(AnyEvent).validator.validate_json
+
+
 async def history(
     session: AsyncSession, customer_ids: Sequence[str], fresh: Sequence[Envelope] = ()
 ) -> list[Envelope]:
     """Every kept event of these customers, and the tier changes and certifications of the
     partners those events name, in one statement. `fresh` (already parsed, just stored) are
     not read back: they are returned as they are."""
-    query = text(
-        "WITH own AS (SELECT payload, partner_id, event_source, event_id FROM events "
-        "WHERE customer_id = ANY(CAST(:customers AS text[]))) "
-        "SELECT payload, event_source, event_id FROM own UNION ALL "
-        "SELECT payload, event_source, event_id FROM events WHERE customer_id IS NULL "
-        "AND type = ANY(CAST(:types AS text[])) "
-        "AND partner_id IN (SELECT DISTINCT partner_id FROM own WHERE partner_id IS NOT NULL)"
+    rows = await session.execute(
+        _HISTORY, {"customers": list(customer_ids), "types": PARTNER_TYPES}
     )
-    rows = await session.execute(query, {"customers": list(customer_ids), "types": PARTNER_TYPES})
     known = {(e.source, e.id) for e in fresh}
-    stored = [r for r in rows if (r.event_source, r.event_id) not in known]
-    return [*_parse(stored), *fresh]
+    stored = [
+        cast(Envelope, _validate_json(payload))
+        for payload, event_source, event_id in rows
+        if (event_source, event_id) not in known
+    ]
+    return [*stored, *fresh]
+
+
+# The payload as its text (json is stored as sent): validated in one pydantic-core call,
+# and the fresh events' rows, dropped, are never decoded.
+_HISTORY = text(
+    "WITH own AS (SELECT payload, partner_id, event_source, event_id FROM events "
+    "WHERE customer_id = ANY(CAST(:customers AS text[]))) "
+    "SELECT CAST(payload AS text), event_source, event_id FROM own UNION ALL "
+    "SELECT CAST(payload AS text), event_source, event_id FROM events WHERE customer_id IS NULL "
+    "AND type = ANY(CAST(:types AS text[])) "
+    "AND partner_id IN (SELECT DISTINCT partner_id FROM own WHERE partner_id IS NOT NULL)"
+)
 
 
 PARTNER_TYPES = ["partner.tier_changed", "partner.certified"]
