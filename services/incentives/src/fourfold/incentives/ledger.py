@@ -191,20 +191,24 @@ async def append_entries(
             late = late_statement_locks([e for e in new if e.partner_id in missing], now)
             await repository.lock(session, late)
         frozen.update(await repository.paid_periods(session, missing))
-    rows = [
-        _row(entry, _period_for(entry, frozen.get(entry.partner_id, set()), now, period))
-        for entry in new
-    ]
-    written = await repository.insert_entries(session, rows)
+    periods = [_period_for(e, frozen.get(e.partner_id, set()), now, period) for e in new]
+    written = await repository.insert_entries(session, new, periods)
     DUPLICATE_ENTRIES.inc(len(new) - len(written))
-    appended = [e for e in new if e.entry_id in written]
-    periods = {str(row["entry_id"]): str(row["period"]) for row in rows}
-    for entry in appended:
-        ENTRIES.labels(entry.kind, entry.rule, entry.currency).inc()
-        AMOUNT.labels(entry.kind, entry.rule, entry.currency).inc(abs(float(entry.amount)))
+    appended: list[Entry] = []
+    announcements: list[EncodedEvent] = []
+    counted: dict[tuple[str, str, str], list[Decimal]] = {}
+    for entry, entry_period in zip(new, periods, strict=True):
+        if entry.entry_id not in written:
+            continue
+        appended.append(entry)
+        announcements.append(announce(entry, entry_period, now))
+        counted.setdefault((entry.kind, entry.rule, entry.currency), []).append(entry.amount)
         if entry.inputs.get("capped"):
             CAP_HITS.labels(entry.rule, entry.currency).inc()
-    return appended, [announce(e, periods[e.entry_id], now) for e in appended]
+    for labels, amounts in counted.items():  # one label lookup per kind, rule and currency
+        ENTRIES.labels(*labels).inc(len(amounts))
+        AMOUNT.labels(*labels).inc(float(sum(map(abs, amounts), Decimal(0))))
+    return appended, announcements
 
 
 def late_statement_locks(entries: Iterable[Entry], now: datetime) -> list[str]:
@@ -242,27 +246,6 @@ def _period_for(entry: Entry, frozen: set[str], now: datetime, forced: str | Non
         return open_period(forced, frozen)
     period = period_of(entry.event_time)
     return open_period(period_of(now), frozen) if period in frozen else period
-
-
-def _row(entry: Entry, period: str) -> dict[str, object]:
-    return {
-        "entry_id": entry.entry_id,
-        "partner_id": entry.partner_id,
-        "customer_id": entry.customer_id,
-        "rule": entry.rule,
-        "kind": entry.kind,
-        "amount": entry.amount,
-        "currency": entry.currency,
-        "period": period,
-        "earned_period": period_of(entry.event_time),
-        "event_time": entry.event_time,
-        "payable_at": entry.payable_at,
-        "source_event_id": entry.source_event_id,
-        "program_id": entry.program_id,
-        "program_version": entry.program_version,
-        "reverses_entry_id": entry.reverses,
-        "inputs": dict(entry.inputs),
-    }
 
 
 def announce(entry: Entry, period: str, now: datetime) -> EncodedEvent:

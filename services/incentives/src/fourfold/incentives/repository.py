@@ -18,7 +18,7 @@ from fourfold.db.bulk import UnnestInsert, any_of
 from fourfold.events import Envelope, parse_event
 from fourfold.events.registry import AnyEvent
 from fourfold.incentives.domain.caps import CapKey
-from fourfold.incentives.domain.entries import Entry
+from fourfold.incentives.domain.entries import Entry, period_of
 from fourfold.incentives.models import (
     entries,
     entry_transitions,
@@ -292,16 +292,45 @@ async def paid_periods(session: AsyncSession, partner_ids: Sequence[str]) -> dic
     return frozen
 
 
-async def insert_entries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
-    """Append entries; those already in the ledger (same identity) are skipped. Returns the
-    ids actually written."""
-    if not rows:
+async def insert_entries(
+    session: AsyncSession, new: Sequence[Entry], periods: Sequence[str]
+) -> set[str]:
+    """Append entries, each in its statement period; those already in the ledger (same
+    identity) are skipped. Returns the ids actually written. The columns are built straight
+    from the entries (no row dict per entry): one array per column, as `UnnestInsert`."""
+    if not new:
         return set()
-    statement = text(
-        str(_INSERT_ENTRIES.statement.text) + " ON CONFLICT DO NOTHING RETURNING entry_id"
-    )
-    result = await session.execute(statement, _INSERT_ENTRIES.parameters(rows))
+    parameters = {
+        "entry_id": [e.entry_id for e in new],
+        "partner_id": [e.partner_id for e in new],
+        "customer_id": [e.customer_id for e in new],
+        "rule": [e.rule for e in new],
+        "kind": [e.kind for e in new],
+        "amount": [e.amount for e in new],
+        "currency": [e.currency for e in new],
+        "period": list(periods),
+        "earned_period": [period_of(e.event_time) for e in new],
+        "event_time": [e.event_time for e in new],
+        "payable_at": [e.payable_at for e in new],
+        "source_event_id": [e.source_event_id for e in new],
+        "program_id": [e.program_id for e in new],
+        "program_version": [e.program_version for e in new],
+        "reverses_entry_id": [e.reverses for e in new],
+        "inputs": [orjson.dumps(dict(e.inputs)).decode() for e in new],
+    }
+    result = await session.execute(_INSERT_NEW_ENTRIES, parameters)
     return {row.entry_id for row in result}
+
+
+_INSERT_NEW_ENTRIES = text(
+    str(_INSERT_ENTRIES.statement.text) + " ON CONFLICT DO NOTHING RETURNING entry_id"
+)
+if set(_INSERT_ENTRIES.names) != {
+    "entry_id", "partner_id", "customer_id", "rule", "kind", "amount", "currency", "period",
+    "earned_period", "event_time", "payable_at", "source_event_id", "program_id",
+    "program_version", "reverses_entry_id", "inputs",
+}:  # fmt: skip
+    raise AssertionError("entries changed columns: insert_entries must name them all")
 
 
 async def add_transitions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
