@@ -27,20 +27,13 @@ from fourfold.incentives.models import (
     statement_transitions,
 )
 
-_INSERT_EVENTS = UnnestInsert(
-    events,
-    columns=("event_source", "event_id", "type", "customer_id", "partner_id", "time", "payload"),
-)
-_INSERT_ENTRIES = UnnestInsert(
-    entries, columns=tuple(c.name for c in entries.c if c.name not in ("seq", "created_at"))
-)
 _INSERT_TRANSITIONS = UnnestInsert(
     entry_transitions, columns=("entry_id", "partner_id", "status", "reason", "actor", "at")
 )
 
-_LOCK = text(
-    "SELECT pg_advisory_xact_lock(hashtextextended(x, 0)) "
-    "FROM unnest(CAST(:keys AS text[])) AS x ORDER BY x"
+_LOCK = text(  # one row back, not one per key
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(x, 0))) FROM (SELECT x"
+    " FROM json_array_elements_text(CAST(:keys AS json)) AS x ORDER BY x) AS k"
 )
 
 
@@ -48,7 +41,7 @@ async def lock(session: AsyncSession, keys: Iterable[str]) -> None:
     """Transaction-scoped advisory locks, taken in key order so lockers never deadlock."""
     wanted = sorted(set(keys))
     if wanted:
-        await session.execute(_LOCK, {"keys": wanted})
+        await session.execute(_LOCK, {"keys": _json(wanted)})
 
 
 def customer_lock(customer_id: str) -> str:
@@ -76,36 +69,68 @@ async def store_events(
     The payload is the event as its model writes it, not the bytes it came as: parsing is
     lax (an integer `completed_at` is an instant), and the SQL that reads inside payloads
     (the adoption sweep, the views) casts the model's ISO text."""
-    rows = [
-        {
-            "event_source": e.source,
-            "event_id": e.id,
-            "type": e.type,
-            "customer_id": getattr(e.data, "customer_id", None),
-            "partner_id": getattr(e.data, "partner_id", None),
-            "time": e.time,
-            "payload": orjson.Fragment(e.to_json_bytes()),
-        }
-        for e in kept
-    ]
-    if not rows:
+    if not kept:
         await lock(session, locks)
         return set()
     result = await session.execute(
-        _STORE_EVENTS, {**_INSERT_EVENTS.parameters(rows), "lock_keys": sorted(set(locks))}
+        _STORE_EVENTS,
+        {
+            "event_source": _json([e.source for e in kept]),
+            "event_id": _json([e.id for e in kept]),
+            "type": _json([e.type for e in kept]),
+            "customer_id": _json([getattr(e.data, "customer_id", None) for e in kept]),
+            "partner_id": _json([getattr(e.data, "partner_id", None) for e in kept]),
+            "time": _json([e.time for e in kept]),
+            "payload": _json([orjson.Fragment(e.to_json_bytes()) for e in kept]),
+            "lock_keys": _json(sorted(set(locks))),
+        },
     )
     return {(row.event_source, row.event_id) for row in result}
 
 
+def _json(values: Sequence[Any]) -> str:
+    """A column's values as one JSON array (orjson): the statements below unpack it with
+    `json_array_elements[_text]`. An array parameter costs asyncpg a Python-level check
+    per element (each an ABC isinstance), the most of what binding a batch's rows cost."""
+    return orjson.dumps(values).decode()
+
+
+def _json_rows(columns: Sequence[tuple[str, str]]) -> tuple[str, str, str]:
+    """(quoted column list, SELECT list, FROM clause) reading the rows from one JSON array
+    parameter per column, in their order (`ordinal`); each (name, type) is cast from text,
+    or taken as the JSON value itself for a json/jsonb column."""
+    quoted = ", ".join(f'"{name}"' for name, _ in columns)
+    values = ", ".join(
+        f'CAST(r."{name}" AS {kind})' if kind != "json" else f'r."{name}"' for name, kind in columns
+    )
+    unpack = ", ".join(
+        f"json_array_elements(CAST(:{name} AS json))"
+        if kind in ("json", "jsonb")
+        else f"json_array_elements_text(CAST(:{name} AS json))"
+        for name, kind in columns
+    )
+    return quoted, values, f"ROWS FROM ({unpack}) WITH ORDINALITY AS r({quoted}, ordinal)"
+
+
+_EVENT_COLUMNS = (
+    ("event_source", "text"),
+    ("event_id", "text"),
+    ("type", "text"),
+    ("customer_id", "text"),
+    ("partner_id", "text"),
+    ("time", "timestamptz"),
+    ("payload", "json"),
+)
+
+
 def _store_events_statement() -> TextClause:
-    insert = str(_INSERT_EVENTS.statement.text)
-    tail = " ORDER BY r.ordinal"
-    if not insert.endswith(tail):
-        raise AssertionError("UnnestInsert's statement changed shape")
+    quoted, values, source = _json_rows(_EVENT_COLUMNS)
     return text(
         "WITH locked AS MATERIALIZED (SELECT count(pg_advisory_xact_lock(hashtextextended(x, 0)))"
-        " AS n FROM (SELECT x FROM unnest(CAST(:lock_keys AS text[])) AS x ORDER BY x) AS k),"
-        f" stored AS ({insert.removesuffix(tail)} CROSS JOIN locked{tail}"
+        " AS n FROM (SELECT x FROM json_array_elements_text(CAST(:lock_keys AS json)) AS x"
+        " ORDER BY x) AS k),"
+        f" stored AS (INSERT INTO events ({quoted}) SELECT {values} FROM {source}"
+        " CROSS JOIN locked ORDER BY r.ordinal"
         " ON CONFLICT DO NOTHING RETURNING event_source, event_id)"
         " SELECT event_source, event_id FROM stored"
     )
@@ -131,7 +156,7 @@ async def history(
     partners those events name, in one statement. `fresh` (already parsed, just stored) are
     not read back: they are returned as they are."""
     rows = await session.execute(
-        _HISTORY, {"customers": list(customer_ids), "types": PARTNER_TYPES}
+        _HISTORY, {"customers": _json(customer_ids), "types": PARTNER_TYPES}
     )
     known = {(e.source, e.id) for e in fresh}
     stored = [
@@ -146,7 +171,7 @@ async def history(
 # and the fresh events' rows, dropped, are never decoded.
 _HISTORY = text(
     "WITH own AS (SELECT payload, partner_id, event_source, event_id FROM events "
-    "WHERE customer_id = ANY(CAST(:customers AS text[]))) "
+    "WHERE customer_id = ANY(ARRAY(SELECT json_array_elements_text(CAST(:customers AS json))))) "
     "SELECT CAST(payload AS text), event_source, event_id FROM own UNION ALL "
     "SELECT CAST(payload AS text), event_source, event_id FROM events WHERE customer_id IS NULL "
     "AND type = ANY(CAST(:types AS text[])) "
@@ -301,36 +326,60 @@ async def insert_entries(
     if not new:
         return set()
     parameters = {
-        "entry_id": [e.entry_id for e in new],
-        "partner_id": [e.partner_id for e in new],
-        "customer_id": [e.customer_id for e in new],
-        "rule": [e.rule for e in new],
-        "kind": [e.kind for e in new],
-        "amount": [e.amount for e in new],
-        "currency": [e.currency for e in new],
-        "period": list(periods),
-        "earned_period": [period_of(e.event_time) for e in new],
-        "event_time": [e.event_time for e in new],
-        "payable_at": [e.payable_at for e in new],
-        "source_event_id": [e.source_event_id for e in new],
-        "program_id": [e.program_id for e in new],
-        "program_version": [e.program_version for e in new],
-        "reverses_entry_id": [e.reverses for e in new],
-        "inputs": [orjson.dumps(dict(e.inputs)).decode() for e in new],
+        "entry_id": _json([e.entry_id for e in new]),
+        "partner_id": _json([e.partner_id for e in new]),
+        "customer_id": _json([e.customer_id for e in new]),
+        "rule": _json([e.rule for e in new]),
+        "kind": _json([e.kind for e in new]),
+        "amount": _json([format(e.amount, "f") for e in new]),
+        "currency": _json([e.currency for e in new]),
+        "period": _json(periods),
+        "earned_period": _json([period_of(e.event_time) for e in new]),
+        "event_time": _json([e.event_time for e in new]),
+        "payable_at": _json([e.payable_at for e in new]),
+        "source_event_id": _json([e.source_event_id for e in new]),
+        "program_id": _json([e.program_id for e in new]),
+        "program_version": _json([e.program_version for e in new]),
+        "reverses_entry_id": _json([e.reverses for e in new]),
+        "inputs": _json([e.inputs if isinstance(e.inputs, dict) else dict(e.inputs) for e in new]),
     }
     result = await session.execute(_INSERT_NEW_ENTRIES, parameters)
     return {row.entry_id for row in result}
 
 
-_INSERT_NEW_ENTRIES = text(
-    str(_INSERT_ENTRIES.statement.text) + " ON CONFLICT DO NOTHING RETURNING entry_id"
+_ENTRY_COLUMNS = (
+    ("entry_id", "text"),
+    ("partner_id", "text"),
+    ("customer_id", "text"),
+    ("rule", "text"),
+    ("kind", "text"),
+    ("amount", "numeric"),
+    ("currency", "text"),
+    ("period", "text"),
+    ("earned_period", "text"),
+    ("event_time", "timestamptz"),
+    ("payable_at", "timestamptz"),
+    ("source_event_id", "text"),
+    ("program_id", "text"),
+    ("program_version", "text"),
+    ("reverses_entry_id", "text"),
+    ("inputs", "jsonb"),
 )
-if set(_INSERT_ENTRIES.names) != {
-    "entry_id", "partner_id", "customer_id", "rule", "kind", "amount", "currency", "period",
-    "earned_period", "event_time", "payable_at", "source_event_id", "program_id",
-    "program_version", "reverses_entry_id", "inputs",
-}:  # fmt: skip
+if {name for name, _ in _ENTRY_COLUMNS} != {
+    c.name for c in entries.c if c.name not in ("seq", "created_at")
+}:
     raise AssertionError("entries changed columns: insert_entries must name them all")
+
+
+def _insert_entries_statement() -> TextClause:
+    quoted, values, source = _json_rows(_ENTRY_COLUMNS)
+    return text(
+        f"INSERT INTO entries ({quoted}) SELECT {values} FROM {source} ORDER BY r.ordinal"
+        " ON CONFLICT DO NOTHING RETURNING entry_id"
+    )
+
+
+_INSERT_NEW_ENTRIES = _insert_entries_statement()
 
 
 async def add_transitions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
