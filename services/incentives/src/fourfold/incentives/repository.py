@@ -5,7 +5,7 @@ caller's transaction (consumer batch, route) does."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -80,7 +80,7 @@ async def store_events(
             "type": _json([e.type for e in kept]),
             "customer_id": _json([getattr(e.data, "customer_id", None) for e in kept]),
             "partner_id": _json([getattr(e.data, "partner_id", None) for e in kept]),
-            "time": _json([e.time for e in kept]),
+            "time": _json([_utc(e.time) for e in kept]),
             "payload": _json([orjson.Fragment(e.to_json_bytes()) for e in kept]),
             "lock_keys": _json(sorted(set(locks))),
         },
@@ -93,6 +93,12 @@ def _json(values: Sequence[Any]) -> str:
     `json_array_elements[_text]`. An array parameter costs asyncpg a Python-level check
     per element (each an ABC isinstance), the most of what binding a batch's rows cost."""
     return orjson.dumps(values).decode()
+
+
+def _utc(at: datetime) -> datetime:
+    """An instant as UTC for its JSON text: an event may carry an offset PostgreSQL's
+    timestamptz refuses (pydantic accepts -17:46; PostgreSQL at most ±15:59)."""
+    return at.astimezone(UTC)
 
 
 def _json_rows(columns: Sequence[tuple[str, str]]) -> tuple[str, str, str]:
@@ -335,8 +341,8 @@ async def insert_entries(
         "currency": _json([e.currency for e in new]),
         "period": _json(periods),
         "earned_period": _json([period_of(e.event_time) for e in new]),
-        "event_time": _json([e.event_time for e in new]),
-        "payable_at": _json([e.payable_at for e in new]),
+        "event_time": _json([_utc(e.event_time) for e in new]),
+        "payable_at": _json([_utc(e.payable_at) for e in new]),
         "source_event_id": _json([e.source_event_id for e in new]),
         "program_id": _json([e.program_id for e in new]),
         "program_version": _json([e.program_version for e in new]),
