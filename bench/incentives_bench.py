@@ -293,7 +293,8 @@ async def main() -> None:
         rate, seconds, busy, entries = await service_rate(dsn, total, service, log)
         print(
             f"(b) incentives: {rate:,.0f} events/s over {seconds:.1f}s, {entries:,} entries, "
-            f"service CPU {busy:.0%} of a core; {rate / floor:.0%} of (a3)",
+            f"service CPU {busy:.0%} of a core ({busy / rate * 1e6:.0f} µs per event); "
+            f"{rate / floor:.0%} of (a3)",
             flush=True,
         )
         url = f"http://127.0.0.1:{port}"
@@ -317,8 +318,9 @@ async def main() -> None:
                 "| --- | --- | --- | --- | --- |",
                 f"| accrual throughput, {total:,} lifecycle events, {CUSTOMERS:,} customers, "
                 f"{PARTNERS:,} partners | (b) {rate:,.0f} events/s ({entries:,} entries, service "
-                f"CPU {busy:.0%} of a core) | (a3) {floor:,.0f} events/s "
-                f"(CPU {floor_cpu / floor_s:.0%}) "
+                f"CPU {busy:.0%} of a core, {busy / rate * 1e6:.0f} µs per event) "
+                f"| (a3) {floor:,.0f} events/s (CPU {floor_cpu / floor_s:.0%}, "
+                f"{floor_cpu / floor_events * 1e6:.0f} µs per event) "
                 f"| {rate / floor:.0%} | ≥ 50% |",
                 f"| statement, {BIG_ENTRIES:,} entries in one period "
                 f"| {api_ms:.1f} ms (HTTP, median) "

@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -273,3 +273,22 @@ async def test_an_entry_of_a_month_being_paid_waits_for_the_payment_and_goes_to_
     async with engine.connect() as connection:
         row = (await connection.execute(text("SELECT period, earned_period FROM entries"))).one()
     assert (row.period, row.earned_period) == ("2027-03", "2027-02"), why
+
+
+async def test_an_offset_postgres_refuses_is_kept_as_the_same_instant(engine: AsyncEngine) -> None:
+    """Pydantic accepts a UTC offset of -17:46; PostgreSQL's timestamptz stops at ±15:59.
+    The batch's times travel as JSON text, so they are written as UTC: the event is kept
+    and the entry made at the same instant, the event's own text untouched."""
+    far = timezone(-timedelta(hours=17, minutes=46))
+    created = Customer("c-far", "p-1").created(AT, "100.00")
+    created = created.model_copy(update={"time": AT.astimezone(far)})
+    async with session_factory(engine)() as session, session.begin():
+        written, announced = await accrue_events(session, [created], programs=PROGRAMS, now=AT)
+    assert [e.event_time for e in written] == [AT]
+    async with session_factory(engine)() as session:
+        kept = (await session.execute(text("SELECT time, payload FROM events"))).one()
+        (entry_time,) = (await session.execute(text("SELECT event_time FROM entries"))).one()
+    assert kept.time == AT
+    assert entry_time == AT
+    assert kept.payload["time"].endswith("-17:46")
+    assert len(announced) == 1

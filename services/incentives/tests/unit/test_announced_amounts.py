@@ -50,5 +50,5 @@ def test_the_largest_possible_entry_announces_as_a_valid_event(kind: str) -> Non
         reverses="e-0" if kind == "reversal" else None,
     )
     event = announce(entry, "2026-03", NOW)
-    parsed = parse_event(event.model_dump_json().encode())
+    parsed = parse_event(event.payload)
     assert parsed.data.amount.amount == amount  # type: ignore[attr-defined]

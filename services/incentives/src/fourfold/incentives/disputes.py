@@ -13,13 +13,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fourfold.auth import Principal
-from fourfold.events import Envelope
 from fourfold.events.money import minor_unit
 from fourfold.incentives import queries, repository
 from fourfold.incentives.domain.entries import adjustment_of, period_of
 from fourfold.incentives.domain.money import is_rounded
 from fourfold.incentives.errors import Conflict, DisputeNotFound, EntryNotFound, InvalidField
 from fourfold.incentives.ledger import append_entries
+from fourfold.kafka.outbox import EncodedEvent
 
 
 async def open_dispute(
@@ -121,7 +121,7 @@ async def accept(
     body: str,
     by: Principal,
     now: datetime,
-) -> list[Envelope]:
+) -> list[EncodedEvent]:
     """Accept with an adjustment of `amount` (in the entry's currency) in the open period."""
     rows = await locked_dispute(session, dispute_id, None)
     if _status(rows) != "open":

@@ -25,7 +25,6 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fourfold.events import Envelope
 from fourfold.incentives import queries, repository
 from fourfold.incentives.domain.accrual import effective_time, replay
 from fourfold.incentives.domain.caps import cap_adjustments, cap_key, counts_toward_cap
@@ -34,6 +33,7 @@ from fourfold.incentives.domain.program import Program, ProgramSet
 from fourfold.incentives.ledger import append_entries
 from fourfold.incentives.schemas import Adjustment, WhatIfRow
 from fourfold.incentives.views import money
+from fourfold.kafka.outbox import EncodedEvent
 
 ZERO = Decimal(0)
 
@@ -60,7 +60,7 @@ async def recalculate(
     end: datetime,
     by: str,
     now: datetime,
-) -> tuple[str, str, list[Entry], list[Envelope]]:
+) -> tuple[str, str, list[Entry], list[EncodedEvent]]:
     """Append the adjustments that bring [start, end) to what `program` gives."""
     await repository.lock(session, ["recalculation"])
     expected, _ = await _expected(session, programs, program, start, end)

@@ -5,18 +5,20 @@ caller's transaction (consumer batch, route) does."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from pydantic import TypeAdapter
 from sqlalchemy import TextClause, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fourfold.db.bulk import UnnestInsert, any_of
 from fourfold.events import Envelope, parse_event
+from fourfold.events.registry import AnyEvent
 from fourfold.incentives.domain.caps import CapKey
-from fourfold.incentives.domain.entries import Entry
+from fourfold.incentives.domain.entries import Entry, period_of
 from fourfold.incentives.models import (
     entries,
     entry_transitions,
@@ -25,20 +27,13 @@ from fourfold.incentives.models import (
     statement_transitions,
 )
 
-_INSERT_EVENTS = UnnestInsert(
-    events,
-    columns=("event_source", "event_id", "type", "customer_id", "partner_id", "time", "payload"),
-)
-_INSERT_ENTRIES = UnnestInsert(
-    entries, columns=tuple(c.name for c in entries.c if c.name not in ("seq", "created_at"))
-)
 _INSERT_TRANSITIONS = UnnestInsert(
     entry_transitions, columns=("entry_id", "partner_id", "status", "reason", "actor", "at")
 )
 
-_LOCK = text(
-    "SELECT pg_advisory_xact_lock(hashtextextended(x, 0)) "
-    "FROM unnest(CAST(:keys AS text[])) AS x ORDER BY x"
+_LOCK = text(  # one row back, not one per key
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(x, 0))) FROM (SELECT x"
+    " FROM json_array_elements_text(CAST(:keys AS json)) AS x ORDER BY x) AS k"
 )
 
 
@@ -46,7 +41,7 @@ async def lock(session: AsyncSession, keys: Iterable[str]) -> None:
     """Transaction-scoped advisory locks, taken in key order so lockers never deadlock."""
     wanted = sorted(set(keys))
     if wanted:
-        await session.execute(_LOCK, {"keys": wanted})
+        await session.execute(_LOCK, {"keys": _json(wanted)})
 
 
 def customer_lock(customer_id: str) -> str:
@@ -69,37 +64,79 @@ async def store_events(
     """Keep the lifecycle events (a replayed copy is a no-op), after taking the `locks`
     (advisory, as `lock()`), in one statement; returns the (source, id) of those stored
     now, i.e. not already kept. The locks come before any row is inserted (the INSERT
-    reads the materialised lock CTE), so every locker orders lock then insert."""
-    rows = [
-        {
-            "event_source": e.source,
-            "event_id": e.id,
-            "type": e.type,
-            "customer_id": getattr(e.data, "customer_id", None),
-            "partner_id": getattr(e.data, "partner_id", None),
-            "time": e.time,
-            "payload": orjson.Fragment(e.to_json_bytes()),
-        }
-        for e in kept
-    ]
-    if not rows:
+    reads the materialised lock CTE), so every locker orders lock then insert.
+
+    The payload is the event as its model writes it, not the bytes it came as: parsing is
+    lax (an integer `completed_at` is an instant), and the SQL that reads inside payloads
+    (the adoption sweep, the views) casts the model's ISO text."""
+    if not kept:
         await lock(session, locks)
         return set()
     result = await session.execute(
-        _STORE_EVENTS, {**_INSERT_EVENTS.parameters(rows), "lock_keys": sorted(set(locks))}
+        _STORE_EVENTS,
+        {
+            "event_source": _json([e.source for e in kept]),
+            "event_id": _json([e.id for e in kept]),
+            "type": _json([e.type for e in kept]),
+            "customer_id": _json([getattr(e.data, "customer_id", None) for e in kept]),
+            "partner_id": _json([getattr(e.data, "partner_id", None) for e in kept]),
+            "time": _json([_utc(e.time) for e in kept]),
+            "payload": _json([orjson.Fragment(e.to_json_bytes()) for e in kept]),
+            "lock_keys": _json(sorted(set(locks))),
+        },
     )
     return {(row.event_source, row.event_id) for row in result}
 
 
+def _json(values: Sequence[Any]) -> str:
+    """A column's values as one JSON array (orjson): the statements below unpack it with
+    `json_array_elements[_text]`. An array parameter costs asyncpg a Python-level check
+    per element (each an ABC isinstance), the most of what binding a batch's rows cost."""
+    return orjson.dumps(values).decode()
+
+
+def _utc(at: datetime) -> datetime:
+    """An instant as UTC for its JSON text: an event may carry an offset PostgreSQL's
+    timestamptz refuses (pydantic accepts -17:46; PostgreSQL at most ±15:59)."""
+    return at.astimezone(UTC)
+
+
+def _json_rows(columns: Sequence[tuple[str, str]]) -> tuple[str, str, str]:
+    """(quoted column list, SELECT list, FROM clause) reading the rows from one JSON array
+    parameter per column, in their order (`ordinal`); each (name, type) is cast from text,
+    or taken as the JSON value itself for a json/jsonb column."""
+    quoted = ", ".join(f'"{name}"' for name, _ in columns)
+    values = ", ".join(
+        f'CAST(r."{name}" AS {kind})' if kind != "json" else f'r."{name}"' for name, kind in columns
+    )
+    unpack = ", ".join(
+        f"json_array_elements(CAST(:{name} AS json))"
+        if kind in ("json", "jsonb")
+        else f"json_array_elements_text(CAST(:{name} AS json))"
+        for name, kind in columns
+    )
+    return quoted, values, f"ROWS FROM ({unpack}) WITH ORDINALITY AS r({quoted}, ordinal)"
+
+
+_EVENT_COLUMNS = (
+    ("event_source", "text"),
+    ("event_id", "text"),
+    ("type", "text"),
+    ("customer_id", "text"),
+    ("partner_id", "text"),
+    ("time", "timestamptz"),
+    ("payload", "json"),
+)
+
+
 def _store_events_statement() -> TextClause:
-    insert = str(_INSERT_EVENTS.statement.text)
-    tail = " ORDER BY r.ordinal"
-    if not insert.endswith(tail):
-        raise AssertionError("UnnestInsert's statement changed shape")
+    quoted, values, source = _json_rows(_EVENT_COLUMNS)
     return text(
         "WITH locked AS MATERIALIZED (SELECT count(pg_advisory_xact_lock(hashtextextended(x, 0)))"
-        " AS n FROM (SELECT x FROM unnest(CAST(:lock_keys AS text[])) AS x ORDER BY x) AS k),"
-        f" stored AS ({insert.removesuffix(tail)} CROSS JOIN locked{tail}"
+        " AS n FROM (SELECT x FROM json_array_elements_text(CAST(:lock_keys AS json)) AS x"
+        " ORDER BY x) AS k),"
+        f" stored AS (INSERT INTO events ({quoted}) SELECT {values} FROM {source}"
+        " CROSS JOIN locked ORDER BY r.ordinal"
         " ON CONFLICT DO NOTHING RETURNING event_source, event_id)"
         " SELECT event_source, event_id FROM stored"
     )
@@ -112,24 +149,40 @@ def _parse(rows: Iterable[Any]) -> list[Envelope]:
     return [parse_event(row.payload) for row in rows]
 
 
+# The pydantic-core validator of the event union, called on a stored payload's text without
+# TypeAdapter's Python wrapper (as the consumer's `parse_record` does on a record's bytes):
+# the history read of every batch. Same schema as `parse_event`.
+_validate_json = TypeAdapter(AnyEvent).validator.validate_json
+
+
 async def history(
     session: AsyncSession, customer_ids: Sequence[str], fresh: Sequence[Envelope] = ()
 ) -> list[Envelope]:
     """Every kept event of these customers, and the tier changes and certifications of the
     partners those events name, in one statement. `fresh` (already parsed, just stored) are
     not read back: they are returned as they are."""
-    query = text(
-        "WITH own AS (SELECT payload, partner_id, event_source, event_id FROM events "
-        "WHERE customer_id = ANY(CAST(:customers AS text[]))) "
-        "SELECT payload, event_source, event_id FROM own UNION ALL "
-        "SELECT payload, event_source, event_id FROM events WHERE customer_id IS NULL "
-        "AND type = ANY(CAST(:types AS text[])) "
-        "AND partner_id IN (SELECT DISTINCT partner_id FROM own WHERE partner_id IS NOT NULL)"
+    rows = await session.execute(
+        _HISTORY, {"customers": _json(customer_ids), "types": PARTNER_TYPES}
     )
-    rows = await session.execute(query, {"customers": list(customer_ids), "types": PARTNER_TYPES})
     known = {(e.source, e.id) for e in fresh}
-    stored = [r for r in rows if (r.event_source, r.event_id) not in known]
-    return [*_parse(stored), *fresh]
+    stored = [
+        cast(Envelope, _validate_json(payload))
+        for payload, event_source, event_id in rows
+        if (event_source, event_id) not in known
+    ]
+    return [*stored, *fresh]
+
+
+# The payload as its text (json is stored as sent): validated in one pydantic-core call,
+# and the fresh events' rows, dropped, are never decoded.
+_HISTORY = text(
+    "WITH own AS (SELECT payload, partner_id, event_source, event_id FROM events "
+    "WHERE customer_id = ANY(ARRAY(SELECT json_array_elements_text(CAST(:customers AS json))))) "
+    "SELECT CAST(payload AS text), event_source, event_id FROM own UNION ALL "
+    "SELECT CAST(payload AS text), event_source, event_id FROM events WHERE customer_id IS NULL "
+    "AND type = ANY(CAST(:types AS text[])) "
+    "AND partner_id IN (SELECT DISTINCT partner_id FROM own WHERE partner_id IS NOT NULL)"
+)
 
 
 PARTNER_TYPES = ["partner.tier_changed", "partner.certified"]
@@ -270,16 +323,69 @@ async def paid_periods(session: AsyncSession, partner_ids: Sequence[str]) -> dic
     return frozen
 
 
-async def insert_entries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
-    """Append entries; those already in the ledger (same identity) are skipped. Returns the
-    ids actually written."""
-    if not rows:
+async def insert_entries(
+    session: AsyncSession, new: Sequence[Entry], periods: Sequence[str]
+) -> set[str]:
+    """Append entries, each in its statement period; those already in the ledger (same
+    identity) are skipped. Returns the ids actually written. The columns are built straight
+    from the entries (no row dict per entry): one array per column, as `UnnestInsert`."""
+    if not new:
         return set()
-    statement = text(
-        str(_INSERT_ENTRIES.statement.text) + " ON CONFLICT DO NOTHING RETURNING entry_id"
-    )
-    result = await session.execute(statement, _INSERT_ENTRIES.parameters(rows))
+    parameters = {
+        "entry_id": _json([e.entry_id for e in new]),
+        "partner_id": _json([e.partner_id for e in new]),
+        "customer_id": _json([e.customer_id for e in new]),
+        "rule": _json([e.rule for e in new]),
+        "kind": _json([e.kind for e in new]),
+        "amount": _json([format(e.amount, "f") for e in new]),
+        "currency": _json([e.currency for e in new]),
+        "period": _json(periods),
+        "earned_period": _json([period_of(e.event_time) for e in new]),
+        "event_time": _json([_utc(e.event_time) for e in new]),
+        "payable_at": _json([_utc(e.payable_at) for e in new]),
+        "source_event_id": _json([e.source_event_id for e in new]),
+        "program_id": _json([e.program_id for e in new]),
+        "program_version": _json([e.program_version for e in new]),
+        "reverses_entry_id": _json([e.reverses for e in new]),
+        "inputs": _json([e.inputs if isinstance(e.inputs, dict) else dict(e.inputs) for e in new]),
+    }
+    result = await session.execute(_INSERT_NEW_ENTRIES, parameters)
     return {row.entry_id for row in result}
+
+
+_ENTRY_COLUMNS = (
+    ("entry_id", "text"),
+    ("partner_id", "text"),
+    ("customer_id", "text"),
+    ("rule", "text"),
+    ("kind", "text"),
+    ("amount", "numeric"),
+    ("currency", "text"),
+    ("period", "text"),
+    ("earned_period", "text"),
+    ("event_time", "timestamptz"),
+    ("payable_at", "timestamptz"),
+    ("source_event_id", "text"),
+    ("program_id", "text"),
+    ("program_version", "text"),
+    ("reverses_entry_id", "text"),
+    ("inputs", "jsonb"),
+)
+if {name for name, _ in _ENTRY_COLUMNS} != {
+    c.name for c in entries.c if c.name not in ("seq", "created_at")
+}:
+    raise AssertionError("entries changed columns: insert_entries must name them all")
+
+
+def _insert_entries_statement() -> TextClause:
+    quoted, values, source = _json_rows(_ENTRY_COLUMNS)
+    return text(
+        f"INSERT INTO entries ({quoted}) SELECT {values} FROM {source} ORDER BY r.ordinal"
+        " ON CONFLICT DO NOTHING RETURNING entry_id"
+    )
+
+
+_INSERT_NEW_ENTRIES = _insert_entries_statement()
 
 
 async def add_transitions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from fourfold.events import (
@@ -84,6 +84,17 @@ class Accrual:
     """Every (partner, period, currency) an earning entry was priced against."""
     _last_fresh_band: dict[str, str] = field(default_factory=dict)
     _pending: dict[str, list[Entry]] = field(default_factory=dict)
+    _by_day: dict[date, Program | None] = field(default_factory=dict)
+
+    def _program_for(self, at: datetime) -> Program | None:
+        """`programs.for_time(at)`, remembered per UTC day (what a version's range is made
+        of) unless a fixed version starts at an instant (recalculation, what-if)."""
+        if self.programs.fixed is not None:
+            return self.programs.for_time(at)
+        day = at.astimezone(UTC).date()
+        if day not in self._by_day:
+            self._by_day[day] = self.programs.for_time(at)
+        return self._by_day[day]
 
     def seed(self, existing: Iterable[Entry]) -> None:
         """Entries already in the ledger (live path): the walk will not accrue them again.
@@ -124,7 +135,7 @@ class Accrual:
         fold_customer(customer, event)
         if isinstance(event, HealthChanged) and fresh:
             self._last_fresh_band[customer_id] = event.id
-        program = self.programs.for_time(event.time)
+        program = self._program_for(event.time)
         if program is not None:
             if fresh:
                 self._earn(event, customer, ledger, program)
@@ -175,13 +186,13 @@ class Accrual:
         """The adoption bonus, if a streak completed by `at` (an event's time, or a sweep's)."""
         if "first_value" not in customer.milestones or ledger.has_rule("adoption_bonus"):
             return
-        at_program = self.programs.for_time(at)
+        at_program = self._program_for(at)
         if at_program is None:
             return
         due = rules.adoption_due(customer, at, at_program)
         if due is None:
             return
-        program = self.programs.for_time(due)
+        program = self._program_for(due)
         if program is None:
             return
         earned = rules.adoption_bonus(customer, ledger, due, program)

@@ -40,7 +40,7 @@ from fourfold.incentives.domain.entries import (
     entry_id_for,
 )
 from fourfold.incentives.domain.money import annual
-from fourfold.incentives.domain.program import FixedAmounts, Program
+from fourfold.incentives.domain.program import Accelerators, FixedAmounts, Program
 from fourfold.incentives.domain.state import CustomerState, PartnerState
 
 ZERO = Decimal(0)
@@ -205,20 +205,47 @@ class Accelerator:
     certification_multiplier: Decimal
     multiplier: Decimal
     """tier × certifications, at most the program's max."""
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    """What an entry priced with it records of it (`price`)."""
 
 
 def accelerator(partner: PartnerState | None, at: datetime, program: Program) -> Accelerator:
     """The partner's multiplier at `at`: tier first, then each certification in name order."""
     accelerators = program.accelerators
     tier = (partner.tier_at(at) if partner else None) or accelerators.default_tier
-    tier_multiplier = accelerators.tiers.get(tier, Decimal(1))
     held = tuple(partner.certifications_at(at)) if partner else ()
+    key = (id(accelerators), tier, held)
+    known = _BOOSTS.get(key)
+    if known is not None and known[0] is accelerators:
+        return known[1]
+    if len(_BOOSTS) >= 4096:  # programs parsed by what-ifs come and go
+        _BOOSTS.clear()
+    boost = _accelerator(accelerators, tier, held)
+    _BOOSTS[key] = (accelerators, boost)
+    return boost
+
+
+_BOOSTS: dict[tuple[int, str, tuple[str, ...]], tuple[Accelerators, Accelerator]] = {}
+"""`accelerator`'s answers by (program accelerators, tier, certifications held): a handful
+of combinations price every entry. Each keeps its `Accelerators` alive, so an id is never
+reused while its answer is here (and the identity check refuses another object's)."""
+
+
+def _accelerator(accelerators: Accelerators, tier: str, held: tuple[str, ...]) -> Accelerator:
+    tier_multiplier = accelerators.tiers.get(tier, Decimal(1))
     counted = tuple(c for c in held if c in accelerators.certifications)
     certification_multiplier = Decimal(1)
     for name in counted:
         certification_multiplier *= accelerators.certifications[name]
     multiplier = min(tier_multiplier * certification_multiplier, accelerators.max)
-    return Accelerator(tier, tier_multiplier, counted, certification_multiplier, multiplier)
+    inputs = {
+        "tier": tier,
+        "tier_multiplier": str(tier_multiplier),
+        "certifications": ",".join(counted),
+        "certification_multiplier": str(certification_multiplier),
+        "multiplier": str(multiplier),
+    }
+    return Accelerator(tier, tier_multiplier, counted, certification_multiplier, multiplier, inputs)
 
 
 def price(
@@ -232,15 +259,7 @@ def price(
     boost = accelerator(partner, earned.event_time, program)
     uncapped = round_to_minor_unit(earned.base * boost.multiplier, earned.currency)
     amount = uncapped
-    inputs = dict(earned.inputs)
-    inputs.update(
-        base=str(earned.base),
-        tier=boost.tier,
-        tier_multiplier=str(boost.tier_multiplier),
-        certifications=",".join(boost.certifications),
-        certification_multiplier=str(boost.certification_multiplier),
-        multiplier=str(boost.multiplier),
-    )
+    inputs = {**earned.inputs, "base": str(earned.base), **boost.inputs}
     cap = program.caps.per_period.get(earned.currency)
     if cap is not None and cap_used is not None:
         left = max(cap - cap_used, ZERO)

@@ -70,10 +70,13 @@ class Terms:
 
 @dataclass
 class CustomerState:
+    """A customer's timelines. (Their factory is the plain class: `Timeline[str]()` goes
+    through typing's generic alias on every call, the most of what building a state cost.)"""
+
     customer_id: str
-    partners: Timeline[str] = field(default_factory=lambda: Timeline[str]())
-    terms: Timeline[Terms] = field(default_factory=lambda: Timeline[Terms]())
-    bands: Timeline[Band] = field(default_factory=lambda: Timeline[Band]())
+    partners: Timeline[str] = field(default_factory=Timeline)
+    terms: Timeline[Terms] = field(default_factory=Timeline)
+    bands: Timeline[Band] = field(default_factory=Timeline)
     milestones: dict[str, datetime] = field(default_factory=dict)
 
     def partner_at(self, when: datetime) -> str | None:
@@ -104,7 +107,7 @@ class CustomerState:
 @dataclass
 class PartnerState:
     partner_id: str
-    tiers: Timeline[str] = field(default_factory=lambda: Timeline[str]())
+    tiers: Timeline[str] = field(default_factory=Timeline)
     certifications: list[tuple[datetime, str]] = field(default_factory=list)
 
     def tier_at(self, when: datetime) -> str | None:
