@@ -6,6 +6,12 @@ that does what the baseline does: one upsert of one row per distinct customer. T
 between (a) and (a3) is the price of ARCHITECTURE.md's delivery rules in this runtime; the
 gap between (a3) and (b) is the health service's own work (fold, score, persist, publish).
 
+It runs with the garbage collector set as in every service process
+(`fourfold.service.tuning.tune_gc`: start-up objects frozen, generation-0 threshold 50,000),
+and puts CPython's defaults back afterwards, so (a) and (a2) in the same process keep them.
+Measured without it until session 7 of issue #13, (a3) and (a3o) paid for collections that
+no service runs (docs/benchmarks.md, "session 7: the floor").
+
 `offsets=True` runs the same consumer in offsets mode: each partition's next offset stored
 in the poll's transaction instead of one inbox row per event (the mode is for handlers
 idempotent by key; this upsert adds, but nothing is replayed during the measurement).
@@ -14,6 +20,7 @@ idempotent by key; this upsert adds, but nothing is replayed during the measurem
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import uuid
 from collections import Counter
@@ -24,6 +31,7 @@ from fourfold.db.engine import create_engine, session_factory
 from fourfold.db.runtime_tables import consumer_offsets_table, inbox_table, outbox_table
 from fourfold.kafka.consumer import Batch, BatchConsumer
 from fourfold.kafka.producer import EventProducer
+from fourfold.service.tuning import tune_gc
 
 SCHEMA_PREFIX = "delivery_floor"
 
@@ -41,6 +49,26 @@ async def delivery_floor(
 
     Timed like (a): from the end of the first poll's handler to the end of the last one's.
     """
+    thresholds = gc.get_threshold()
+    tune_gc()  # as the services run the consumer
+    try:
+        return await _delivery_floor(
+            bootstrap, database_url, topics, total, max_records, offsets=offsets
+        )
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+async def _delivery_floor(
+    bootstrap: str,
+    database_url: str,
+    topics: list[str],
+    total: int,
+    max_records: int,
+    *,
+    offsets: bool,
+) -> tuple[int, float, float]:
     schema = f"{SCHEMA_PREFIX}_{uuid.uuid4().hex[:6]}"
     engine = create_engine(database_url, schema=schema)
     metadata = MetaData()

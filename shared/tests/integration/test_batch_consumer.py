@@ -332,6 +332,56 @@ async def test_outbox_relay_publishes_what_the_handler_emitted(
     assert len(published) == len(events)
 
 
+@pytest.mark.parametrize("offsets", [False, True], ids=["inbox", "offsets"])
+async def test_a_rebalance_mid_stream_loses_and_doubles_nothing(
+    kafka_bootstrap: str,
+    engine: AsyncEngine,
+    topic: str,
+    unique: str,
+    producer: EventProducer,
+    offsets: bool,
+) -> None:
+    """A second member joins while the first works slowly through small polls, so the
+    first's partitions are revoked while a batch is in its transaction (its lag gauge must
+    then skip them: aiokafka asserts on a revoked partition's highwater). The handler counts
+    (not idempotent): in inbox mode a doubled effect would show as 2; in offsets mode a
+    poll committed after its partitions moved may be applied by both members
+    (docs/runtime.md), so only a loss is an error there."""
+    events = [usage_event(f"b{i}", f"c{i % 9}") for i in range(600)]
+    await produce_raw(kafka_bootstrap, topic, [as_record(e) for e in events])
+    group = f"g-{unique}"
+
+    async def slowly(batch: effects.Batch) -> None:
+        await effects.handle(batch)
+        await asyncio.sleep(0.05)
+
+    def member() -> BatchConsumer:
+        mode = {"offsets": effects.consumer_offsets} if offsets else {}
+        return effects.build_consumer(
+            bootstrap=kafka_bootstrap,
+            engine=engine,
+            topic=topic,
+            group=group,
+            producer=producer,
+            handler=slowly,
+            max_records=10,
+            instance=f"member-{len(members)}",
+            **mode,
+        )
+
+    members: list[BatchConsumer] = []
+    members.append(member())
+    async with running(members[0]):
+        await wait_for_effects(engine, 50)
+        members.append(member())
+        async with running(members[1]):
+            await wait_for_effects(engine, len(events), timeout_s=60)
+    counts = await effect_counts(engine)
+    assert set(counts) == {e.id for e in events}, "nothing lost"
+    if not offsets:
+        assert set(counts.values()) == {1}, "nothing doubled"
+
+
 # ------------------------------------------------ offsets mode: next offsets, not inbox rows
 
 

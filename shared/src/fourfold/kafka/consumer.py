@@ -28,16 +28,17 @@ every `heartbeat_interval_ms` (500 ms), so a rebalance is heard of within half a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import Table, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from fourfold.clock import Clock, SystemClock
 from fourfold.events.envelope import Envelope
@@ -150,6 +151,10 @@ class BatchConsumer:
         self._topics = sorted(topics)
         self._unsettled: dict[TopicPartition, int] = {}  # first offset neither applied nor dead
         self._floors: dict[TopicPartition, int] = {}  # offsets mode: stored next offsets
+        bind = sessions.kw.get("bind")
+        self._engine = bind if isinstance(bind, AsyncEngine) else None
+        self._held: AsyncConnection | None = None  # run(): one connection across polls
+        self._running = False
         self.joined = asyncio.Event()
         """Set once the group gave this consumer its first assignment (empty or not)."""
         if offsets is not None:
@@ -165,10 +170,15 @@ class BatchConsumer:
                 f"SELECT topic, partition, next_offset FROM {offsets.name}"
                 " WHERE consumer = :consumer AND topic = ANY(CAST(:topics AS text[]))"
             )
+        # One row back, not one per event: how many rows were new and, only when some were
+        # not (a duplicate or a replay), which ones.
         self._insert_inbox = text(
-            f"INSERT INTO {inbox.name} (consumer, event_source, event_id) "
+            f"WITH fresh AS (INSERT INTO {inbox.name} (consumer, event_source, event_id) "
             "SELECT :consumer, s, i FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[])) "
-            "AS t(s, i) ON CONFLICT DO NOTHING RETURNING event_source, event_id"
+            "AS t(s, i) ON CONFLICT DO NOTHING RETURNING event_source, event_id) "
+            "SELECT count(*) AS fresh, CASE WHEN count(*) < :total THEN array_agg(event_source)"
+            " END AS sources, CASE WHEN count(*) < :total THEN array_agg(event_id) END AS ids"
+            " FROM fresh"
         )
 
     async def start(self) -> None:
@@ -216,6 +226,7 @@ class BatchConsumer:
         seeks back to its first record and tries again after a growing pause.
         """
         pause = self._retry_backoff_s
+        self._running = True
         try:
             await _first_of(self.joined, self._stopping)  # a stop before the join ends here
             while not self._stopping.is_set():
@@ -241,6 +252,8 @@ class BatchConsumer:
                     )
                     await pause_unless_stopped(self._stopping, pause)
         finally:
+            self._running = False
+            await self._release_connection()
             await self.close()
 
     def _rewind(self, polled: dict[TopicPartition, list[Record]]) -> None:
@@ -280,10 +293,13 @@ class BatchConsumer:
                 )
         await self._commit(polled)
         elapsed = time.perf_counter() - started
+        owned = self._consumer.assignment()
         for tp, partition_records in polled.items():
             EVENTS_CONSUMED.labels(self._service, tp.topic).inc(len(partition_records))
             BATCH_SIZE.labels(self._service, tp.topic).observe(len(partition_records))
             BATCH_DURATION.labels(self._service, tp.topic).observe(elapsed)
+            if tp not in owned:  # revoked during the batch: aiokafka asserts on its highwater
+                continue
             highwater = self._consumer.highwater(tp)
             if highwater is not None:
                 lag = max(0, highwater - (partition_records[-1].offset + 1))
@@ -368,23 +384,28 @@ class BatchConsumer:
     async def _apply_once(self, items: list[_Parsed]) -> None:
         unique: dict[tuple[str, str], Envelope] = {}
         for item in items:
-            unique.setdefault(item.event.dedupe_key(), item.event)
+            event = item.event
+            unique.setdefault((event.source, event.id), event)  # Envelope.dedupe_key()
         if self._offsets is not None:
             await self._apply_storing_offsets(items, list(unique.values()))
             return
-        async with self._sessions() as session, session.begin():
-            fresh_keys = {
-                (row.event_source, row.event_id)
-                for row in await session.execute(
+        async with self._transaction() as session:
+            row = (
+                await session.execute(
                     self._insert_inbox,
                     {
                         "consumer": self._group_id,
                         "sources": [key[0] for key in unique],
                         "ids": [key[1] for key in unique],
+                        "total": len(unique),
                     },
                 )
-            }
-            fresh = [event for key, event in unique.items() if key in fresh_keys]
+            ).one()
+            if row.fresh == len(unique):
+                fresh = list(unique.values())
+            else:
+                fresh_keys = set(zip(row.sources or (), row.ids or (), strict=True))
+                fresh = [event for key, event in unique.items() if key in fresh_keys]
             if not fresh:
                 return
             batch = Batch(session=session, events=fresh, clock=self._clock)
@@ -399,7 +420,7 @@ class BatchConsumer:
         for item in items:
             tp = TopicPartition(item.record.topic, item.record.partition)
             nexts[tp] = min(self._unsettled.get(tp, item.record.offset + 1), item.record.offset + 1)
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as session:
             batch = Batch(session=session, events=events, clock=self._clock)
             await self._handler(batch)
             await stage(session, self._outbox, batch.emitted)
@@ -414,6 +435,31 @@ class BatchConsumer:
             )
         if batch.emitted and self._on_committed is not None:
             self._on_committed()
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction that commits on exit. While `run()` loops, every poll
+        uses the same connection, kept checked out: no pool checkout (whose pre-ping is three
+        round trips with asyncpg) per poll. After a failure it is returned to the pool (an
+        invalidated one is discarded) and the next poll checks out a fresh, pinged one."""
+        if not self._running or self._engine is None:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        if self._held is None:
+            self._held = await self._engine.connect()
+        try:
+            async with self._sessions(bind=self._held) as session, session.begin():
+                yield session
+        except BaseException:
+            await self._release_connection()
+            raise
+
+    async def _release_connection(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            with contextlib.suppress(Exception):
+                await held.close()
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
         """The group's assignment landed: offsets mode seeks first, then `joined` is set."""
