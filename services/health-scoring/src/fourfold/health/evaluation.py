@@ -12,8 +12,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import orjson
-
 from fourfold.events import HEALTH_TOPIC
 from fourfold.health.domain.override import ManualOverride
 from fourfold.health.domain.schedule import next_time_change
@@ -21,7 +19,7 @@ from fourfold.health.domain.scorecard import Scorecard
 from fourfold.health.domain.scoring import HealthResult, score
 from fourfold.health.snapshot import explanation_json, override_json, snapshot_fields
 from fourfold.health.state import CustomerState, state_to_json
-from fourfold.kafka.outbox import EncodedEvent
+from fourfold.kafka.outbox import EncodedEvent, encode_event
 
 SOURCE = "fourfold/health-scoring"
 HISTORY_EVERY = timedelta(days=1)
@@ -129,33 +127,30 @@ def _changed_event(
     path (it ran once per changed customer). Every field is typed by the domain already;
     tests/unit/test_changed_bytes.py proves, for any customer, that the bytes validate
     against docs/events/v1/health.changed.json and parse to what the model would hold."""
-    payload = orjson.dumps(
-        {
-            "specversion": "1.0",
-            "id": f"health-{state.customer_id}-{version}",
-            "source": SOURCE,
-            "type": "health.changed",
-            "time": result.as_of,
-            "data": {
-                "customer_id": state.customer_id,
-                "partner_id": state.partner_id,
-                "score": result.score,
-                "previous_score": None if previous is None else previous.score,
-                "band": result.band,
-                "previous_band": None if previous is None else previous.band,
-                "step": result.step,
-                "previous_step": None if previous is None else previous.step,
-                "trend_7d": result.trend.change_7d,
-                "trend_30d": result.trend.change_30d,
-                "scorecard_version": result.scorecard_version,
-                "scored_at": result.as_of,
-                "signals": snapshot_fields(state, scorecard, result.as_of),
-            },
+    return encode_event(
+        HEALTH_TOPIC,
+        state.customer_id,
+        event_id=f"health-{state.customer_id}-{version}",
+        source=SOURCE,
+        event_type="health.changed",
+        time=result.as_of,
+        data={
+            "customer_id": state.customer_id,
+            "partner_id": state.partner_id,
+            "score": result.score,
+            "previous_score": None if previous is None else previous.score,
+            "band": result.band,
+            "previous_band": None if previous is None else previous.band,
+            "step": result.step,
+            "previous_step": None if previous is None else previous.step,
+            "trend_7d": result.trend.change_7d,
+            "trend_30d": result.trend.change_30d,
+            "scorecard_version": result.scorecard_version,
+            "scored_at": result.as_of,
+            "signals": snapshot_fields(state, scorecard, result.as_of),
         },
         default=_json_default,
-        option=orjson.OPT_UTC_Z,  # "Z", as pydantic writes UTC
     )
-    return EncodedEvent(HEALTH_TOPIC, state.customer_id, "health.changed", payload)
 
 
 def _json_default(value: object) -> str:

@@ -17,7 +17,6 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fourfold.events import INCENTIVES_TOPIC, Envelope, HealthChanged
@@ -29,7 +28,7 @@ from fourfold.incentives.domain.program import ProgramSet
 from fourfold.incentives.domain.state import customer_of_event, partner_of_event
 from fourfold.incentives.domain.statements import open_period
 from fourfold.incentives.metrics import AMOUNT, CAP_HITS, DUPLICATE_ENTRIES, ENTRIES
-from fourfold.kafka.outbox import EncodedEvent
+from fourfold.kafka.outbox import EncodedEvent, encode_event
 
 SOURCE = "fourfold/incentives"
 
@@ -281,21 +280,15 @@ def announce(entry: Entry, period: str, now: datetime) -> EncodedEvent:
             "source_event_id": entry.source_event_id[:128],
             "period": period,
         }
-    payload = orjson.dumps(
-        {
-            "specversion": "1.0",
-            "id": entry.entry_id,
-            "source": SOURCE,
-            "type": kind,
-            "time": now,
-            "subject": None,
-            "datacontenttype": None,
-            "dataschema": None,
-            "data": data,
-        },
-        option=orjson.OPT_UTC_Z,  # "Z", as pydantic writes UTC
+    return encode_event(
+        INCENTIVES_TOPIC,
+        entry.customer_id,
+        event_id=entry.entry_id,
+        source=SOURCE,
+        event_type=kind,
+        time=now,
+        data=data,
     )
-    return EncodedEvent(INCENTIVES_TOPIC, entry.customer_id, kind, payload)
 
 
 def partners_of(events: Iterable[Envelope]) -> set[str]:
