@@ -85,6 +85,7 @@ class Accrual:
     _last_fresh_band: dict[str, str] = field(default_factory=dict)
     _pending: dict[str, list[Entry]] = field(default_factory=dict)
     _by_day: dict[date, Program | None] = field(default_factory=dict)
+    _boosts: dict[tuple[int, str, tuple[str, ...]], rules.Accelerator] = field(default_factory=dict)
 
     def _program_for(self, at: datetime) -> Program | None:
         """`programs.for_time(at)`, remembered per UTC day (what a version's range is made
@@ -238,9 +239,8 @@ class Accrual:
     def _price(self, earned: rules.Earned, ledger: CustomerLedger, program: Program) -> None:
         key = (earned.partner_id, period_of(earned.event_time), earned.currency)
         used = None if self.cap_used is None else self.cap_used.get(key, Decimal(0))
-        entry = rules.price(
-            earned, partner=self.partners.get(earned.partner_id), program=program, cap_used=used
-        )
+        boost = self._accelerator(self.partners.get(earned.partner_id), earned, program)
+        entry = rules.price(earned, boost=boost, program=program, cap_used=used)
         if ledger.has_id(entry.entry_id):
             return
         if entry.currency in program.caps.per_period:
@@ -249,6 +249,20 @@ class Accrual:
             self.cap_used[key] = self.cap_used.get(key, Decimal(0)) + entry.amount
         if entry.amount != 0 or entry.inputs.get("capped"):
             self._add(ledger, entry)
+
+    def _accelerator(
+        self, partner: PartnerState | None, earned: rules.Earned, program: Program
+    ) -> rules.Accelerator:
+        """The partner's accelerator at the event, combined once per (program, tier,
+        certifications) in this walk: a handful of combinations price every entry. The key
+        holds `id(program)`: `self.programs` keeps each program alive while the walk runs,
+        so no id is reused under it."""
+        tier, held = rules.standing(partner, earned.event_time, program)
+        key = (id(program), tier, held)
+        boost = self._boosts.get(key)
+        if boost is None:
+            boost = self._boosts[key] = rules.accelerator(program.accelerators, tier, held)
+        return boost
 
     def _reversal_windows(self, ledger: CustomerLedger) -> dict[str, int]:
         """Each upsell or cross-sell entry's reversal window, from the program it accrued under."""

@@ -209,29 +209,18 @@ class Accelerator:
     """What an entry priced with it records of it (`price`)."""
 
 
-def accelerator(partner: PartnerState | None, at: datetime, program: Program) -> Accelerator:
-    """The partner's multiplier at `at`: tier first, then each certification in name order."""
-    accelerators = program.accelerators
-    tier = (partner.tier_at(at) if partner else None) or accelerators.default_tier
-    held = tuple(partner.certifications_at(at)) if partner else ()
-    key = (id(accelerators), tier, held)
-    known = _BOOSTS.get(key)
-    if known is not None and known[0] is accelerators:
-        return known[1]
-    if len(_BOOSTS) >= 4096:  # programs parsed by what-ifs come and go
-        _BOOSTS.clear()
-    boost = _accelerator(accelerators, tier, held)
-    _BOOSTS[key] = (accelerators, boost)
-    return boost
+def standing(
+    partner: PartnerState | None, at: datetime, program: Program
+) -> tuple[str, tuple[str, ...]]:
+    """The tier (the program's default when none is set) and the certifications the partner
+    holds at `at`: what `accelerator` combines."""
+    tier = (partner.tier_at(at) if partner else None) or program.accelerators.default_tier
+    return tier, tuple(partner.certifications_at(at)) if partner else ()
 
 
-_BOOSTS: dict[tuple[int, str, tuple[str, ...]], tuple[Accelerators, Accelerator]] = {}
-"""`accelerator`'s answers by (program accelerators, tier, certifications held): a handful
-of combinations price every entry. Each keeps its `Accelerators` alive, so an id is never
-reused while its answer is here (and the identity check refuses another object's)."""
-
-
-def _accelerator(accelerators: Accelerators, tier: str, held: tuple[str, ...]) -> Accelerator:
+def accelerator(accelerators: Accelerators, tier: str, held: tuple[str, ...]) -> Accelerator:
+    """The multiplier of `tier` and the certifications `held`: tier first, then each
+    certification in name order, at most the program's max."""
     tier_multiplier = accelerators.tiers.get(tier, Decimal(1))
     counted = tuple(c for c in held if c in accelerators.certifications)
     certification_multiplier = Decimal(1)
@@ -251,12 +240,12 @@ def _accelerator(accelerators: Accelerators, tier: str, held: tuple[str, ...]) -
 def price(
     earned: Earned,
     *,
-    partner: PartnerState | None,
+    boost: Accelerator,
     program: Program,
     cap_used: Decimal | None,
 ) -> Entry:
-    """Accelerate, round once, cap: the entry for what a rule earned (see the module doc)."""
-    boost = accelerator(partner, earned.event_time, program)
+    """Accelerate by `boost` (`accelerator` of the partner's `standing` at the event time),
+    round once, cap: the entry for what a rule earned (see the module doc)."""
     uncapped = round_to_minor_unit(earned.base * boost.multiplier, earned.currency)
     amount = uncapped
     inputs = {**earned.inputs, "base": str(earned.base), **boost.inputs}
