@@ -159,3 +159,14 @@ def test_a_rejection_is_logged_with_its_first_problem(caplog: pytest.LogCaptureF
     [record] = [r for r in caplog.records if r.getMessage() == "rejected events"]
     assert record.rejected == 1  # type: ignore[attr-defined]
     assert "id: Field required" in record.first_problem  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("item", [EVENT, subscription_created("s-1", "c-1"), [EVENT], "text", None])
+def test_one_event_validates_as_the_first_of_a_batch_does(item: Any) -> None:
+    """A lone event takes the single-event adapter: same result as in a batch of two."""
+    single_valid, single_rejected = validate([item])
+    batch_valid, batch_rejected = validate([item, EVENT])
+    assert [(v.index, v.event, v.raw, v.key) for v in single_valid] == [
+        (v.index, v.event, v.raw, v.key) for v in batch_valid if v.index == 0
+    ]
+    assert single_rejected == [r for r in batch_rejected if r.index == 0]

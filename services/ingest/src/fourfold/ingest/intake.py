@@ -45,6 +45,7 @@ class Outcome(TypedDict):
 
 
 _batch_adapter: TypeAdapter[list[InputEvent]] = TypeAdapter(list[InputEvent])
+_event_adapter: TypeAdapter[InputEvent] = TypeAdapter(InputEvent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +64,12 @@ def validate(items: Sequence[Any]) -> tuple[list[Valid], list[EventResult]]:
     """Split raw JSON items into valid events and rejections naming the field.
 
     The whole batch is validated in one call first (the common, all-valid case); only a
-    batch with a bad event is walked one by one to say which and why.
+    batch with a bad event is walked one by one to say which and why. A single event (every
+    webhook) is validated by the event's own adapter: no list to wrap, zip or walk.
     """
     try:
+        if len(items) == 1:
+            return [Valid.of(0, _event_adapter.validate_python(items[0]), items[0])], []
         events = _batch_adapter.validate_python(items)
     except ValidationError:
         valid, rejected = _validate_each(items)
