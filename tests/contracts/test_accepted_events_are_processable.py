@@ -86,7 +86,8 @@ class ConsumerUnderTest:
     topics: frozenset[str]
     handler: Callable[[], Handler]
     offsets: Table | None = None
-    """The stored-offsets table of a consumer that runs in offsets mode (health-scoring)."""
+    """The stored-offsets table of a consumer that runs in offsets mode (health-scoring,
+    incentives)."""
 
 
 CONSUMERS: tuple[ConsumerUnderTest, ...] = (
@@ -114,6 +115,7 @@ CONSUMERS: tuple[ConsumerUnderTest, ...] = (
         incentives_models.outbox,
         frozenset(INCENTIVES_TOPICS),
         lambda: _with_default_program(incentives_handler(Programs(refresh_s=0))),
+        offsets=incentives_models.consumer_offsets,
     ),
 )
 

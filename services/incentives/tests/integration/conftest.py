@@ -51,6 +51,15 @@ class Service(RunningApp[IncentivesSettings]):
     def subject(self, role: str, partner: str | None) -> str:
         return f"test-{role}-{partner or 'x'}"
 
+    async def processed(self) -> int:
+        """Records the consumer's transactions applied: the next offsets they stored, summed
+        over the test's own partitions (offsets mode: there are no inbox rows to count)."""
+        return int(await self.scalar("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets"))
+
+    async def outbox_drained(self) -> bool:
+        """Every staged announcement published (the relay deletes what the broker acked)."""
+        return not await self.scalar("SELECT count(*) FROM outbox")
+
     async def wait_processed(self, count: int, timeout_s: float = 30) -> None:
         async def done() -> bool:
             return await self.processed() >= count

@@ -83,7 +83,8 @@ async def applied(engine: AsyncEngine, group: str) -> int:
     try:
         async with engine.connect() as connection:
             count = await connection.scalar(
-                text("SELECT count(*) FROM inbox WHERE consumer = :g"), {"g": group}
+                text("SELECT sum(next_offset) FROM consumer_offsets WHERE consumer = :g"),
+                {"g": group},
             )
             return int(count or 0)
     except Exception:  # the schema does not exist until the process migrated it

@@ -16,6 +16,7 @@ import pytest
 from fourfold.events import INCENTIVES_TOPIC, parse_event
 from fourfold.incentives.samples import Customer
 from fourfold.testing.kafka import read_topic
+from fourfold.testing.wait import wait_until
 
 if TYPE_CHECKING:
     from conftest import Service
@@ -99,3 +100,44 @@ async def test_the_band_at_renewal_is_the_one_in_force_even_when_it_arrives_late
     assert [r.kind for r in renewal] == ["accrual", "adjustment"]
     assert renewal[1].reverses_entry_id == renewal[0].entry_id
     assert renewal[1].source_event_id == late_green.id
+
+
+async def test_an_event_id_that_reaches_the_broker_twice_has_one_effect(
+    service: Service, unique: str
+) -> None:
+    """Offsets mode stores no inbox row per event: a copy of an event re-sent under a new
+    offset reaches the handler, and must earn nothing again (the events table keeps it once
+    by (source, id), the entries once by identity), nor announce anything again."""
+    c = Customer(f"c-{unique}", f"p-{unique}")
+    life = [
+        c.created(day(0), "1000.00"),
+        c.milestone(day(10), "first_value"),
+        c.health(day(12), "green"),
+        c.expanded(day(30), "1500.00"),
+    ]
+    await service.produce(life)
+    await service.wait_processed(len(life))
+    once = await service.entries(c.customer_id)
+    assert [r.rule for r in once] == ["new_logo", "implementation_bonus", "upsell"]
+
+    await service.produce(life)  # the same ids again, in one batch and one at a time
+    for event in life:
+        await service.produce([event])
+    await service.wait_processed(3 * len(life))
+
+    twice = await service.entries(c.customer_id)
+    assert [(r.entry_id, r.amount) for r in twice] == [(r.entry_id, r.amount) for r in once]
+    kept = await service.scalar(
+        "SELECT count(*) FROM events WHERE customer_id = :c", c=c.customer_id
+    )
+    assert kept == len(life)
+    await wait_until(service.outbox_drained, what="outbox drained")
+    published = await read_topic(
+        service.settings.kafka_bootstrap_servers or "",
+        INCENTIVES_TOPIC,
+        expect=len(once) + 1,  # more than there should be: read all that came, briefly
+        timeout_s=3,
+        keys={c.customer_id.encode()},
+    )
+    announced = sorted(parse_event(r.value).id for r in published if r.value is not None)
+    assert announced == sorted(r.entry_id for r in once)

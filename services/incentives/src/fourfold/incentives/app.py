@@ -22,7 +22,7 @@ from fourfold.events import INCENTIVES_TOPIC
 from fourfold.incentives.api import router
 from fourfold.incentives.consumer import INPUT_TOPICS, build_handler
 from fourfold.incentives.domain.program import default_program_text, parse_program
-from fourfold.incentives.models import inbox, outbox
+from fourfold.incentives.models import consumer_offsets, inbox, outbox
 from fourfold.incentives.programs import Programs, install
 from fourfold.incentives.scheduler import AdoptionSweep
 from fourfold.incentives.settings import IncentivesSettings
@@ -95,6 +95,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         produced=[INCENTIVES_TOPIC],
         inbox=inbox,
         outbox=outbox,
+        offsets=consumer_offsets,
         group_id=settings.incentives_consumer_group,
         handler=build_handler(app.state.programs),
         max_records=settings.incentives_consumer_max_records,

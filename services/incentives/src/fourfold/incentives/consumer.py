@@ -2,9 +2,11 @@
 
 One batch is one transaction (opened by the shared BatchConsumer): the ledger use case
 stores the events, locks the customers (and each partner-period whose cap is in play),
-walks the rules and appends the entries; the announcements go to the outbox with them. A
-replayed event never reaches this handler (the inbox filtered it), and an entry that is
-somehow produced twice is refused by its unique identity.
+walks the rules and appends the entries; the announcements go to the outbox with them. The
+consumer runs in offsets mode (no inbox row per event: each partition's next offset is
+stored in the batch's transaction), as the handler is idempotent by key: an event already
+kept (its (source, id) is the events table's key) earns nothing again, and an entry produced
+twice is refused by its unique identity, so a re-sent event id has one effect.
 """
 
 from __future__ import annotations

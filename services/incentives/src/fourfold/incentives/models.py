@@ -14,6 +14,7 @@ points at the service's own one).
 - entry_transitions / statement_transitions / dispute_events: status histories, append-only.
 - disputes: one row per dispute opened by a partner on an entry.
 - recalculations: a record of each retroactive recalculation run.
+- consumer_offsets: the consumer runs in offsets mode (docs/runtime.md, "Offsets mode").
 """
 
 from __future__ import annotations
@@ -37,11 +38,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from fourfold.db.runtime_tables import inbox_table, outbox_table
+from fourfold.db.runtime_tables import consumer_offsets_table, inbox_table, outbox_table
 
 metadata = MetaData()
 inbox = inbox_table(metadata)
+"""Written by the consumer up to migration 0003 (inbox mode); now only pruned."""
 outbox = outbox_table(metadata)
+consumer_offsets = consumer_offsets_table(metadata)
+"""The consumer's next offset per partition, stored in each batch's transaction."""
 
 AMOUNT = Numeric(22, 4)
 

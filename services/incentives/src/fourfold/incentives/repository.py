@@ -256,11 +256,21 @@ def entry_from_row(row: Any) -> Entry:
     )
 
 
+_CUSTOMER_ENTRIES = text(
+    "SELECT e.* FROM json_array_elements_text(CAST(:customers AS json)) AS c(customer_id)"
+    " CROSS JOIN LATERAL (SELECT * FROM entries WHERE entries.customer_id = c.customer_id) AS e"
+    " ORDER BY e.seq"
+).columns(*entries.c)  # typed as the table's columns: inputs comes back as jsonb, decoded
+
+
 async def customer_entries(session: AsyncSession, customer_ids: Sequence[str]) -> list[Entry]:
-    query = (
-        select(entries).where(entries.c.customer_id == any_of(customer_ids)).order_by(entries.c.seq)
-    )
-    return [entry_from_row(row) for row in await session.execute(query)]
+    """The entries of these customers, in ledger order. One index lookup per customer
+    (LATERAL), whatever the statistics say: `customer_id = ANY(:ids)` with a batch's few
+    hundred ids is estimated at a large share of a young, unanalysed table, and planned as
+    a sequential scan of the whole ledger (measured: 67 ms a batch, the costliest
+    statement of the bench's run, vs about 2 ms by the index)."""
+    rows = await session.execute(_CUSTOMER_ENTRIES, {"customers": _json(customer_ids)})
+    return [entry_from_row(row) for row in rows]
 
 
 async def all_entries(session: AsyncSession) -> list[Entry]:
