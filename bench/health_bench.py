@@ -45,7 +45,7 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from delivery_floor import delivery_floor
-from harness import SECRET, bearer, serve, write_latest
+from harness import SECRET, applied_records, bearer, serve, write_latest
 
 from fourfold.events import ACTIVITY_TOPIC, BILLING_TOPIC, HEALTH_TOPIC, USAGE_TOPIC
 from fourfold.events.registry import parse_event
@@ -338,15 +338,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def applied_records(db: asyncpg.Connection) -> int:
-    """The records the service's transactions applied: its stored next offsets, summed."""
-    try:
-        query = f"SELECT coalesce(sum(next_offset), 0) FROM {HEALTH_SCHEMA}.consumer_offsets"
-        return int(await db.fetchval(query))
-    except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
-        return 0
-
-
 async def service_rate(
     dsn: str, total: int, process: subprocess.Popen[bytes], log: Path, profile: Path | None
 ) -> tuple[Rate, dict[str, Any]]:
@@ -362,7 +353,7 @@ async def service_rate(
                 raise TimeoutError(f"service applied {count} of {total}\n{tail(log)}")
             if process.poll() is not None:
                 raise RuntimeError(f"health service exited\n{tail(log)}")
-            count = await applied_records(db)
+            count = await applied_records(db, HEALTH_SCHEMA)
             now = time.perf_counter()
             if count and not first_at:
                 first_at, first_count, first_cpu = now, count, cpu_seconds(process.pid)

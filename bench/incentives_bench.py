@@ -40,7 +40,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 from delivery_floor import delivery_floor
-from harness import SECRET, bearer, serve, write_latest
+from harness import SECRET, applied_records, bearer, serve, write_latest
 
 from fourfold.db.engine import asyncpg_dsn
 from fourfold.events import ACTIVITY_TOPIC, BILLING_TOPIC, HEALTH_TOPIC, Envelope
@@ -142,7 +142,7 @@ async def service_rate(
         while seen < total:
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"incentives applied {seen} of {total}\n{tail(log)}")
-            seen = await applied(db)
+            seen = await applied_records(db, SCHEMA)
             if seen and not first_at:
                 first_at, first_count, first_cpu = (
                     time.perf_counter(),
@@ -157,14 +157,6 @@ async def service_rate(
     finally:
         await db.close()
     return (total - first_count) / seconds, seconds, busy, entries
-
-
-async def applied(db: asyncpg.Connection) -> int:
-    try:
-        query = f"SELECT coalesce(sum(next_offset), 0) FROM {SCHEMA}.consumer_offsets"
-        return int(await db.fetchval(query))
-    except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
-        return 0
 
 
 async def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
