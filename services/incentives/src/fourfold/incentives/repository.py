@@ -5,7 +5,7 @@ caller's transaction (consumer batch, route) does."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -41,7 +41,7 @@ async def lock(session: AsyncSession, keys: Iterable[str]) -> None:
     """Transaction-scoped advisory locks, taken in key order so lockers never deadlock."""
     wanted = sorted(set(keys))
     if wanted:
-        await session.execute(_LOCK, {"keys": _json(wanted)})
+        await session.execute(_LOCK, {"keys": _keys(wanted)})
 
 
 def customer_lock(customer_id: str) -> str:
@@ -72,71 +72,51 @@ async def store_events(
     if not kept:
         await lock(session, locks)
         return set()
+    columns: dict[str, list[Any]] = {
+        "event_source": [e.source for e in kept],
+        "event_id": [e.id for e in kept],
+        "type": [e.type for e in kept],
+        "customer_id": [getattr(e.data, "customer_id", None) for e in kept],
+        "partner_id": [getattr(e.data, "partner_id", None) for e in kept],
+        "time": [e.time for e in kept],
+        "payload": [orjson.Fragment(e.to_json_bytes()) for e in kept],
+    }
     result = await session.execute(
-        _STORE_EVENTS,
-        {
-            "event_source": _json([e.source for e in kept]),
-            "event_id": _json([e.id for e in kept]),
-            "type": _json([e.type for e in kept]),
-            "customer_id": _json([getattr(e.data, "customer_id", None) for e in kept]),
-            "partner_id": _json([getattr(e.data, "partner_id", None) for e in kept]),
-            "time": _json([_utc(e.time) for e in kept]),
-            "payload": _json([orjson.Fragment(e.to_json_bytes()) for e in kept]),
-            "lock_keys": _json(sorted(set(locks))),
-        },
+        _STORE_EVENTS, {**_encoded(_EVENT_ROWS, columns), "lock_keys": _keys(locks)}
     )
     return {(row.event_source, row.event_id) for row in result}
 
 
-def _json(values: Sequence[Any]) -> str:
-    """A column's values as one JSON array (orjson): the statements below unpack it with
-    `json_array_elements[_text]`. An array parameter costs asyncpg a Python-level check
-    per element (each an ABC isinstance), the most of what binding a batch's rows cost."""
-    return orjson.dumps(values).decode()
+def _encoded(rows: UnnestInsert, columns: dict[str, list[Any]]) -> dict[str, str]:
+    """Each column's values as `rows` encodes them (one JSON array per column), straight
+    from the values: no row dict per row, as `UnnestInsert.parameters` would need."""
+    return {name: rows.encoders[name](values) for name, values in columns.items()}
 
 
-def _utc(at: datetime) -> datetime:
-    """An instant as UTC for its JSON text: an event may carry an offset PostgreSQL's
-    timestamptz refuses (pydantic accepts -17:46; PostgreSQL at most ±15:59)."""
-    return at.astimezone(UTC)
+def _keys(keys: Iterable[str]) -> str:
+    """Keys (lock keys, customer ids) as one JSON array, as the statements unpack them."""
+    return orjson.dumps(sorted(set(keys))).decode()
 
 
-def _json_rows(columns: Sequence[tuple[str, str]]) -> tuple[str, str, str]:
-    """(quoted column list, SELECT list, FROM clause) reading the rows from one JSON array
-    parameter per column, in their order (`ordinal`); each (name, type) is cast from text,
-    or taken as the JSON value itself for a json/jsonb column."""
-    quoted = ", ".join(f'"{name}"' for name, _ in columns)
-    values = ", ".join(
-        f'CAST(r."{name}" AS {kind})' if kind != "json" else f'r."{name}"' for name, kind in columns
-    )
-    unpack = ", ".join(
-        f"json_array_elements(CAST(:{name} AS json))"
-        if kind in ("json", "jsonb")
-        else f"json_array_elements_text(CAST(:{name} AS json))"
-        for name, kind in columns
-    )
-    return quoted, values, f"ROWS FROM ({unpack}) WITH ORDINALITY AS r({quoted}, ordinal)"
-
-
-_EVENT_COLUMNS = (
-    ("event_source", "text"),
-    ("event_id", "text"),
-    ("type", "text"),
-    ("customer_id", "text"),
-    ("partner_id", "text"),
-    ("time", "timestamptz"),
-    ("payload", "json"),
+# The rows as `fourfold.db.bulk.UnnestInsert` encodes and unpacks them (one JSON array per
+# column; instants as UTC): its statement, with the lock CTE joined in before the rows are
+# ordered, and conflicts skipped.
+_EVENT_ROWS = UnnestInsert(
+    events,
+    columns=("event_source", "event_id", "type", "customer_id", "partner_id", "time", "payload"),
 )
+_ROWS_ORDER = " ORDER BY r.ordinal"
 
 
 def _store_events_statement() -> TextClause:
-    quoted, values, source = _json_rows(_EVENT_COLUMNS)
+    insert = _EVENT_ROWS.statement.text
+    if not insert.endswith(_ROWS_ORDER) or insert.count(_ROWS_ORDER) != 1:
+        raise AssertionError("UnnestInsert's statement changed shape: store_events builds on it")
     return text(
         "WITH locked AS MATERIALIZED (SELECT count(pg_advisory_xact_lock(hashtextextended(x, 0)))"
         " AS n FROM (SELECT x FROM json_array_elements_text(CAST(:lock_keys AS json)) AS x"
         " ORDER BY x) AS k),"
-        f" stored AS (INSERT INTO events ({quoted}) SELECT {values} FROM {source}"
-        " CROSS JOIN locked ORDER BY r.ordinal"
+        f" stored AS ({insert.removesuffix(_ROWS_ORDER)} CROSS JOIN locked{_ROWS_ORDER}"
         " ON CONFLICT DO NOTHING RETURNING event_source, event_id)"
         " SELECT event_source, event_id FROM stored"
     )
@@ -162,7 +142,7 @@ async def history(
     partners those events name, in one statement. `fresh` (already parsed, just stored) are
     not read back: they are returned as they are."""
     rows = await session.execute(
-        _HISTORY, {"customers": _json(customer_ids), "types": PARTNER_TYPES}
+        _HISTORY, {"customers": _keys(customer_ids), "types": PARTNER_TYPES}
     )
     known = {(e.source, e.id) for e in fresh}
     stored = [
@@ -269,7 +249,7 @@ async def customer_entries(session: AsyncSession, customer_ids: Sequence[str]) -
     hundred ids is estimated at a large share of a young, unanalysed table, and planned as
     a sequential scan of the whole ledger (measured: 67 ms a batch, the costliest
     statement of the bench's run, vs about 2 ms by the index)."""
-    rows = await session.execute(_CUSTOMER_ENTRIES, {"customers": _json(customer_ids)})
+    rows = await session.execute(_CUSTOMER_ENTRIES, {"customers": _keys(customer_ids)})
     return [entry_from_row(row) for row in rows]
 
 
@@ -341,61 +321,35 @@ async def insert_entries(
     from the entries (no row dict per entry): one array per column, as `UnnestInsert`."""
     if not new:
         return set()
-    parameters = {
-        "entry_id": _json([e.entry_id for e in new]),
-        "partner_id": _json([e.partner_id for e in new]),
-        "customer_id": _json([e.customer_id for e in new]),
-        "rule": _json([e.rule for e in new]),
-        "kind": _json([e.kind for e in new]),
-        "amount": _json([format(e.amount, "f") for e in new]),
-        "currency": _json([e.currency for e in new]),
-        "period": _json(periods),
-        "earned_period": _json([period_of(e.event_time) for e in new]),
-        "event_time": _json([_utc(e.event_time) for e in new]),
-        "payable_at": _json([_utc(e.payable_at) for e in new]),
-        "source_event_id": _json([e.source_event_id for e in new]),
-        "program_id": _json([e.program_id for e in new]),
-        "program_version": _json([e.program_version for e in new]),
-        "reverses_entry_id": _json([e.reverses for e in new]),
-        "inputs": _json([e.inputs if isinstance(e.inputs, dict) else dict(e.inputs) for e in new]),
+    columns: dict[str, list[Any]] = {
+        "entry_id": [e.entry_id for e in new],
+        "partner_id": [e.partner_id for e in new],
+        "customer_id": [e.customer_id for e in new],
+        "rule": [e.rule for e in new],
+        "kind": [e.kind for e in new],
+        "amount": [e.amount for e in new],
+        "currency": [e.currency for e in new],
+        "period": list(periods),
+        "earned_period": [period_of(e.event_time) for e in new],
+        "event_time": [e.event_time for e in new],
+        "payable_at": [e.payable_at for e in new],
+        "source_event_id": [e.source_event_id for e in new],
+        "program_id": [e.program_id for e in new],
+        "program_version": [e.program_version for e in new],
+        "reverses_entry_id": [e.reverses for e in new],
+        "inputs": [e.inputs if isinstance(e.inputs, dict) else dict(e.inputs) for e in new],
     }
-    result = await session.execute(_INSERT_NEW_ENTRIES, parameters)
+    result = await session.execute(_INSERT_NEW_ENTRIES, _encoded(_ENTRY_ROWS, columns))
     return {row.entry_id for row in result}
 
 
-_ENTRY_COLUMNS = (
-    ("entry_id", "text"),
-    ("partner_id", "text"),
-    ("customer_id", "text"),
-    ("rule", "text"),
-    ("kind", "text"),
-    ("amount", "numeric"),
-    ("currency", "text"),
-    ("period", "text"),
-    ("earned_period", "text"),
-    ("event_time", "timestamptz"),
-    ("payable_at", "timestamptz"),
-    ("source_event_id", "text"),
-    ("program_id", "text"),
-    ("program_version", "text"),
-    ("reverses_entry_id", "text"),
-    ("inputs", "jsonb"),
+# Every column but the identity and the server-set creation time, as UnnestInsert writes them.
+_ENTRY_ROWS = UnnestInsert(
+    entries, columns=[c.name for c in entries.c if c.name not in ("seq", "created_at")]
 )
-if {name for name, _ in _ENTRY_COLUMNS} != {
-    c.name for c in entries.c if c.name not in ("seq", "created_at")
-}:
-    raise AssertionError("entries changed columns: insert_entries must name them all")
-
-
-def _insert_entries_statement() -> TextClause:
-    quoted, values, source = _json_rows(_ENTRY_COLUMNS)
-    return text(
-        f"INSERT INTO entries ({quoted}) SELECT {values} FROM {source} ORDER BY r.ordinal"
-        " ON CONFLICT DO NOTHING RETURNING entry_id"
-    )
-
-
-_INSERT_NEW_ENTRIES = _insert_entries_statement()
+_INSERT_NEW_ENTRIES = text(
+    f"{_ENTRY_ROWS.statement.text} ON CONFLICT DO NOTHING RETURNING entry_id"
+)
 
 
 async def add_transitions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
