@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +20,7 @@ import asyncpg
 import orjson
 
 from fourfold.auth import Role, issue_token
+from fourfold.service.tuning import tune_gc
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -43,6 +48,53 @@ async def applied_records(db: asyncpg.Connection, schema: str) -> int:
     except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
         return 0
     return int(total or 0)
+
+
+@contextlib.contextmanager
+def service_gc() -> Iterator[None]:
+    """The garbage collector as every service process sets it (`tune_gc`), for a floor run
+    in the bench's process; CPython's defaults come back after, for (a) and (a2)."""
+    thresholds = gc.get_threshold()
+    tune_gc()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+@dataclass
+class FloorPace:
+    """How a floor's handler is timed, as (a) is: from the end of the first poll's handler to
+    the end of the last one's (the first poll pays for the group join), events and CPU alike."""
+
+    total: int
+    seen: int = 0
+    first_count: int = 0
+    first_at: float = 0.0
+    last_at: float = 0.0
+    first_cpu: float = 0.0
+    last_cpu: float = 0.0
+
+    def handled(self, events: int) -> bool:
+        """Count a handled poll; True once `total` events were handled."""
+        self.seen += events
+        self.last_at, self.last_cpu = time.perf_counter(), time.process_time()
+        if not self.first_at:
+            self.first_at, self.first_count, self.first_cpu = (
+                self.last_at,
+                self.seen,
+                self.last_cpu,
+            )
+        return self.seen >= self.total
+
+    def result(self) -> tuple[int, float, float]:
+        """(events, seconds, CPU seconds) after the first poll."""
+        return (
+            self.seen - self.first_count,
+            self.last_at - self.first_at,
+            self.last_cpu - self.first_cpu,
+        )
 
 
 def write_latest(filename: str, title: str, table: str) -> Path:

@@ -18,6 +18,10 @@
 (a3o) the same floor in offsets mode (each partition's next offset stored, no inbox rows),
      the mode the service runs in: (b) is reported against both. (a3) and (a3o) are each the
      median of three passes over the same records.
+(a4)  the ledger floor (bench/ledger_floor.py): the same consumer in offsets mode around only
+     the writes the specification requires per event (keep the event under its customer's
+     lock, append an entry, announce it through the outbox, relayed), no rules: the ceiling
+     for (b) on this machine. Median of three passes.
 
 `BENCH_PG_STATS=1` loads pg_stat_statements into the embedded PostgreSQL and prints, after
 (b), each statement's calls, rows and server time during (b), and the round trips per batch.
@@ -42,6 +46,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from delivery_floor import delivery_floor
 from harness import SECRET, applied_records, bearer, serve, write_latest
+from ledger_floor import ledger_floor
 
 from fourfold.db.engine import asyncpg_dsn
 from fourfold.events import ACTIVITY_TOPIC, BILLING_TOPIC, HEALTH_TOPIC, Envelope
@@ -346,6 +351,25 @@ async def main() -> None:
             )
         (floor_events, floor_s, floor_cpu), (o_events, o_s, o_cpu) = floors
         floor, floor_o = floor_events / floor_s, o_events / o_s
+        ledger_passes = [
+            await ledger_floor(
+                broker.bootstrap_servers,
+                postgres.url(),
+                [prefix + t for t in INPUTS],
+                total,
+                MAX_RECORDS,
+            )
+            for _ in range(3)
+        ]
+        l_events, l_s, l_cpu, l_entries = sorted(ledger_passes, key=lambda p: p[0] / p[1])[1]
+        floor_l = l_events / l_s
+        print(
+            f"(a4) ledger floor, the required writes without rules: {floor_l:,.0f} events/s "
+            f"({l_entries:,} entries; passes: "
+            + ", ".join(f"{n / secs:,.0f}" for n, secs, _, _ in ledger_passes)
+            + f"); {floor_l / floor:.0%} of (a3)",
+            flush=True,
+        )
         if PG_STATS:
             db = await asyncpg.connect(dsn)
             try:
@@ -372,7 +396,8 @@ async def main() -> None:
         print(
             f"(b) incentives: {rate:,.0f} events/s over {seconds:.1f}s, {entries:,} entries, "
             f"service CPU {busy:.0%} of a core ({busy / rate * 1e6:.0f} µs per event); "
-            f"{rate / floor:.0%} of (a3), {rate / floor_o:.0%} of (a3o)",
+            f"{rate / floor:.0%} of (a3), {rate / floor_o:.0%} of (a3o), "
+            f"{rate / floor_l:.0%} of (a4)",
             flush=True,
         )
         if PG_STATS:
@@ -406,6 +431,10 @@ async def main() -> None:
                 f"| (b) {rate:,.0f} events/s | (a3o) {floor_o:,.0f} events/s (CPU "
                 f"{o_cpu / o_s:.0%}, {o_cpu / o_events * 1e6:.0f} µs per event) "
                 f"| {rate / floor_o:.0%} | report |",
+                f"| the same, against (a4): the writes the ledger must make, no rules "
+                f"| (b) {rate:,.0f} events/s | (a4) {floor_l:,.0f} events/s ({l_entries:,} "
+                f"entries, CPU {l_cpu / l_s:.0%}, {l_cpu / l_events * 1e6:.0f} µs per event; "
+                f"{floor_l / floor:.0%} of (a3)) | {rate / floor_l:.0%} | report |",
                 f"| statement, {BIG_ENTRIES:,} entries in one period "
                 f"| {api_ms:.1f} ms (HTTP, median) "
                 f"| bare SQL aggregate {bare_ms:.1f} ms | {api_ms / bare_ms:.1f}× | ≤ 3× |",
