@@ -34,6 +34,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
@@ -157,25 +158,31 @@ class BatchConsumer:
         self._running = False
         self.joined = asyncio.Event()
         """Set once the group gave this consumer its first assignment (empty or not)."""
+        # Lists travel as one JSON array (orjson text) each, unpacked by PostgreSQL, not as
+        # array parameters, which asyncpg encodes element by element (fourfold.db.bulk).
         if offsets is not None:
             self._store_offsets = text(
                 f"INSERT INTO {offsets.name} AS o (consumer, topic, partition, next_offset)"
-                " SELECT :consumer, t, p, n FROM unnest(CAST(:topics AS text[]),"
-                " CAST(:partitions AS int[]), CAST(:nexts AS bigint[])) AS x(t, p, n)"
+                " SELECT :consumer, t, CAST(p AS integer), CAST(n AS bigint)"
+                " FROM ROWS FROM (json_array_elements_text(CAST(:topics AS json)),"
+                " json_array_elements_text(CAST(:partitions AS json)),"
+                " json_array_elements_text(CAST(:nexts AS json))) AS x(t, p, n)"
                 " ON CONFLICT (consumer, topic, partition) DO UPDATE"
                 " SET next_offset = greatest(o.next_offset, excluded.next_offset),"
                 " updated_at = now()"
             )
             self._stored_offsets = text(
                 f"SELECT topic, partition, next_offset FROM {offsets.name}"
-                " WHERE consumer = :consumer AND topic = ANY(CAST(:topics AS text[]))"
+                " WHERE consumer = :consumer AND topic = ANY(ARRAY("
+                "SELECT json_array_elements_text(CAST(:topics AS json))))"
             )
         # One row back, not one per event: how many rows were new and, only when some were
         # not (a duplicate or a replay), which ones.
         self._insert_inbox = text(
             f"WITH fresh AS (INSERT INTO {inbox.name} (consumer, event_source, event_id) "
-            "SELECT :consumer, s, i FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[])) "
-            "AS t(s, i) ON CONFLICT DO NOTHING RETURNING event_source, event_id) "
+            "SELECT :consumer, s, i FROM ROWS FROM (json_array_elements_text(CAST(:sources AS"
+            " json)), json_array_elements_text(CAST(:ids AS json))) AS t(s, i) "
+            "ON CONFLICT DO NOTHING RETURNING event_source, event_id) "
             "SELECT count(*) AS fresh, CASE WHEN count(*) < :total THEN array_agg(event_source)"
             " END AS sources, CASE WHEN count(*) < :total THEN array_agg(event_id) END AS ids"
             " FROM fresh"
@@ -204,7 +211,8 @@ class BatchConsumer:
         try:
             async with self._sessions() as session:
                 rows = await session.execute(
-                    self._stored_offsets, {"consumer": self._group_id, "topics": self._topics}
+                    self._stored_offsets,
+                    {"consumer": self._group_id, "topics": _json(self._topics)},
                 )
                 self._floors = {
                     TopicPartition(row.topic, row.partition): row.next_offset for row in rows
@@ -395,8 +403,8 @@ class BatchConsumer:
                     self._insert_inbox,
                     {
                         "consumer": self._group_id,
-                        "sources": [key[0] for key in unique],
-                        "ids": [key[1] for key in unique],
+                        "sources": _json([key[0] for key in unique]),
+                        "ids": _json([key[1] for key in unique]),
                         "total": len(unique),
                     },
                 )
@@ -428,9 +436,9 @@ class BatchConsumer:
                 self._store_offsets,
                 {
                     "consumer": self._group_id,
-                    "topics": [tp.topic for tp in nexts],
-                    "partitions": [tp.partition for tp in nexts],
-                    "nexts": list(nexts.values()),
+                    "topics": _json([tp.topic for tp in nexts]),
+                    "partitions": _json([tp.partition for tp in nexts]),
+                    "nexts": _json(list(nexts.values())),
                 },
             )
         if batch.emitted and self._on_committed is not None:
@@ -474,7 +482,10 @@ class BatchConsumer:
         async with self._sessions() as session:
             rows = await session.execute(
                 self._stored_offsets,
-                {"consumer": self._group_id, "topics": sorted({tp.topic for tp in assigned})},
+                {
+                    "consumer": self._group_id,
+                    "topics": _json(sorted({tp.topic for tp in assigned})),
+                },
             )
             stored = {TopicPartition(row.topic, row.partition): row.next_offset for row in rows}
         for tp, offset in stored.items():
@@ -504,6 +515,11 @@ class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self._owner.on_assigned(assigned)
+
+
+def _json(values: list[str] | list[int]) -> str:
+    """A statement's list parameter: one JSON array, unpacked in SQL."""
+    return orjson.dumps(values).decode()
 
 
 async def _first_of(*events: asyncio.Event) -> None:
