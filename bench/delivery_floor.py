@@ -15,15 +15,32 @@ no service runs (docs/benchmarks.md, "session 7: the floor").
 `offsets=True` runs the same consumer in offsets mode: each partition's next offset stored
 in the poll's transaction instead of one inbox row per event (the mode is for handlers
 idempotent by key; this upsert adds, but nothing is replayed during the measurement).
+
+Run by itself, it compares two versions of the consumer in one process, on one broker and
+PostgreSQL, on health_bench's records (its (a) first, as a reference):
+
+    .venv/bin/python bench/delivery_floor.py [git-ref] [pairs]
+
+`fourfold.kafka.consumer` as it is at the git ref (default `main`, loaded from `git show`)
+and this tree's, alternated pass by pass (which goes first alternates too), `pairs` times
+(default 4) in each mode; prints each pass and the medians of events/s and CPU µs/event. A
+narrower A/B than two whole `health_bench.py` runs, whose (a) moves with the machine's load.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+import types
 import uuid
 from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import MetaData, text
 
@@ -32,6 +49,9 @@ from fourfold.db.runtime_tables import consumer_offsets_table, inbox_table, outb
 from fourfold.kafka.consumer import Batch, BatchConsumer
 from fourfold.kafka.producer import EventProducer
 from fourfold.service.tuning import tune_gc
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 SCHEMA_PREFIX = "delivery_floor"
 
@@ -44,6 +64,7 @@ async def delivery_floor(
     max_records: int,
     *,
     offsets: bool = False,
+    consumer_class: type[BatchConsumer] = BatchConsumer,
 ) -> tuple[int, float, float]:
     """Consume `total` records with the shared consumer; return (events, seconds, CPU seconds).
 
@@ -53,7 +74,7 @@ async def delivery_floor(
     tune_gc()  # as the services run the consumer
     try:
         return await _delivery_floor(
-            bootstrap, database_url, topics, total, max_records, offsets=offsets
+            bootstrap, database_url, topics, total, max_records, offsets, consumer_class
         )
     finally:
         gc.set_threshold(*thresholds)
@@ -66,8 +87,8 @@ async def _delivery_floor(
     topics: list[str],
     total: int,
     max_records: int,
-    *,
     offsets: bool,
+    consumer_class: type[BatchConsumer],
 ) -> tuple[int, float, float]:
     schema = f"{SCHEMA_PREFIX}_{uuid.uuid4().hex[:6]}"
     engine = create_engine(database_url, schema=schema)
@@ -105,7 +126,7 @@ async def _delivery_floor(
             done.set()
 
     producer = EventProducer(bootstrap, client_id="bench-delivery-floor")
-    consumer = BatchConsumer(
+    consumer = consumer_class(
         bootstrap_servers=bootstrap,
         group_id=f"bench-floor-{uuid.uuid4().hex[:6]}",
         topics=topics,
@@ -129,3 +150,80 @@ async def _delivery_floor(
         await producer.stop()
         await engine.dispose()
     return seen - first_count, last_at - first_at, last_cpu - first_cpu
+
+
+def consumer_at(ref: str) -> type[BatchConsumer]:
+    """`BatchConsumer` as `fourfold.kafka.consumer` is at git `ref`."""
+    source = subprocess.run(
+        ["git", "show", f"{ref}:shared/src/fourfold/kafka/consumer.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    module = types.ModuleType("consumer_at_ref")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, f"{ref}:consumer.py", "exec"), module.__dict__)
+    cls: type[BatchConsumer] = module.BatchConsumer
+    return cls
+
+
+async def compare(ref: str, pairs: int) -> None:
+    import health_bench as hb  # the records and (a) of the health benchmark
+
+    from fourfold.infra.broker import EmbeddedBroker
+    from fourfold.infra.postgres import EmbeddedPostgres
+    from fourfold.kafka.topics import ensure_topics, with_dead_letters
+
+    versions = {ref: consumer_at(ref), "tree": BatchConsumer}
+    state = Path(tempfile.mkdtemp(prefix="delivery-floor-"))
+    run = uuid.uuid4().hex[:6]
+    prefix = f"df{run}."
+    topics = [prefix + t for t in hb.INPUTS]
+    broker = EmbeddedBroker(state).start()
+    postgres = EmbeddedPostgres(state).start()
+    try:
+        await ensure_topics(
+            broker.bootstrap_servers, with_dead_letters(topics), partitions=hb.PARTITIONS
+        )
+        total = await hb.produce(broker.bootstrap_servers, prefix, run)
+        dsn = hb.asyncpg_dsn(postgres.url())
+        base = [await hb.baseline(broker.bootstrap_servers, dsn, prefix, total) for _ in range(3)]
+        print("(a) " + ", ".join(f"{r.rate:,.0f}/s {r.cpu_us_per_event:.1f} µs" for r in base))
+        results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        for mode in ("a3", "a3o"):
+            for n in range(pairs):
+                order: Sequence[str] = list(versions) if n % 2 == 0 else list(versions)[::-1]
+                for name in order:
+                    events, seconds, cpu = await delivery_floor(
+                        broker.bootstrap_servers,
+                        postgres.url(),
+                        topics,
+                        total,
+                        hb.MAX_RECORDS,
+                        offsets=mode == "a3o",
+                        consumer_class=versions[name],
+                    )
+                    rate, us = events / seconds, 1e6 * cpu / events
+                    results.setdefault((mode, name), []).append((rate, us))
+                    print(
+                        f"({mode}) {name}: {rate:,.0f} events/s, {us:.1f} CPU µs/event", flush=True
+                    )
+        print("\n| mode | version | events/s (median) | CPU µs/event (median) | passes |")
+        print("| --- | --- | ---: | ---: | --- |")
+        for (mode, name), passes in results.items():
+            rates = statistics.median(p[0] for p in passes)
+            cpus = statistics.median(p[1] for p in passes)
+            each = " / ".join(f"{p[1]:.1f}" for p in passes)
+            print(f"| ({mode}) | {name} | {rates:,.0f} | {cpus:.1f} | {each} |")
+    finally:
+        postgres.stop()
+        broker.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(
+        compare(
+            sys.argv[1] if len(sys.argv) > 1 else "main",
+            int(sys.argv[2]) if len(sys.argv) > 2 else 4,
+        )
+    )

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+from aiokafka.structs import ConsumerRecord
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fourfold.db.engine import session_factory
 from fourfold.events import UsageReported, UsageReportedData, parse_event
-from fourfold.kafka.consumer import BatchConsumer
+from fourfold.kafka.consumer import Batch, BatchConsumer
 from fourfold.kafka.outbox import OutboxRelay
 from fourfold.kafka.producer import EventProducer
 from fourfold.kafka.topics import ensure_topics, with_dead_letters
@@ -413,3 +414,71 @@ async def test_an_event_id_reaching_the_broker_twice_has_one_effect(
         )
     assert inbox_rows == 0, "offsets mode writes no inbox rows"
     assert stored == 45, "every partition's next offset is stored with the effects"
+
+
+@pytest.mark.parametrize("mode", ["inbox", "offsets"])
+async def test_a_poll_hands_over_the_first_copy_of_each_id_once_in_order(
+    kafka_bootstrap: str,
+    engine: AsyncEngine,
+    topic: str,
+    unique: str,
+    producer: EventProducer,
+    mode: str,
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def note(batch: Batch) -> None:
+        seen.extend((e.id, e.data.customer_id) for e in batch.events)  # type: ignore[attr-defined]
+
+    group = f"g-{unique}"
+    consumer = effects.build_consumer(
+        bootstrap=kafka_bootstrap,
+        engine=engine,
+        topic=topic,
+        group=group,
+        producer=producer,
+        handler=note,
+        offsets=effects.consumer_offsets if mode == "offsets" else None,
+    )
+
+    def record(partition: int, offset: int, value: bytes) -> ConsumerRecord[bytes, bytes]:
+        return ConsumerRecord(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            timestamp=0,
+            timestamp_type=0,
+            key=None,
+            value=value,
+            checksum=None,
+            serialized_key_size=0,
+            serialized_value_size=len(value),
+            headers=[],
+        )
+
+    first, again = usage_event("d1", "c-first"), usage_event("d1", "c-again")
+    others = [usage_event(f"d{i}", f"c{i}") for i in range(2, 6)]
+    records = [
+        record(0, 10, first.to_json_bytes()),
+        record(0, 11, others[0].to_json_bytes()),
+        record(1, 2, b"not json"),  # dead-lettered: partition 1 must not be stored past it
+        record(1, 3, again.to_json_bytes()),
+        record(1, 4, others[1].to_json_bytes()),
+        record(2, 7, others[2].to_json_bytes()),
+        record(0, 12, others[3].to_json_bytes()),  # partition 0 again, after partition 2
+    ]
+
+    try:
+        dead = await consumer.apply_records(records)  # one poll, without the broker
+    finally:
+        await consumer.close()
+
+    assert [letter.record.offset for letter in dead] == [2]
+    assert seen == [("d1", "c-first"), ("d2", "c2"), ("d3", "c3"), ("d4", "c4"), ("d5", "c5")]
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT partition, next_offset FROM consumer_offsets WHERE consumer = :g"),
+            {"g": group},
+        )
+        stored = {row.partition: row.next_offset for row in rows}
+    assert stored == ({0: 13, 1: 2, 2: 8} if mode == "offsets" else {})

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from fourfold.db.bulk import UnnestInsert
+from fourfold.db.bulk import UnnestInsert, any_of
 from fourfold.db.engine import create_engine, session_factory
 
 pytestmark = pytest.mark.integration
@@ -178,3 +178,31 @@ async def test_an_upsert_replaces_the_other_columns(bulk_engine: AsyncEngine) ->
 async def test_a_value_too_long_for_its_column_is_refused(bulk_engine: AsyncEngine) -> None:
     with pytest.raises(Exception, match="too long"):
         await insert(bulk_engine, UnnestInsert(kinds, columns=("k",)), [{"k": "x" * 65}])
+
+
+async def test_any_of_matches_exactly_the_values_given(bulk_engine: AsyncEngine) -> None:
+    odd = 'quote " backslash \\ newline \n é {a,b} NULL'
+    await insert(
+        bulk_engine,
+        UnnestInsert(kinds),
+        [row("plain", big=1), row(odd, big=2), row("x" * 64, big=3), row("NULL", big=4)],
+    )
+
+    async def keys(where: Any) -> list[str]:
+        async with bulk_engine.connect() as connection:
+            query = select(kinds.c.k).where(where).order_by(kinds.c.id)
+            return list((await connection.execute(query)).scalars())
+
+    assert await keys(kinds.c.k == any_of(["plain", odd, "absent"])) == ["plain", odd]
+    # a longer value is not cut to the column's length: it matches nothing
+    assert await keys(kinds.c.k == any_of(["x" * 65], String(64))) == []
+    assert await keys(kinds.c.k == any_of(["x" * 64, "NULL"], String(64))) == ["x" * 64, "NULL"]
+    assert await keys(kinds.c.big == any_of([2, 4, 2**40], BigInteger())) == [odd, "NULL"]
+    assert await keys(kinds.c.k == any_of([])) == []
+    assert await keys(kinds.c.big == any_of([], BigInteger())) == []
+
+
+def test_any_of_is_one_statement_text_whatever_the_number_of_values() -> None:
+    one = select(kinds.c.k).where(kinds.c.k == any_of(["a"]))
+    many = select(kinds.c.k).where(kinds.c.k == any_of([str(n) for n in range(500)]))
+    assert str(one) == str(many)

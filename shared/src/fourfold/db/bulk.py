@@ -30,7 +30,6 @@ import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
-    BindParameter,
     ColumnElement,
     DateTime,
     Float,
@@ -39,9 +38,14 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    Text,
     any_,
+    cast,
+    func,
     literal,
+    select,
     text,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,11 +53,21 @@ from sqlalchemy.types import TypeEngine
 
 
 def any_of(values: Sequence[Any], element: TypeEngine[Any] | None = None) -> ColumnElement[Any]:
-    """`= ANY(:values)` with one array parameter (strings unless `element` says otherwise):
+    """`= ANY(…)` over one JSON array parameter (strings unless `element` says otherwise):
     one statement text whatever the number of values, where an expanding IN list is
-    re-rendered per execution, and per list length."""
-    array: BindParameter[list[Any]] = literal(list(values), ARRAY(element or String()))
-    return any_(array)
+    re-rendered per execution, and per list length. The values travel as one orjson text,
+    not as an array parameter asyncpg would check element by element; PostgreSQL unpacks
+    them (`ARRAY(SELECT json_array_elements_text(…))`) into the array ANY compares with.
+    Strings are compared as text, never cast to a bounded varchar (an explicit cast would
+    cut a longer value to a prefix)."""
+    kind = element if element is not None and not isinstance(element, String) else None
+    unpacked: ColumnElement[Any] = func.json_array_elements_text(
+        cast(literal(orjson.dumps(list(values)).decode(), Text()), JSON())
+    )
+    if kind is not None:
+        unpacked = cast(unpacked, kind)
+    array = func.array(select(unpacked).scalar_subquery())
+    return any_(type_coerce(array, ARRAY(kind if kind is not None else Text())))
 
 
 Encoder = Callable[[list[Any]], str]

@@ -33,7 +33,9 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
@@ -82,8 +84,7 @@ class Batch:
 Handler = Callable[[Batch], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class _Parsed:
+class _Parsed(NamedTuple):  # a tuple: built per record, cheaper than a frozen dataclass
     record: Record
     event: Envelope
 
@@ -157,25 +158,31 @@ class BatchConsumer:
         self._running = False
         self.joined = asyncio.Event()
         """Set once the group gave this consumer its first assignment (empty or not)."""
+        # Lists travel as one JSON array (orjson text) each, unpacked by PostgreSQL, not as
+        # array parameters, which asyncpg encodes element by element (fourfold.db.bulk).
         if offsets is not None:
             self._store_offsets = text(
                 f"INSERT INTO {offsets.name} AS o (consumer, topic, partition, next_offset)"
-                " SELECT :consumer, t, p, n FROM unnest(CAST(:topics AS text[]),"
-                " CAST(:partitions AS int[]), CAST(:nexts AS bigint[])) AS x(t, p, n)"
+                " SELECT :consumer, t, CAST(p AS integer), CAST(n AS bigint)"
+                " FROM ROWS FROM (json_array_elements_text(CAST(:topics AS json)),"
+                " json_array_elements_text(CAST(:partitions AS json)),"
+                " json_array_elements_text(CAST(:nexts AS json))) AS x(t, p, n)"
                 " ON CONFLICT (consumer, topic, partition) DO UPDATE"
                 " SET next_offset = greatest(o.next_offset, excluded.next_offset),"
                 " updated_at = now()"
             )
             self._stored_offsets = text(
                 f"SELECT topic, partition, next_offset FROM {offsets.name}"
-                " WHERE consumer = :consumer AND topic = ANY(CAST(:topics AS text[]))"
+                " WHERE consumer = :consumer AND topic = ANY(ARRAY("
+                "SELECT json_array_elements_text(CAST(:topics AS json))))"
             )
         # One row back, not one per event: how many rows were new and, only when some were
         # not (a duplicate or a replay), which ones.
         self._insert_inbox = text(
             f"WITH fresh AS (INSERT INTO {inbox.name} (consumer, event_source, event_id) "
-            "SELECT :consumer, s, i FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[])) "
-            "AS t(s, i) ON CONFLICT DO NOTHING RETURNING event_source, event_id) "
+            "SELECT :consumer, s, i FROM ROWS FROM (json_array_elements_text(CAST(:sources AS"
+            " json)), json_array_elements_text(CAST(:ids AS json))) AS t(s, i) "
+            "ON CONFLICT DO NOTHING RETURNING event_source, event_id) "
             "SELECT count(*) AS fresh, CASE WHEN count(*) < :total THEN array_agg(event_source)"
             " END AS sources, CASE WHEN count(*) < :total THEN array_agg(event_id) END AS ids"
             " FROM fresh"
@@ -204,7 +211,8 @@ class BatchConsumer:
         try:
             async with self._sessions() as session:
                 rows = await session.execute(
-                    self._stored_offsets, {"consumer": self._group_id, "topics": self._topics}
+                    self._stored_offsets,
+                    {"consumer": self._group_id, "topics": _json(self._topics)},
                 )
                 self._floors = {
                     TopicPartition(row.topic, row.partition): row.next_offset for row in rows
@@ -265,12 +273,13 @@ class BatchConsumer:
     async def handle_poll(self, polled: dict[TopicPartition, list[Record]]) -> None:
         """Apply one poll's records, dead-letter what must be, then commit the offsets."""
         started = time.perf_counter()
-        records = [
-            record
-            for tp, partition in polled.items()
-            for record in partition
-            if record.offset >= self._floors.get(tp, 0)  # offsets mode: applied before
-        ]
+        records: list[Record] = []
+        for tp, partition in polled.items():
+            floor = self._floors.get(tp, 0)  # offsets mode: what is below was applied before
+            if partition and partition[0].offset >= floor:
+                records.extend(partition)  # a partition's records come in offset order
+            else:
+                records.extend(record for record in partition if record.offset >= floor)
         dead = await self.apply_records(records)
         if dead:
             try:
@@ -382,10 +391,13 @@ class BatchConsumer:
         return True
 
     async def _apply_once(self, items: list[_Parsed]) -> None:
-        unique: dict[tuple[str, str], Envelope] = {}
-        for item in items:
-            event = item.event
-            unique.setdefault((event.source, event.id), event)  # Envelope.dedupe_key()
+        events = [item.event for item in items]
+        keys = [(event.source, event.id) for event in events]  # Envelope.dedupe_key()
+        unique = dict(zip(keys, events, strict=True))
+        if len(unique) < len(keys):  # a duplicate in the poll: the first of each id is kept
+            unique = {}
+            for key, event in zip(keys, events, strict=True):
+                unique.setdefault(key, event)
         if self._offsets is not None:
             await self._apply_storing_offsets(items, list(unique.values()))
             return
@@ -395,8 +407,8 @@ class BatchConsumer:
                     self._insert_inbox,
                     {
                         "consumer": self._group_id,
-                        "sources": [key[0] for key in unique],
-                        "ids": [key[1] for key in unique],
+                        "sources": _json([key[0] for key in unique]),
+                        "ids": _json([key[1] for key in unique]),
                         "total": len(unique),
                     },
                 )
@@ -416,10 +428,12 @@ class BatchConsumer:
 
     async def _apply_storing_offsets(self, items: list[_Parsed], events: list[Envelope]) -> None:
         """Offsets mode: the handler's effects and each partition's next offset, one commit."""
+        # each partition's last record (later ones overwrite), then one TopicPartition each
+        last = {(item.record.topic, item.record.partition): item.record.offset for item in items}
         nexts: dict[TopicPartition, int] = {}
-        for item in items:
-            tp = TopicPartition(item.record.topic, item.record.partition)
-            nexts[tp] = min(self._unsettled.get(tp, item.record.offset + 1), item.record.offset + 1)
+        for (topic, partition), offset in last.items():
+            tp = TopicPartition(topic, partition)
+            nexts[tp] = min(self._unsettled.get(tp, offset + 1), offset + 1)
         async with self._transaction() as session:
             batch = Batch(session=session, events=events, clock=self._clock)
             await self._handler(batch)
@@ -428,9 +442,9 @@ class BatchConsumer:
                 self._store_offsets,
                 {
                     "consumer": self._group_id,
-                    "topics": [tp.topic for tp in nexts],
-                    "partitions": [tp.partition for tp in nexts],
-                    "nexts": list(nexts.values()),
+                    "topics": _json([tp.topic for tp in nexts]),
+                    "partitions": _json([tp.partition for tp in nexts]),
+                    "nexts": _json(list(nexts.values())),
                 },
             )
         if batch.emitted and self._on_committed is not None:
@@ -474,7 +488,10 @@ class BatchConsumer:
         async with self._sessions() as session:
             rows = await session.execute(
                 self._stored_offsets,
-                {"consumer": self._group_id, "topics": sorted({tp.topic for tp in assigned})},
+                {
+                    "consumer": self._group_id,
+                    "topics": _json(sorted({tp.topic for tp in assigned})),
+                },
             )
             stored = {TopicPartition(row.topic, row.partition): row.next_offset for row in rows}
         for tp, offset in stored.items():
@@ -504,6 +521,11 @@ class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self._owner.on_assigned(assigned)
+
+
+def _json(values: list[str] | list[int]) -> str:
+    """A statement's list parameter: one JSON array, unpacked in SQL."""
+    return orjson.dumps(values).decode()
 
 
 async def _first_of(*events: asyncio.Event) -> None:
