@@ -30,25 +30,23 @@ narrower A/B than two whole `health_bench.py` runs, whose (a) moves with the mac
 from __future__ import annotations
 
 import asyncio
-import gc
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import types
 import uuid
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness import FloorPace, service_gc
 from sqlalchemy import MetaData, text
 
 from fourfold.db.engine import create_engine, session_factory
 from fourfold.db.runtime_tables import consumer_offsets_table, inbox_table, outbox_table
 from fourfold.kafka.consumer import Batch, BatchConsumer
 from fourfold.kafka.producer import EventProducer
-from fourfold.service.tuning import tune_gc
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -70,15 +68,10 @@ async def delivery_floor(
 
     Timed like (a): from the end of the first poll's handler to the end of the last one's.
     """
-    thresholds = gc.get_threshold()
-    tune_gc()  # as the services run the consumer
-    try:
+    with service_gc():  # as the services run the consumer
         return await _delivery_floor(
             bootstrap, database_url, topics, total, max_records, offsets, consumer_class
         )
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 async def _delivery_floor(
@@ -110,19 +103,13 @@ async def _delivery_floor(
         " ON CONFLICT (customer_id) DO UPDATE SET events = c.events + excluded.events,"
         " updated_at = excluded.updated_at"
     )
-    seen, first_at, first_count, last_at = 0, 0.0, 0, 0.0
-    first_cpu = last_cpu = 0.0
+    pace = FloorPace(total)
     done = asyncio.Event()
 
     async def handle(batch: Batch) -> None:
-        nonlocal seen, first_at, first_count, last_at, first_cpu, last_cpu
         counts = Counter(str(event.data.customer_id) for event in batch.events)  # type: ignore[attr-defined]
         await batch.session.execute(upsert, {"keys": list(counts), "counts": list(counts.values())})
-        seen += len(batch.events)
-        last_at, last_cpu = time.perf_counter(), time.process_time()
-        if not first_at:
-            first_at, first_count, first_cpu = last_at, seen, last_cpu
-        if seen >= total:
+        if pace.handled(len(batch.events)):
             done.set()
 
     producer = EventProducer(bootstrap, client_id="bench-delivery-floor")
@@ -149,7 +136,7 @@ async def _delivery_floor(
         await running
         await producer.stop()
         await engine.dispose()
-    return seen - first_count, last_at - first_at, last_cpu - first_cpu
+    return pace.result()
 
 
 def consumer_at(ref: str) -> type[BatchConsumer]:

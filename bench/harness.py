@@ -10,11 +10,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
@@ -48,6 +48,18 @@ async def applied_records(db: asyncpg.Connection, schema: str) -> int:
     except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
         return 0
     return int(total or 0)
+
+
+T = TypeVar("T")
+
+
+async def median_of_three(
+    run: Callable[[], Awaitable[T]], rate: Callable[[T], float]
+) -> tuple[T, list[T]]:
+    """Three passes of a short measurement, one after the other; the median by `rate`, and
+    all three (a pass of a few seconds swings with the load, the median less)."""
+    passes = [await run() for _ in range(3)]
+    return sorted(passes, key=rate)[1], passes
 
 
 @contextlib.contextmanager

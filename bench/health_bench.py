@@ -28,6 +28,7 @@ BENCH_PYSPY=/path/to/py-spy records a raw profile of the service during (b).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import subprocess
@@ -45,7 +46,7 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from delivery_floor import delivery_floor
-from harness import SECRET, applied_records, bearer, serve, write_latest
+from harness import SECRET, applied_records, bearer, median_of_three, serve, write_latest
 
 from fourfold.events import ACTIVITY_TOPIC, BILLING_TOPIC, HEALTH_TOPIC, USAGE_TOPIC
 from fourfold.events.registry import parse_event
@@ -546,6 +547,19 @@ async def read_through_api(
 # ------------------------------------------------------------------------------ main
 
 
+def _rate(measured: Rate) -> float:
+    return measured.rate
+
+
+async def _floor_rate(
+    name: str, bootstrap: str, database_url: str, topics: list[str], total: int, *, offsets: bool
+) -> Rate:
+    return Rate(
+        name,
+        *await delivery_floor(bootstrap, database_url, topics, total, MAX_RECORDS, offsets=offsets),
+    )
+
+
 async def main() -> None:
     state = Path(tempfile.mkdtemp(prefix="fourfold-health-bench-"))
     run = uuid.uuid4().hex[:6]
@@ -567,8 +581,9 @@ async def main() -> None:
         print(f"produced {total:,} records in {time.perf_counter() - t:.1f}s", flush=True)
 
         # The baseline's pass is short (well under a second): take the median of three.
-        runs = [await baseline(broker.bootstrap_servers, dsn, prefix, total) for _ in range(3)]
-        base = sorted(runs, key=lambda r: r.rate)[1]
+        base, runs = await median_of_three(
+            functools.partial(baseline, broker.bootstrap_servers, dsn, prefix, total), _rate
+        )
         print(
             f"{base.name}: {base.rate:,.0f} events/s (runs: "
             + ", ".join(f"{r.rate:,.0f}" for r in runs)
@@ -580,21 +595,19 @@ async def main() -> None:
         # The floors' passes are short too (1.5-5 s): the median of three, as for (a).
         floors: list[Rate] = []
         for name, offsets in ((FLOOR_NAME, False), (FLOOR_OFFSETS_NAME, True)):
-            passes = [
-                Rate(
+            median, passes = await median_of_three(
+                functools.partial(
+                    _floor_rate,
                     name,
-                    *await delivery_floor(
-                        broker.bootstrap_servers,
-                        postgres.url(),
-                        [prefix + t for t in INPUTS],
-                        total,
-                        MAX_RECORDS,
-                        offsets=offsets,
-                    ),
-                )
-                for _ in range(3)
-            ]
-            floors.append(sorted(passes, key=lambda r: r.rate)[1])
+                    broker.bootstrap_servers,
+                    postgres.url(),
+                    [prefix + t for t in INPUTS],
+                    total,
+                    offsets=offsets,
+                ),
+                _rate,
+            )
+            floors.append(median)
             print(
                 f"{name}: {floors[-1].rate:,.0f} events/s (runs: "
                 + ", ".join(f"{r.rate:,.0f}" for r in passes)

@@ -32,6 +32,7 @@ service under a profiler (PYTHONPATH must reach it).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import statistics
 import subprocess
@@ -45,7 +46,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 from delivery_floor import delivery_floor
-from harness import SECRET, applied_records, bearer, serve, write_latest
+from harness import SECRET, applied_records, bearer, median_of_three, serve, write_latest
 from ledger_floor import ledger_floor
 
 from fourfold.db.engine import asyncpg_dsn
@@ -306,6 +307,11 @@ async def print_pg_stats(dsn: str) -> None:
         )
 
 
+def events_per_s(measured: tuple[int, float, float] | tuple[int, float, float, int]) -> float:
+    """The rate of a floor's pass: (events, seconds, …)."""
+    return measured[0] / measured[1]
+
+
 async def main() -> None:
     state = Path(tempfile.mkdtemp(prefix="fourfold-incentives-bench-"))
     run = uuid.uuid4().hex[:6]
@@ -329,44 +335,43 @@ async def main() -> None:
         print(f"produced {total:,} records in {time.perf_counter() - t:.1f}s", flush=True)
         # The floors' passes are short (3-8 s) and swing with the load: the median of three
         # (by rate), as the health bench takes them.
+        inputs = [prefix + t for t in INPUTS]
+
         floors: list[tuple[int, float, float]] = []
         for name, offsets in (("(a3) floor", False), ("(a3o) floor, offsets mode", True)):
-            passes = [
-                await delivery_floor(
+            median, passes = await median_of_three(
+                functools.partial(
+                    delivery_floor,
                     broker.bootstrap_servers,
                     postgres.url(),
-                    [prefix + t for t in INPUTS],
+                    inputs,
                     total,
                     MAX_RECORDS,
                     offsets=offsets,
-                )
-                for _ in range(3)
-            ]
-            floors.append(sorted(passes, key=lambda p: p[0] / p[1])[1])
+                ),
+                events_per_s,
+            )
+            floors.append(median)
             print(
-                f"{name}: {floors[-1][0] / floors[-1][1]:,.0f} events/s (passes: "
-                + ", ".join(f"{n / secs:,.0f}" for n, secs, _ in passes)
+                f"{name}: {events_per_s(median):,.0f} events/s (passes: "
+                + ", ".join(f"{events_per_s(p):,.0f}" for p in passes)
                 + ")",
                 flush=True,
             )
         (floor_events, floor_s, floor_cpu), (o_events, o_s, o_cpu) = floors
         floor, floor_o = floor_events / floor_s, o_events / o_s
-        ledger_passes = [
-            await ledger_floor(
-                broker.bootstrap_servers,
-                postgres.url(),
-                [prefix + t for t in INPUTS],
-                total,
-                MAX_RECORDS,
-            )
-            for _ in range(3)
-        ]
-        l_events, l_s, l_cpu, l_entries = sorted(ledger_passes, key=lambda p: p[0] / p[1])[1]
+        ledger, ledger_passes = await median_of_three(
+            functools.partial(
+                ledger_floor, broker.bootstrap_servers, postgres.url(), inputs, total, MAX_RECORDS
+            ),
+            events_per_s,
+        )
+        l_events, l_s, l_cpu, l_entries = ledger
         floor_l = l_events / l_s
         print(
             f"(a4) ledger floor, the required writes without rules: {floor_l:,.0f} events/s "
             f"({l_entries:,} entries; passes: "
-            + ", ".join(f"{n / secs:,.0f}" for n, secs, _, _ in ledger_passes)
+            + ", ".join(f"{events_per_s(p):,.0f}" for p in ledger_passes)
             + f"); {floor_l / floor:.0%} of (a3)",
             flush=True,
         )
