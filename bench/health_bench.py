@@ -9,6 +9,10 @@ same run, and the end-to-end latency from an ingest POST to the new score being 
     its last, by polling the sum of the next offsets its transactions store (it runs in
     offsets mode; the topics are the run's own, so the sum counts the records applied; group
     join and migrations are excluded). Its fair floor is (a3o), the same delivery rules.
+(a4) the score floor (bench/score_floor.py): (a3o) around the reads and writes health must
+    make per poll (lock and read each customer, overrides, trend points, replace the row,
+    append a history point, publish `health.changed` through the outbox), with no fold and
+    no score: (b)/(a4) is the share folding and scoring leave of the required I/O.
 (c) end-to-end latency at a steady 1,000 events/s for ~20 s: small batches POSTed to the
     ingest service (open loop, paced by the clock); every 50th event is a `usage.reported`
     for a distinct, already-scored customer that receives nothing else (active users on a
@@ -47,9 +51,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from delivery_floor import delivery_floor
 from harness import SECRET, applied_records, bearer, median_of_three, serve, write_latest
+from score_floor import score_floor
 
 from fourfold.events import ACTIVITY_TOPIC, BILLING_TOPIC, HEALTH_TOPIC, USAGE_TOPIC
 from fourfold.events.registry import parse_event
+from fourfold.health.domain.scorecard import default_scorecard
 from fourfold.health.settings import HealthSettings
 from fourfold.infra.broker import EmbeddedBroker
 from fourfold.infra.postgres import EmbeddedPostgres
@@ -79,6 +85,7 @@ INPUTS = (BILLING_TOPIC, USAGE_TOPIC, ACTIVITY_TOPIC)
 HEALTH_APP = os.environ.get("BENCH_HEALTH_APP", "fourfold.health.app:create_app")
 FLOOR_NAME = "(a3) shared BatchConsumer (parse, inbox, one transaction), baseline's upsert"
 FLOOR_OFFSETS_NAME = "(a3o) the same in offsets mode (next offsets stored, no inbox rows)"
+SCORE_FLOOR_NAME = "(a4) score floor: (a3o) around health's required reads and writes, no scoring"
 
 
 # ------------------------------------------------------------------------------ the records
@@ -560,6 +567,14 @@ async def _floor_rate(
     )
 
 
+async def _score_floor_rate(bootstrap: str, database_url: str, prefix: str, total: int) -> Rate:
+    inputs = [prefix + t for t in INPUTS]
+    measured = await score_floor(
+        bootstrap, database_url, inputs, total, MAX_RECORDS, default_scorecard()
+    )
+    return Rate(SCORE_FLOOR_NAME, *measured)
+
+
 async def main() -> None:
     state = Path(tempfile.mkdtemp(prefix="fourfold-health-bench-"))
     run = uuid.uuid4().hex[:6]
@@ -615,6 +630,18 @@ async def main() -> None:
                 flush=True,
             )
         floor, floor_offsets = floors
+        score_only, passes = await median_of_three(
+            functools.partial(
+                _score_floor_rate, broker.bootstrap_servers, postgres.url(), prefix, total
+            ),
+            _rate,
+        )
+        print(
+            f"{SCORE_FLOOR_NAME}: {score_only.rate:,.0f} events/s (runs: "
+            + ", ".join(f"{r.rate:,.0f}" for r in passes)
+            + ")",
+            flush=True,
+        )
 
         common = {
             "FOURFOLD_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
@@ -640,7 +667,7 @@ async def main() -> None:
             flush=True,
         )
         stop(health)
-        print_rates(base, parsed, floor, floor_offsets, service)
+        print_rates(base, parsed, floor, floor_offsets, score_only, service)
 
         # (c): ingest publishes to the plain topic names; restart health on them, same schema.
         ingest_port, health_port = free_port(), free_port()
@@ -674,7 +701,10 @@ async def main() -> None:
         if profile is not None and profile.exists():
             print(f"py-spy profile of (b): {profile}")
         write_report(
-            base, parsed, floor, floor_offsets, service, stats, e2e, time.perf_counter() - wall
+            (base, parsed, floor, floor_offsets, score_only, service),
+            stats,
+            e2e,
+            time.perf_counter() - wall,
         )
     finally:
         for process in processes:
@@ -683,31 +713,32 @@ async def main() -> None:
         broker.stop()
 
 
-def print_rates(base: Rate, parsed: Rate, floor: Rate, offsets: Rate, service: Rate) -> None:
+def print_rates(
+    base: Rate, parsed: Rate, floor: Rate, offsets: Rate, score_only: Rate, service: Rate
+) -> None:
     """The rates, their ratios and CPU per event, printed before (c) so a failed (c) keeps them."""
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nrates (load average {load}):")
-    for r in (base, parsed, floor, offsets, service):
+    for r in (base, parsed, floor, offsets, score_only, service):
         print(f"  {r.name}: {r.rate:,.0f} events/s, {r.cpu_us_per_event:.0f} CPU µs/event")
     print(
         f"  (a3)/(a) {floor.rate / base.rate:.0%}, (a3o)/(a) {offsets.rate / base.rate:.0%},"
         f" (b)/(a3) {service.rate / floor.rate:.0%}, (b)/(a3o) {service.rate / offsets.rate:.0%},"
-        f" (b)/(a) {service.rate / base.rate:.0%}, (a2)/(a) {parsed.rate / base.rate:.0%}\n",
+        f" (b)/(a) {service.rate / base.rate:.0%}, (a2)/(a) {parsed.rate / base.rate:.0%},"
+        f" (a4)/(a3o) {score_only.rate / offsets.rate:.0%},"
+        f" (b)/(a4) {service.rate / score_only.rate:.0%}\n",
         flush=True,
     )
 
 
 def write_report(
-    base: Rate,
-    parsed: Rate,
-    floor: Rate,
-    floor_offsets: Rate,
-    service: Rate,
+    rates: tuple[Rate, Rate, Rate, Rate, Rate, Rate],
     stats: dict[str, Any],
     e2e: E2E,
     wall: float,
 ) -> None:
-    ratio, rates = service.rate / base.rate, (base, parsed, floor, floor_offsets, service)
+    base, _parsed, floor, floor_offsets, score_only, service = rates
+    ratio = service.rate / base.rate
     post50, post99 = pct(e2e.post_ms, 0.5), pct(e2e.post_ms, 0.99)
     lat50, lat99 = pct(e2e.latencies_ms, 0.5), pct(e2e.latencies_ms, 0.99)
     api50, api99 = pct(e2e.api_ms, 0.5), pct(e2e.api_ms, 0.99)
@@ -732,8 +763,11 @@ def write_report(
         f" (a3o)/(a) offsets mode: {floor_offsets.rate / base.rate:.0%};"
         f" (b)/(a3o), the service against the delivery rules it runs with (offsets mode):"
         f" **{service.rate / floor_offsets.rate:.0%}**",
-        "- (a), (a3) and (a3o): the median of three passes over the same records (each a few"
-        " seconds at most)",
+        f"- (a4)/(a3o), what health's required reads and writes alone leave of the delivery"
+        f" floor: {score_only.rate / floor_offsets.rate:.0%}; (b)/(a4), folding and scoring"
+        f" within them: **{service.rate / score_only.rate:.0%}**",
+        "- (a), (a3), (a3o) and (a4): the median of three passes over the same records (each a"
+        " few seconds at most)",
         f"- the 40% target leaves {1e6 / (0.4 * base.rate):.0f} µs of wall time per event;"
         " CPU µs/event counts the consuming process only",
         f"- (b) wrote {stats['customers']:,} customer rows, {stats['history']:,} history points,"

@@ -17,24 +17,17 @@ on this machine whatever the rules cost.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import uuid
 from decimal import Decimal
 
-from harness import FloorPace, service_gc
+from relayed_floor import relayed_floor
 
-from fourfold.db.engine import create_engine, session_factory
-from fourfold.db.migrations import upgrade
 from fourfold.events import Envelope, HealthChanged
 from fourfold.incentives import ledger, repository
 from fourfold.incentives.app import MIGRATIONS_DIR
 from fourfold.incentives.domain.entries import Entry, entry_id_for, period_of
 from fourfold.incentives.domain.state import customer_of_event
 from fourfold.incentives.models import consumer_offsets, inbox, outbox
-from fourfold.kafka.consumer import Batch, BatchConsumer
-from fourfold.kafka.outbox import OutboxRelay
-from fourfold.kafka.producer import EventProducer
+from fourfold.kafka.consumer import Batch
 
 ONE = Decimal("1.00")
 
@@ -64,24 +57,8 @@ def floor_entry(event: Envelope) -> Entry | None:
 async def ledger_floor(
     bootstrap: str, database_url: str, topics: list[str], total: int, max_records: int
 ) -> tuple[int, float, float, int]:
-    """Consume `total` records; return (events, seconds, CPU seconds, entries written).
-
-    Timed as `delivery_floor`: from the end of the first poll's handler to the last one's.
-    """
-    with service_gc():
-        return await _ledger_floor(bootstrap, database_url, topics, total, max_records)
-
-
-async def _ledger_floor(
-    bootstrap: str, database_url: str, topics: list[str], total: int, max_records: int
-) -> tuple[int, float, float, int]:
-    schema = f"ledger_floor_{uuid.uuid4().hex[:6]}"
-    await upgrade(url=database_url, schema=schema, migrations_dir=MIGRATIONS_DIR)
-    engine = create_engine(database_url, schema=schema)
-    sessions = session_factory(engine)
-    pace = FloorPace(total)
+    """Consume `total` records; return (events, seconds, CPU seconds, entries written)."""
     written = 0
-    done = asyncio.Event()
 
     async def handle(batch: Batch) -> None:
         nonlocal written
@@ -98,39 +75,16 @@ async def _ledger_floor(
             if entry.entry_id in appended:
                 batch.emit(ledger.announce(entry, period, now))
         written += len(appended)
-        if pace.handled(len(batch.events)):
-            done.set()
 
-    producer = EventProducer(bootstrap, client_id="bench-ledger-floor")
-    relay = OutboxRelay(
-        sessions=sessions, outbox=outbox, producer=producer, service="bench-ledger-floor"
-    )
-    consumer = BatchConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-ledger-floor-{uuid.uuid4().hex[:6]}",
+    measured = await relayed_floor(
+        handle,
+        name="bench-ledger-floor",
+        bootstrap=bootstrap,
+        database_url=database_url,
+        migrations_dir=MIGRATIONS_DIR,
+        tables=(inbox, outbox, consumer_offsets),
         topics=topics,
-        sessions=sessions,
-        inbox=inbox,
-        outbox=outbox,
-        producer=producer,
-        handler=handle,
-        service="bench-ledger-floor",
+        total=total,
         max_records=max_records,
-        offsets=consumer_offsets,
-        on_committed=relay.notify,
     )
-    await producer.start()
-    await consumer.start()
-    relaying = asyncio.create_task(relay.run())
-    running = asyncio.create_task(consumer.run())
-    try:
-        await asyncio.wait_for(done.wait(), 600)
-    finally:
-        consumer.stop()
-        await running
-        relay.stop()
-        with contextlib.suppress(asyncio.CancelledError):
-            await relaying
-        await producer.stop()
-        await engine.dispose()
-    return (*pace.result(), written)
+    return (*measured, written)
