@@ -1,10 +1,11 @@
 """The documents the upsert writes are encoded straight from the records (`state_document`,
 `explanation_document`), not from the plain dicts (`state_to_json`, `explanation_json`):
-for any state and any result, the bytes are the plain documents' bytes exactly."""
+for any state and any result, the bytes are the plain documents' bytes exactly. And the
+`health.changed` snapshot reuses the lifecycle's activation instead of asking again."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 
 import orjson
@@ -12,6 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic_core import TzInfo
 
+from fourfold.health.domain.components import engagement_windows
+from fourfold.health.domain.lifecycle import is_activated
 from fourfold.health.domain.override import ManualOverride
 from fourfold.health.domain.scorecard import Band, Scorecard, default_scorecard
 from fourfold.health.domain.scoring import score
@@ -27,7 +30,7 @@ from fourfold.health.domain.signals import (
     SubscriptionStatus,
 )
 from fourfold.health.evaluation import Previous, as_read, evaluate
-from fourfold.health.snapshot import explanation_document, explanation_json
+from fourfold.health.snapshot import explanation_document, explanation_json, snapshot_fields
 from fourfold.health.state import CustomerState, state_document, state_from_json, state_to_json
 
 AS_OF = datetime(2026, 6, 30, 12, tzinfo=UTC)
@@ -160,3 +163,42 @@ def test_the_saved_row_reads_back_as_the_plain_documents(
     assert {k: v for k, v in row.items() if k not in ("signals", "explanation")} == {
         k: v for k, v in evaluation.row.items() if k not in ("signals", "explanation")
     }
+
+
+@given(states(), SCORECARDS, times)
+def test_scoring_hands_the_snapshot_the_activation_it_would_compute(
+    state: CustomerState, card: Scorecard, as_of: datetime
+) -> None:
+    signals = state.signals
+    result = score(signals, card, as_of)
+    start = signals.subscription_start
+    if start is None or start > as_of:
+        assert result.activated is None
+    else:
+        assert result.activated is is_activated(signals, card.lifecycle, as_of)
+    given_it = snapshot_fields(state, card, as_of, result.activated)
+    assert given_it == snapshot_fields(state, card, as_of)
+
+
+def _plain_windows(
+    series: tuple[tuple[date, int], ...], today: date, window_days: int
+) -> tuple[int, int]:
+    recent_start = today - timedelta(days=window_days - 1)
+    prior_start = recent_start - timedelta(days=window_days)
+    recent = sum(v for d, v in series if recent_start <= d <= today)
+    prior = sum(v for d, v in series if prior_start <= d < recent_start)
+    return recent, prior
+
+
+@given(
+    st.lists(st.tuples(days, st.integers(0, 10**6)), max_size=40),
+    days,
+    st.integers(1, 90),
+)
+def test_engagement_windows_in_one_pass_sum_as_the_two_windows_do(
+    points: list[tuple[date, int]], today: date, window_days: int
+) -> None:
+    series = tuple(points)  # in any order, repeated days included
+    assert engagement_windows(series, today, window_days) == _plain_windows(
+        series, today, window_days
+    )

@@ -160,7 +160,7 @@ def _changed_event(
             "trend_30d": result.trend.change_30d,
             "scorecard_version": result.scorecard_version,
             "scored_at": result.as_of,
-            "signals": snapshot_fields(state, scorecard, result.as_of),
+            "signals": snapshot_fields(state, scorecard, result.as_of, result.activated),
         },
         default=_json_default,
     )

@@ -31,9 +31,14 @@ def signals_snapshot(
     return HealthSignalsSnapshot.model_validate(snapshot_fields(state, scorecard, as_of))
 
 
-def snapshot_fields(state: CustomerState, scorecard: Scorecard, as_of: datetime) -> dict[str, Any]:
-    """The snapshot as plain fields, for building a whole event in one validation call."""
+def snapshot_fields(
+    state: CustomerState, scorecard: Scorecard, as_of: datetime, activated: bool | None = None
+) -> dict[str, Any]:
+    """The snapshot as plain fields, for building a whole event in one validation call.
+    `activated`: the lifecycle's answer at `as_of` when scoring already asked it."""
     s = state.signals
+    if activated is None:
+        activated = s.subscription_start is not None and is_activated(s, scorecard.lifecycle, as_of)
     recent, prior = engagement_windows(s.active_users, utc_day(as_of), USAGE_WINDOW_DAYS)
     ratio = utilisation(s)
     sentiment, arr = s.sentiment, s.arr
@@ -51,7 +56,7 @@ def snapshot_fields(state: CustomerState, scorecard: Scorecard, as_of: datetime)
         features_used=len(s.features_used),
         features_available=s.features_available,
         milestones={m.value: at for m, at in s.milestones.items()},
-        activated=s.subscription_start is not None and is_activated(s, scorecard.lifecycle, as_of),
+        activated=activated,
         subscription_start=None if s.subscription_start is None else s.subscription_start.date(),
         term_end=None if s.term_end is None else s.term_end.date(),
         cancel_effective=None if s.cancel_effective is None else s.cancel_effective.date(),

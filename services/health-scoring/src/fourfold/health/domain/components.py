@@ -68,11 +68,17 @@ def engagement_windows(
     series: tuple[tuple[date, int], ...], today: date, window_days: int
 ) -> tuple[int, int]:
     """Active-user totals of the last window ending today and of the window before it;
-    days without a report count as zero, which is what makes an idle customer decay."""
+    days without a report count as zero, which is what makes an idle customer decay. One
+    pass over the series (it runs twice per rescore: the component and the snapshot)."""
     recent_start = today - timedelta(days=window_days - 1)
     prior_start = recent_start - timedelta(days=window_days)
-    recent = sum(v for d, v in series if recent_start <= d <= today)
-    prior = sum(v for d, v in series if prior_start <= d < recent_start)
+    recent = prior = 0
+    for day, value in series:
+        if day >= recent_start:
+            if day <= today:
+                recent += value
+        elif day >= prior_start:
+            prior += value
     return recent, prior
 
 
