@@ -132,6 +132,27 @@ async def test_every_column_type_round_trips_exactly(bulk_engine: AsyncEngine) -
     assert tuple(kinds_of_null) == ("null", "null")
 
 
+async def test_documents_given_as_bytes_are_stored_as_written(bulk_engine: AsyncEngine) -> None:
+    """bytes in a JSON column are JSON already: json keeps their text, jsonb parses them."""
+    encoded = '{"z": 1, "a": [1.50, "é\\n"], "n": null}'.encode()
+    await insert(
+        bulk_engine,
+        UnnestInsert(kinds, columns=("k", "doc", "bin")),
+        [
+            {"k": "bytes", "doc": encoded, "bin": encoded},
+            {"k": "dict", "doc": {"v": 1}, "bin": b"[]"},
+        ],
+    )
+    rows = {r.k: (r.doc, r.bin) for r in await stored(bulk_engine)}
+    assert rows == {
+        "bytes": ({"z": 1, "a": [1.5, "é\n"], "n": None},) * 2,
+        "dict": ({"v": 1}, []),
+    }
+    async with bulk_engine.connect() as connection:
+        kept = await connection.scalar(text("SELECT doc::text FROM bulk_kinds WHERE k = 'bytes'"))
+    assert kept == encoded.decode()
+
+
 async def test_an_empty_batch_writes_nothing(bulk_engine: AsyncEngine) -> None:
     await insert(bulk_engine, UnnestInsert(kinds), [])
     assert await stored(bulk_engine) == []

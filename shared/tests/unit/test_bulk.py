@@ -36,3 +36,11 @@ def test_a_json_column_storing_sql_null_is_refused() -> None:
     table = Table("t", MetaData(), Column("doc", JSON(none_as_null=True)))
     with pytest.raises(TypeError, match="none_as_null"):
         UnnestInsert(table)
+
+
+def test_a_json_column_takes_bytes_as_a_document_already_encoded() -> None:
+    table = Table("t", MetaData(), Column("doc", JSON), Column("bin", JSONB))
+    params = UnnestInsert(table).parameters(
+        [{"doc": b'{"a": [1, 2.50]}', "bin": b"null"}, {"doc": {"b": None}, "bin": None}]
+    )
+    assert params == {"doc": '[{"a": [1, 2.50]},{"b":null}]', "bin": "[null,null]"}

@@ -16,7 +16,7 @@ from fourfold.events import parse_event
 from fourfold.health import repository
 from fourfold.health.app import MIGRATIONS_DIR
 from fourfold.health.domain.scorecard import default_scorecard
-from fourfold.health.evaluation import evaluate
+from fourfold.health.evaluation import as_read, evaluate
 from fourfold.health.folding import fold_events
 from fourfold.health.models import customers, metadata
 from fourfold.health.state import CustomerState
@@ -73,6 +73,6 @@ async def test_customers_stored_before_0002_load_unchanged_after_it(
             loaded, _ = (await repository.lock_customers(session, ["c-1"]))["c-1"]
             explanation = await session.scalar(select(customers.c.explanation))
         assert loaded == state
-        assert explanation == evaluation.row["explanation"]
+        assert explanation == as_read(evaluation.row)["explanation"]
     finally:
         await engine.dispose()

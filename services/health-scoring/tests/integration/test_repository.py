@@ -32,7 +32,7 @@ from fourfold.health.domain.signals import (
     SubscriptionStatus,
 )
 from fourfold.health.domain.trend import trend
-from fourfold.health.evaluation import TREND_LOOKBACK, Evaluation, Previous, evaluate
+from fourfold.health.evaluation import TREND_LOOKBACK, Evaluation, Previous, as_read, evaluate
 from fourfold.health.models import customers, score_history
 from fourfold.health.state import CustomerState
 from fourfold.kafka.consumer import Batch
@@ -108,12 +108,13 @@ async def stored(session: AsyncSession) -> tuple[list[Any], list[Any]]:
 
 
 async def write_per_row(session: AsyncSession, found: Sequence[Evaluation]) -> None:
-    """What `save_customers` and `add_history` used to run: SQLAlchemy's executemany."""
+    """What `save_customers` and `add_history` used to run: SQLAlchemy's executemany (of
+    the documents as dicts, which it encodes itself)."""
     statement = insert(customers)
     replaced = {c.name: statement.excluded[c.name] for c in customers.c if c.name != "customer_id"}
     await session.execute(
         statement.on_conflict_do_update(index_elements=["customer_id"], set_=replaced),
-        [e.row for e in found],
+        [as_read(e.row) for e in found],
     )
     await session.execute(insert(score_history), [e.history for e in found if e.history])
 

@@ -35,7 +35,7 @@ from fourfold.health.domain.signals import (
     SubscriptionStatus,
     evolve,
 )
-from fourfold.health.evaluation import HISTORY_EVERY, Evaluation, Previous, evaluate
+from fourfold.health.evaluation import HISTORY_EVERY, Evaluation, Previous, as_read, evaluate
 from fourfold.health.queries import decode_cursor, encode_cursor
 from fourfold.health.rescoring import YIELD_EVERY
 from fourfold.health.schemas import SortKey, SortOrder
@@ -360,7 +360,8 @@ def test_a_state_without_partner_publishes_none() -> None:
     evaluation = evaluate(state, previous=None, scorecard=SCORECARD, now=NOW, cause="event")
     assert evaluation.row["partner_id"] is None
     assert published(evaluation).data.partner_id is None
-    assert date.fromisoformat(evaluation.row["signals"]["active_users"][0][0]) < NOW.date()
+    signals = as_read(evaluation.row)["signals"]
+    assert date.fromisoformat(signals["active_users"][0][0]) < NOW.date()
 
 
 async def test_scoring_many_customers_lets_other_requests_run_between_chunks(

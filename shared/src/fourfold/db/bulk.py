@@ -15,7 +15,9 @@ What each type needs to travel as JSON text:
 - `bytea` goes as hex, decoded in SQL;
 - a float that is not finite goes as text (orjson would write NaN and ±inf as null);
 - SQL NULL is JSON null, except in JSON columns, where None is the JSON `null` as
-  SQLAlchemy's JSON types store it.
+  SQLAlchemy's JSON types store it;
+- a JSON column's value given as `bytes` is a document already encoded (by orjson, say)
+  and goes in as it is, not encoded again (health-scoring writes its documents so).
 """
 
 from __future__ import annotations
@@ -88,6 +90,11 @@ def _numbers(values: list[Any]) -> str:
     return orjson.dumps(values, default=_decimal_text).decode()
 
 
+def _documents(values: list[Any]) -> str:
+    # bytes are JSON already (orjson itself would refuse them): embedded as they are
+    return orjson.dumps([orjson.Fragment(v) if type(v) is bytes else v for v in values]).decode()
+
+
 def _floats(values: list[Any]) -> str:
     return orjson.dumps(
         [v if v is None or math.isfinite(v) else str(v) for v in values]  # 'nan', 'inf'
@@ -116,7 +123,7 @@ def _column(table: Table, name: str) -> tuple[str, str, Encoder]:
             # None is written as the JSON null; SQL NULL would need its own path
             raise TypeError(f"{table.name}.{name}: JSON columns with none_as_null=True")
         cast = f"CAST({value} AS jsonb)" if isinstance(kind, JSONB) else value
-        return "json_array_elements", cast, _plain
+        return "json_array_elements", cast, _documents
     if isinstance(kind, String):
         return "json_array_elements_text", value, _plain
     if isinstance(kind, LargeBinary):

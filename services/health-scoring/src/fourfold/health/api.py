@@ -18,6 +18,7 @@ from fourfold.health.domain.override import ManualOverride
 from fourfold.health.domain.scorecard import Band as DomainBand
 from fourfold.health.domain.scorecard import Scorecard
 from fourfold.health.errors import CustomerNotFound, InvalidField
+from fourfold.health.evaluation import as_read
 from fourfold.health.rescoring import changed_events, rescore
 from fourfold.health.schemas import (
     ActiveScorecard,
@@ -236,4 +237,4 @@ async def _rescore(
         force_history=True,
     )
     await stage(session, request.app.state.outbox, changed_events(evaluations))
-    return evaluations[0].row
+    return as_read(evaluations[0].row)

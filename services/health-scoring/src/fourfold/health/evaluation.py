@@ -12,13 +12,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from fourfold.events import HEALTH_TOPIC
 from fourfold.health.domain.override import ManualOverride
 from fourfold.health.domain.schedule import next_time_change
 from fourfold.health.domain.scorecard import Scorecard
 from fourfold.health.domain.scoring import HealthResult, score
-from fourfold.health.snapshot import explanation_json, override_json, snapshot_fields
-from fourfold.health.state import CustomerState, state_to_json
+from fourfold.health.snapshot import explanation_document, override_json, snapshot_fields
+from fourfold.health.state import CustomerState, state_document
 from fourfold.kafka.outbox import EncodedEvent, encode_event
 
 SOURCE = "fourfold/health-scoring"
@@ -46,6 +48,8 @@ class Previous:
 class Evaluation:
     result: HealthResult
     row: dict[str, Any]
+    """The current row for the upsert; its JSON documents (`signals`, `explanation`) are
+    already encoded (bytes): `as_read` gives them as the database returns them."""
     history: dict[str, Any] | None
     event: EncodedEvent | None
     """`health.changed` as the bytes the outbox publishes (a test proves they meet the contract)."""
@@ -83,7 +87,7 @@ def evaluate(
     row = {
         "customer_id": state.customer_id,
         "partner_id": state.partner_id,
-        "signals": state_to_json(state),
+        "signals": state_document(state),
         "score": result.score,
         "computed_score": result.computed_score,
         "band": band,
@@ -93,7 +97,7 @@ def evaluate(
         "arr_amount": None if arr is None else arr.amount,
         "arr_currency": None if arr is None else arr.currency,
         "scorecard_version": result.scorecard_version,
-        "explanation": explanation_json(result),
+        "explanation": explanation_document(result),
         "scored_at": now,
         "history_at": now if record or previous is None else previous.history_at,
         "next_recompute_at": daily if next_change is None else min(next_change, daily),
@@ -114,6 +118,15 @@ def evaluate(
         }
     event = _changed_event(state, result, previous, scorecard, version) if changed else None
     return Evaluation(result=result, row=row, history=point, event=event)
+
+
+def as_read(row: dict[str, Any]) -> dict[str, Any]:
+    """An evaluation's row as a SELECT of it returns it: the JSON documents decoded."""
+    return {
+        **row,
+        "signals": orjson.loads(row["signals"]),
+        "explanation": orjson.loads(row["explanation"]),
+    }
 
 
 def _changed_event(
@@ -147,7 +160,7 @@ def _changed_event(
             "trend_30d": result.trend.change_30d,
             "scorecard_version": result.scorecard_version,
             "scored_at": result.as_of,
-            "signals": snapshot_fields(state, scorecard, result.as_of),
+            "signals": snapshot_fields(state, scorecard, result.as_of, result.activated),
         },
         default=_json_default,
     )

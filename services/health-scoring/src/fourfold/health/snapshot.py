@@ -3,9 +3,13 @@ stored with each score (what the API shows). Pure functions of state, result and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from fourfold.events import HealthSignalsSnapshot
 from fourfold.health.domain.components import engagement_windows, utilisation
@@ -27,9 +31,14 @@ def signals_snapshot(
     return HealthSignalsSnapshot.model_validate(snapshot_fields(state, scorecard, as_of))
 
 
-def snapshot_fields(state: CustomerState, scorecard: Scorecard, as_of: datetime) -> dict[str, Any]:
-    """The snapshot as plain fields, for building a whole event in one validation call."""
+def snapshot_fields(
+    state: CustomerState, scorecard: Scorecard, as_of: datetime, activated: bool | None = None
+) -> dict[str, Any]:
+    """The snapshot as plain fields, for building a whole event in one validation call.
+    `activated`: the lifecycle's answer at `as_of` when scoring already asked it."""
     s = state.signals
+    if activated is None:
+        activated = s.subscription_start is not None and is_activated(s, scorecard.lifecycle, as_of)
     recent, prior = engagement_windows(s.active_users, utc_day(as_of), USAGE_WINDOW_DAYS)
     ratio = utilisation(s)
     sentiment, arr = s.sentiment, s.arr
@@ -47,7 +56,7 @@ def snapshot_fields(state: CustomerState, scorecard: Scorecard, as_of: datetime)
         features_used=len(s.features_used),
         features_available=s.features_available,
         milestones={m.value: at for m, at in s.milestones.items()},
-        activated=s.subscription_start is not None and is_activated(s, scorecard.lifecycle, as_of),
+        activated=activated,
         subscription_start=None if s.subscription_start is None else s.subscription_start.date(),
         term_end=None if s.term_end is None else s.term_end.date(),
         cancel_effective=None if s.cancel_effective is None else s.cancel_effective.date(),
@@ -79,7 +88,8 @@ def override_json(override: ManualOverride | None) -> dict[str, Any] | None:
 
 def explanation_json(result: HealthResult) -> dict[str, Any]:
     """Why the score is what it is: step reasons, each component's inputs, normalised score,
-    weight and contribution, the trend and any override in force."""
+    weight and contribution, the trend and any override in force. The readable definition:
+    the save writes the same document's bytes (`explanation_document`)."""
     return {
         "step_reasons": list(result.step_reasons),
         "computed_score": result.computed_score,
@@ -103,3 +113,37 @@ def explanation_json(result: HealthResult) -> dict[str, Any]:
         ],
         "override": override_json(result.override),
     }
+
+
+def explanation_document(result: HealthResult) -> bytes:
+    """`explanation_json(result)` as the JSON bytes the upsert binds, byte for byte, without
+    building it: orjson writes the components and the trend from their dataclasses (same
+    fields, same order), the enums and the reason tuple itself, and asks `_json_number` only
+    for each Decimal (a unit property pins the bytes)."""
+    return orjson.dumps(
+        {
+            "step_reasons": result.step_reasons,
+            "computed_score": result.computed_score,
+            "computed_band": result.computed_band,
+            "trend": result.trend,
+            "components": result.components,
+            "override": override_json(result.override),
+        },
+        default=_json_number,
+    )
+
+
+_float = lru_cache(maxsize=16384)(float)
+"""A Decimal's float, memoised: `float(Decimal)` goes through the number's text (0.27 µs, 0.6
+for a 28-digit ratio, against 0.05 for a hit); an explanation holds ~27 Decimals and most
+recur from customer to customer (weights, 4-place shares and scores, 2-place points)."""
+
+
+def _json_number(value: object) -> object:
+    """What orjson does not write itself: Decimals (as floats, like `explanation_json`) and
+    read-only mappings of inputs (as dicts)."""
+    if isinstance(value, Decimal):
+        return _float(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")

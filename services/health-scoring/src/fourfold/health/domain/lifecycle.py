@@ -20,6 +20,9 @@ class StepDecision:
     step: LifecycleStep
     reasons: tuple[str, ...]
     """Why the customer is in this step, for the explanation shown to partners."""
+    activated: bool | None = None
+    """`is_activated` at the decision's time, when the decision needed it (a started
+    subscription); None when it was not asked."""
 
 
 def is_activated(signals: CustomerSignals, rules: LifecycleRules, as_of: datetime) -> bool:
@@ -65,7 +68,7 @@ def lifecycle_step(
     if not activated or missing:
         reasons = [] if activated else ["not activated yet"]
         reasons += [f"missing milestone {m}" for m in missing]
-        return StepDecision(LifecycleStep.IMPLEMENT, tuple(reasons))
+        return StepDecision(LifecycleStep.IMPLEMENT, tuple(reasons), activated)
     found = increase_signals(signals, rules, as_of)
     cancelled = cancelled_as_of(signals, as_of)
     if found and cancelled is not None:
@@ -73,7 +76,9 @@ def lifecycle_step(
         # suppressed, so a partner sees why the customer is not an Increase opportunity
         day = cancelled.date().isoformat()
         suppressed = tuple(f"suppressed: {reason}" for reason in found)
-        return StepDecision(LifecycleStep.IMPROVE, (f"cancelled effective {day}", *suppressed))
+        return StepDecision(
+            LifecycleStep.IMPROVE, (f"cancelled effective {day}", *suppressed), activated
+        )
     if found:
-        return StepDecision(LifecycleStep.INCREASE, found)
-    return StepDecision(LifecycleStep.IMPROVE, ("activated, core milestones reached",))
+        return StepDecision(LifecycleStep.INCREASE, found, activated)
+    return StepDecision(LifecycleStep.IMPROVE, ("activated, core milestones reached",), activated)

@@ -63,6 +63,9 @@ class HealthResult:
     """Change of the computed score against history (overrides do not move the trend)."""
     override: ManualOverride | None = None
     """The override in force at `as_of`, if any."""
+    activated: bool | None = None
+    """Whether the customer counted as activated for its step (None: its subscription has not
+    started, so the step did not ask): the `health.changed` snapshot reuses it."""
 
 
 @dataclass(frozen=True)
@@ -159,4 +162,5 @@ def score(
         computed_band=computed_band,
         trend=trend(history, weighted.score, as_of),
         override=active,
+        activated=decision.activated,
     )

@@ -85,13 +85,16 @@ def evolve(record: _Record, /, **changes: Any) -> _Record:
     frozen `setattr` per field) and was the largest cost of folding. Callers pass values that
     are already checked (or built by their own constructor) and keep what `__post_init__`
     would establish: mappings are read-only `MappingProxyType`s. A name that is not a field
-    raises, as with `dataclasses.replace`.
+    raises, as with `dataclasses.replace` (told by the merged dict growing: a third cheaper
+    than comparing the key sets, and it runs ~5 times per event).
     """
-    if not changes.keys() <= record.__dict__.keys():
-        unknown = ", ".join(sorted(changes.keys() - record.__dict__.keys()))
+    fields = record.__dict__
+    merged = fields | changes
+    if len(merged) != len(fields):
+        unknown = ", ".join(sorted(changes.keys() - fields.keys()))
         raise TypeError(f"{type(record).__name__} has no field {unknown}")
     new = object.__new__(type(record))
-    object.__setattr__(new, "__dict__", record.__dict__ | changes)
+    object.__setattr__(new, "__dict__", merged)
     return new
 
 
