@@ -19,17 +19,23 @@ idempotent by key; this upsert adds, but nothing is replayed during the measurem
 Run by itself, it compares two versions of the consumer in one process, on one broker and
 PostgreSQL, on health_bench's records (its (a) first, as a reference):
 
-    .venv/bin/python bench/delivery_floor.py [git-ref] [pairs]
+    .venv/bin/python bench/delivery_floor.py [git-ref] [pairs] [modes]
 
 `fourfold.kafka.consumer` as it is at the git ref (default `main`, loaded from `git show`)
 and this tree's, alternated pass by pass (which goes first alternates too), `pairs` times
 (default 4) in each mode; prints each pass and the medians of events/s and CPU µs/event. A
 narrower A/B than two whole `health_bench.py` runs, whose (a) moves with the machine's load.
+
+`git-ref` `tree` runs this tree's consumer alone (`pairs` passes per mode): the floors
+without (b) and (c), for a profile of one mode (`modes` `a3` or `a3o`; default both) or an
+A/B of code outside `consumer.py` across processes (`PYTHONPATH=<other tree>/shared/src`
+first). The load average is printed before and after.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -154,14 +160,17 @@ def consumer_at(ref: str) -> type[BatchConsumer]:
     return cls
 
 
-async def compare(ref: str, pairs: int) -> None:
+async def compare(ref: str, pairs: int, modes: Sequence[str] = ("a3", "a3o")) -> None:
     import health_bench as hb  # the records and (a) of the health benchmark
 
     from fourfold.infra.broker import EmbeddedBroker
     from fourfold.infra.postgres import EmbeddedPostgres
     from fourfold.kafka.topics import ensure_topics, with_dead_letters
 
-    versions = {ref: consumer_at(ref), "tree": BatchConsumer}
+    versions = (
+        {"tree": BatchConsumer} if ref == "tree" else {ref: consumer_at(ref), "tree": BatchConsumer}
+    )
+    print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     state = Path(tempfile.mkdtemp(prefix="delivery-floor-"))
     run = uuid.uuid4().hex[:6]
     prefix = f"df{run}."
@@ -177,7 +186,7 @@ async def compare(ref: str, pairs: int) -> None:
         base = [await hb.baseline(broker.bootstrap_servers, dsn, prefix, total) for _ in range(3)]
         print("(a) " + ", ".join(f"{r.rate:,.0f}/s {r.cpu_us_per_event:.1f} µs" for r in base))
         results: dict[tuple[str, str], list[tuple[float, float]]] = {}
-        for mode in ("a3", "a3o"):
+        for mode in modes:
             for n in range(pairs):
                 order: Sequence[str] = list(versions) if n % 2 == 0 else list(versions)[::-1]
                 for name in order:
@@ -195,13 +204,17 @@ async def compare(ref: str, pairs: int) -> None:
                     print(
                         f"({mode}) {name}: {rate:,.0f} events/s, {us:.1f} CPU µs/event", flush=True
                     )
-        print("\n| mode | version | events/s (median) | CPU µs/event (median) | passes |")
-        print("| --- | --- | ---: | ---: | --- |")
+        ceiling = statistics.median(r.rate for r in base)
+        print(f"\n(a) median {ceiling:,.0f} events/s")
+        print("| mode | version | events/s (median) | of (a) | CPU µs/event (median) | passes |")
+        print("| --- | --- | ---: | ---: | ---: | --- |")
         for (mode, name), passes in results.items():
             rates = statistics.median(p[0] for p in passes)
             cpus = statistics.median(p[1] for p in passes)
             each = " / ".join(f"{p[1]:.1f}" for p in passes)
-            print(f"| ({mode}) | {name} | {rates:,.0f} | {cpus:.1f} | {each} |")
+            share = rates / ceiling
+            print(f"| ({mode}) | {name} | {rates:,.0f} | {share:.0%} | {cpus:.1f} | {each} |")
+        print(f"load average {os.getloadavg()[0]:.1f}")
     finally:
         postgres.stop()
         broker.stop()
@@ -212,5 +225,6 @@ if __name__ == "__main__":
         compare(
             sys.argv[1] if len(sys.argv) > 1 else "main",
             int(sys.argv[2]) if len(sys.argv) > 2 else 4,
+            sys.argv[3].split(",") if len(sys.argv) > 3 else ("a3", "a3o"),
         )
     )
