@@ -243,6 +243,7 @@ async def main(base: Path, rounds: int, seconds: float) -> None:
                 f"round {n + 1}: "
                 + ", ".join(
                     f"{name} {m.result.rate:,.0f}/s {m.cpu_us_per_request:.0f} µs"
+                    f" p99 {m.result.p99_ms:.0f} ms"
                     for name, m in measured.items()
                 ),
                 flush=True,
