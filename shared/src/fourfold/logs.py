@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -14,15 +13,25 @@ from pythonjsonlogger.json import JsonFormatter
 _log_context: ContextVar[dict[str, Any] | None] = ContextVar("fourfold_log_context", default=None)
 
 
-@contextlib.contextmanager
-def log_context(**fields: Any) -> Iterator[None]:
+def log_context(**fields: Any) -> contextlib.AbstractContextManager[None]:
     """Add fields (e.g. event_id, topic) to every log line written inside the block."""
-    current = _log_context.get() or {}
-    token = _log_context.set({**current, **fields})
-    try:
-        yield
-    finally:
-        _log_context.reset(token)
+    return _LogFields(fields)
+
+
+class _LogFields(contextlib.AbstractContextManager[None]):
+    """`log_context`'s block: a class, not a generator (the shell enters one per request)."""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self._fields = fields
+
+    def __enter__(self) -> None:
+        current = _log_context.get()
+        self._token = _log_context.set({**current, **self._fields} if current else self._fields)
+
+    def __exit__(self, *_: object) -> None:
+        _log_context.reset(self._token)
 
 
 class _ContextFilter(logging.Filter):

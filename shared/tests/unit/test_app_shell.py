@@ -17,7 +17,7 @@ from fourfold.auth import issue_token
 from fourfold.clock import ManualClock
 from fourfold.logs import configure_logging
 from fourfold.service.app_shell import install_shell
-from fourfold.service.edge import authenticates_own_body
+from fourfold.service.edge import authenticates_own_body, buffered_body
 from fourfold.service.text import RequestModel
 from fourfold.settings import FourfoldSettings
 from fourfold.testing.errors import error_of
@@ -53,6 +53,15 @@ def _app() -> FastAPI:
     async def webhook(request: Request) -> dict[str, int]:
         """Checks a signature over the body itself (here: none)."""
         return {"bytes": len(await request.body())}
+
+    @app.post("/buffered")
+    async def buffered(request: Request) -> dict[str, str | None]:
+        """Says what the shell buffered, beside what the request's own stream reads."""
+        held = buffered_body(request.scope)
+        return {
+            "held": None if held is None else held.decode(),
+            "read": (await request.body()).decode(),
+        }
 
     @app.post("/notes")
     async def notes(note: Note) -> dict[str, str]:
@@ -153,6 +162,40 @@ async def test_a_route_that_authenticates_its_own_body_gets_it_without_a_token(
     assert (response.status_code, response.json()) == (200, {"bytes": 100})
     too_large = await client.post("/webhook", content=b"x" * (1024 * 1024 + 1))
     assert too_large.status_code == 413, "still bounded"
+
+
+async def test_the_body_the_shell_read_is_the_one_the_route_reads(
+    client: httpx.AsyncClient,
+) -> None:
+    sent = await client.post("/buffered", content=b'{"a": 1}', headers=_token())
+    assert sent.json() == {"held": '{"a": 1}', "read": '{"a": 1}'}
+    empty = await client.post("/buffered", headers=_token())
+    assert empty.json() == {"held": None, "read": ""}, "no body declared: none buffered"
+
+
+def _requests_counted(text: str, *, route: str, status: str) -> float:
+    wanted = f'method="GET",route="{route}",service="shell-test",status="{status}"'
+    for line in text.splitlines():
+        if line.startswith("fourfold_http_requests_total{") and wanted in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_requests_are_counted_by_route_template_and_status(
+    client: httpx.AsyncClient,
+) -> None:
+    before = (await client.get("/metrics")).text
+    for word in ("a", "b"):
+        assert (await client.get("/echo", params={"word": word})).status_code == 200
+    assert (await client.get("/echo")).status_code == 422
+    assert (await client.get("/nowhere")).status_code == 404
+    after = (await client.get("/metrics")).text
+    counted = {
+        (route, status): _requests_counted(after, route=route, status=status)
+        - _requests_counted(before, route=route, status=status)
+        for route, status in (("/echo", "200"), ("/echo", "422"), ("unmatched", "404"))
+    }
+    assert counted == {("/echo", "200"): 2, ("/echo", "422"): 1, ("unmatched", "404"): 1}
 
 
 async def test_a_token_past_its_rate_limit_gets_429_with_retry_after() -> None:

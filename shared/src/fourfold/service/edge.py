@@ -17,7 +17,8 @@ In order, for every HTTP request:
    `rate_limited` with `Retry-After` before its body is read.
 5. **Bounded body.** The body is read here, at most `max_body_bytes` (413
    `payload_too_large`, declared or chunked) within `body_read_timeout_s` (408
-   `request_timeout`), and handed on to the route from memory.
+   `request_timeout`), and handed on to the route from memory (`receive`, or
+   `buffered_body` for a route that takes it without Starlette's stream).
 6. **Catch-all.** An exception no handler rendered is logged as JSON with its traceback
    and answered 500 `internal_error` with the request id, never as plain text.
 """
@@ -26,8 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -62,7 +63,15 @@ LINGER_BEFORE_CLOSE_S = 0.25
 """How long an early refusal (401, 413, 408 before the body was read) waits to close."""
 
 REQUEST_ID_HEADER = "x-request-id"
+PRINCIPAL_STATE = "fourfold_principal"
+"""The key of the verified caller (a `Principal`) in the ASGI scope's `state`."""
+BODY_STATE = "fourfold_body"
+"""The key of the body the shell read, in the ASGI scope's `state` (`buffered_body`)."""
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
+_READ_HEADERS = frozenset(
+    {_REQUEST_ID_KEY, b"authorization", b"content-length", b"transfer-encoding"}
+)
 _OWN_BODY_AUTH = "__fourfold_authenticates_own_body__"
 _Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
 
@@ -104,7 +113,9 @@ class _Guards:
     limiter: RateLimiter
 
     @classmethod
-    def of(cls, settings: FourfoldSettings) -> _Guards:
+    def of(cls, settings: object) -> _Guards:
+        if not isinstance(settings, FourfoldSettings):
+            raise RuntimeError("app.state.settings must hold a FourfoldSettings")
         secret = settings.auth_secret.get_secret_value()
         return cls(
             settings,
@@ -125,25 +136,29 @@ class ShellMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
-        scope.setdefault("state", {})[REQUEST_ID_STATE] = request_id.decode()
+        headers = _read_headers(scope)
+        request_id = _request_id(headers.get(_REQUEST_ID_KEY))
+        request_id_text = request_id.decode()
+        state = scope.setdefault("state", {})
+        state[REQUEST_ID_STATE] = request_id_text
         started = False
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
-                message = {**message, "headers": [*headers, (b"x-request-id", request_id)]}
+                headers = [h for h in message.get("headers", ()) if h[0] != b"x-request-id"]
+                headers.append((b"x-request-id", request_id))
+                message = {**message, "headers": headers}
             await send(message)
 
-        with log_context(request_id=request_id.decode()):
+        with log_context(request_id=request_id_text):
             try:
-                receive = await self._admit(scope, receive)
+                receive = await self._admit(scope, receive, headers, state)
             except _Disconnected:
                 return
             except FourfoldError as exc:
-                await _answer(send_with_id, exc, request_id.decode(), close=True)
+                await _answer(send_with_id, exc, request_id_text, close=True)
                 return
             try:
                 await self.app(scope, receive, send_with_id)
@@ -152,31 +167,33 @@ class ShellMiddleware:
                     "unhandled error", extra={"method": scope["method"], "path": scope["path"]}
                 )
                 if not started:
-                    failure = FourfoldError(
-                        f"unexpected error; quote request id {request_id.decode()}"
-                    )
-                    await _answer(send_with_id, failure, request_id.decode(), close=False)
+                    failure = FourfoldError(f"unexpected error; quote request id {request_id_text}")
+                    await _answer(send_with_id, failure, request_id_text, close=False)
 
-    async def _admit(self, scope: Scope, receive: Receive) -> Receive:
+    async def _admit(
+        self, scope: Scope, receive: Receive, headers: dict[bytes, bytes], state: dict[str, Any]
+    ) -> Receive:
         """Refuse what must not reach a route; return the receive the route reads from."""
         problems = self._unstorable_parameters(scope)
         if problems:
             raise ValidationFailed(problems)
-        settings = self._settings()
-        guards = self._guards(settings)
-        authorization = _header(scope, b"authorization")
+        guards = self._guards()
+        settings = guards.settings
         refused: Unauthenticated | None = None
         try:
             principal = verify_bearer(
-                authorization, settings=settings, clock=self._clock(), tokens=guards.tokens
+                headers.get(b"authorization"),
+                settings=settings,
+                clock=self._fastapi.state.clock,
+                tokens=guards.tokens,
             )
         except Unauthenticated as exc:
             refused = exc  # a route without a body answers it itself, if it needs a token
         else:
-            scope.setdefault("state", {})["fourfold_principal"] = principal
+            state[PRINCIPAL_STATE] = principal
             _rate_limit(principal, guards.limiter)
-        declared = _header(scope, b"content-length")
-        chunked = _header(scope, b"transfer-encoding") is not None
+        declared = headers.get(b"content-length")
+        chunked = b"transfer-encoding" in headers
         if not chunked and (declared is None or declared.strip() in {b"", b"0"}):
             return receive  # no body: nothing to authenticate first or to bound
         if refused is not None and not self._authenticates_own_body(scope):
@@ -185,9 +202,12 @@ class ShellMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"request body exceeds {limit} bytes")
         body = await _read_body(receive, limit=limit, timeout_s=settings.body_read_timeout_s)
+        state[BODY_STATE] = body
         return _replay(body, receive)
 
-    def _guards(self, settings: FourfoldSettings) -> _Guards:
+    def _guards(self) -> _Guards:
+        """The guards of the app's settings: built again only when the settings are new."""
+        settings = getattr(self._fastapi.state, "settings", None)
         if self._built is None or self._built.settings is not settings:
             self._built = _Guards.of(settings)
         return self._built
@@ -213,15 +233,6 @@ class ShellMiddleware:
         endpoint = None if matched is None else getattr(matched[0], "endpoint", None)
         return bool(getattr(endpoint, _OWN_BODY_AUTH, False))
 
-    def _settings(self) -> FourfoldSettings:
-        settings = getattr(self._fastapi.state, "settings", None)
-        if not isinstance(settings, FourfoldSettings):
-            raise RuntimeError("app.state.settings must hold a FourfoldSettings")
-        return settings
-
-    def _clock(self) -> Any:
-        return self._fastapi.state.clock
-
 
 def matched_route(app: FastAPI, scope: Scope) -> tuple[Any, dict[str, Any]] | None:
     """The route that will take `scope` and its path parameters (None: no route does), for
@@ -241,18 +252,27 @@ def _problem(where: str, name: str) -> dict[str, Any]:
     }
 
 
-def _request_id(scope: Scope) -> bytes:
-    given = _header(scope, REQUEST_ID_HEADER.encode())
+def _request_id(given: bytes | None) -> bytes:
+    """The client's id when it is a sane token, else 32 random hex digits (a uuid4's size)."""
     if given is not None and _SANE_REQUEST_ID.match(given.decode("latin-1")):
         return given
-    return uuid.uuid4().hex.encode()
+    return os.urandom(16).hex().encode()
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
+def _read_headers(scope: Scope) -> dict[bytes, bytes]:
+    """The first value of each header the shell reads, in one pass over the request's."""
+    found: dict[bytes, bytes] = {}
     for key, value in scope["headers"]:
-        if key == name:
-            return value  # type: ignore[no-any-return]
-    return None
+        if key in _READ_HEADERS and key not in found:
+            found[key] = value
+    return found
+
+
+def buffered_body(scope: Scope) -> bytes | None:
+    """The body the shell read for this request (None: it read none, e.g. no body declared),
+    for a hot route that takes it without a Starlette request's stream."""
+    body = scope.get("state", {}).get(BODY_STATE)
+    return body if isinstance(body, bytes) else None
 
 
 async def _read_body(receive: Receive, *, limit: int, timeout_s: float) -> bytes:
@@ -308,4 +328,11 @@ async def _answer(send: Send, exc: FourfoldError, request_id: str, *, close: boo
     await send({"type": "http.response.body", "body": b""})
 
 
-__all__ = ["REQUEST_ID_HEADER", "ShellMiddleware", "authenticates_own_body"]
+__all__ = [
+    "BODY_STATE",
+    "PRINCIPAL_STATE",
+    "REQUEST_ID_HEADER",
+    "ShellMiddleware",
+    "authenticates_own_body",
+    "buffered_body",
+]

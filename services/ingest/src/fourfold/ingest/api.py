@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
+from starlette.datastructures import Headers
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
@@ -20,6 +21,7 @@ from fourfold.ingest.errors import EventsRejected, MalformedJson
 from fourfold.ingest.publishing import publish
 from fourfold.ingest.runtime import IngestRuntime
 from fourfold.ingest.schemas import AcceptedEvent, IngestResponse
+from fourfold.service.edge import PRINCIPAL_STATE, buffered_body
 from fourfold.service.openapi import error_responses, request_body
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -134,21 +136,30 @@ async def post_events(request: Request) -> Response:
     # whose solving cost as much as the route's own work per single-event POST. The shell
     # verified the token before the body (authenticated_principal reuses its principal).
     await _require_ingestor(await authenticated_principal(request, None))
-    rt: IngestRuntime = request.app.state.runtime
-    settings = rt.settings
-    body = await request.body()  # the shell authenticated first and bounded its size
-    if binary_mode.is_binary(request.headers):
-        valid, rejected = intake.validate([binary_mode.event_from(request.headers, body)])
+    headers = request.headers
+    payload = await _accept(
+        request.app.state.runtime,
+        await request.body(),  # the shell authenticated first and bounded its size
+        content_type=headers.get("content-type", ""),
+        binary=headers if binary_mode.is_binary(headers) else None,
+    )
+    return Response(payload, status_code=202, media_type="application/json")
+
+
+async def _accept(
+    rt: IngestRuntime, body: bytes, *, content_type: str, binary: Headers | None
+) -> bytes:
+    """Validate, publish and encode the outcomes (`binary`: the headers of a binary-mode
+    request, whose attributes they carry); EventsRejected when nothing is valid."""
+    if binary is not None:
+        valid, rejected = intake.validate([binary_mode.event_from(binary, body)])
         rejected = binary_mode.relocated(rejected)
     else:
-        items, _single = _events_from(
-            request.headers.get("content-type", ""), body, settings.max_batch_events
-        )
+        items, _single = _events_from(content_type, body, rt.settings.max_batch_events)
         valid, rejected = intake.validate(items)
     if not valid:  # nothing to publish: the answer does not depend on the broker
         raise EventsRejected([r.model_dump(mode="json") for r in rejected])
-    response = await publish(rt, valid, rejected)
-    return Response(orjson.dumps(response), status_code=202, media_type="application/json")
+    return orjson.dumps(await publish(rt, valid, rejected))
 
 
 class _PostEventsApp:
@@ -156,11 +167,51 @@ class _PostEventsApp:
     a function exit stack, an exception wrapper, solving a signature with nothing to solve,
     the effective-route lookups of an included router) was a tenth of the process under
     single-event load (docs/benchmarks.md, issue #13, session 7). Errors still reach the
-    app's exception handlers (Starlette's ExceptionMiddleware wraps the whole router)."""
+    app's exception handlers (Starlette's ExceptionMiddleware wraps the whole router).
+
+    A request the shell verified and read (every POST with a body) skips Starlette's request
+    too: its principal and body come from the shell, the two headers from one pass, and
+    the answer is sent as the same two messages a `Response` sends (session 10)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await post_events(Request(scope, receive, send))
-        await response(scope, receive, send)
+        principal = scope.get("state", {}).get(PRINCIPAL_STATE)
+        body = buffered_body(scope)
+        if not isinstance(principal, Principal) or body is None:
+            response = await post_events(Request(scope, receive, send))
+            await response(scope, receive, send)
+            return
+        await _require_ingestor(principal)
+        content_type, has_specversion = _content_type_and_specversion(scope)
+        binary = binary_mode.binary_by(has_specversion, content_type)
+        payload = await _accept(
+            scope["app"].state.runtime,
+            body,
+            content_type=content_type,
+            binary=Headers(scope=scope) if binary else None,
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 202,
+                "headers": [
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"content-type", b"application/json"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _content_type_and_specversion(scope: Scope) -> tuple[str, bool]:
+    """The request's first `content-type` ("" if none) and whether `ce-specversion` is sent."""
+    content_type: str | None = None
+    has_specversion = False
+    for key, value in scope["headers"]:
+        if key == b"content-type" and content_type is None:
+            content_type = value.decode("latin-1")
+        elif key == b"ce-specversion":
+            has_specversion = True
+    return content_type or "", has_specversion
 
 
 class _PostEventsRoute(Route):

@@ -21,8 +21,14 @@ PREFIX = "ce-"
 
 def is_binary(headers: Headers) -> bool:
     """A `ce-specversion` header, unless the content type names a structured or batch event."""
-    content_type = headers.get("content-type", "").lstrip().lower()
-    return "ce-specversion" in headers and not content_type.startswith("application/cloudevents")
+    return binary_by("ce-specversion" in headers, headers.get("content-type", ""))
+
+
+def binary_by(has_specversion: bool, content_type: str) -> bool:
+    """`is_binary` from what it looks at: whether `ce-specversion` is there, the content type."""
+    return has_specversion and not content_type.lstrip().lower().startswith(
+        "application/cloudevents"
+    )
 
 
 def event_from(headers: Headers, body: bytes) -> dict[str, Any]:

@@ -186,12 +186,14 @@ async def accept_group(
 
 def _tally(fresh: list[Valid], duplicates: list[Valid], results: list[EventResult]) -> Outcome:
     outcomes = [_outcome(item, EventStatus.ACCEPTED) for item in fresh]
-    outcomes += [_outcome(item, EventStatus.DUPLICATE) for item in duplicates]
-    outcomes += [result.model_dump(mode="json") for result in results]
-    outcomes.sort(key=lambda outcome: outcome["index"])
-    _ACCEPTED.inc(len(fresh))  # children bound once: labels() is a locked lookup per call
-    _DUPLICATE.inc(len(duplicates))
-    _REJECTED.inc(len(results))
+    if duplicates or results:  # all accepted (every webhook): in request order already
+        outcomes += [_outcome(item, EventStatus.DUPLICATE) for item in duplicates]
+        outcomes += [result.model_dump(mode="json") for result in results]
+        outcomes.sort(key=lambda outcome: outcome["index"])
+    # Children bound once (labels() is a locked lookup), and a locked inc only when counted.
+    for counter, counted in ((_ACCEPTED, fresh), (_DUPLICATE, duplicates), (_REJECTED, results)):
+        if counted:
+            counter.inc(len(counted))
     return Outcome(
         accepted=len(fresh), duplicates=len(duplicates), rejected=len(results), results=outcomes
     )
